@@ -1,0 +1,54 @@
+"""Tiny generated data sets and vector files; no test needs ../shared or the network."""
+import csv
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "benchmarks"
+
+POSITIVE = ["good", "great", "superb", "lovely", "wonderful", "brilliant", "moving", "funny"]
+NEGATIVE = ["bad", "awful", "dull", "boring", "tedious", "weak", "clumsy", "silly"]
+FILLER = ["the", "film", "movie", "story", "is", "was", "a", "and", "plot", "cast", "quite", "really"]
+
+
+def make_sentences(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """``n`` short sentences whose label follows from the sentiment words they contain."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        label = "positive" if i % 2 == 0 else "negative"
+        cue = POSITIVE if label == "positive" else NEGATIVE
+        words = rng.choices(FILLER, k=rng.randint(2, 8)) + rng.choices(cue, k=rng.randint(1, 2))
+        rng.shuffle(words)
+        rows.append((" ".join(words) + " .", label))
+    return rows
+
+
+def write_csv(path: Path, rows) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def tiny_csv(tmp_path) -> Path:
+    """200 generated sentiment sentences as ``text,label`` CSV."""
+    return write_csv(tmp_path / "tiny.csv", make_sentences(200))
+
+
+@pytest.fixture
+def tiny_glove(tmp_path) -> Path:
+    """GloVe-format text vectors (dim 16) for the generated vocabulary, sentiment in one axis."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny_glove.txt"
+    with open(path, "w", encoding="utf-8") as f:
+        for word in POSITIVE + NEGATIVE + FILLER + ["."]:
+            v = rng.normal(0, 0.3, 16)
+            v[0] = 1.0 if word in POSITIVE else -1.0 if word in NEGATIVE else 0.0
+            f.write(word + " " + " ".join(f"{x:.5f}" for x in v) + "\n")
+    return path

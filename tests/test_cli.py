@@ -1,0 +1,78 @@
+"""The `textcnn` command end to end on generated data: fit, test, predict, export, and the
+bundle loaded by TextClassifier in a separate Python process."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from textcnn.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+DEBUG = str(REPO / "configs" / "debug.yaml")
+
+
+def test_fast_dev_run_of_fit(tiny_csv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--trainer.fast_dev_run", "true"]) == 0
+
+
+def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["fit", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--data.vectors", str(tiny_glove),
+                 "--data.embedding_dim", "null", "--model.variant", "multichannel", "--trainer.max_epochs", "3"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "macro-F1" in out and "confusion matrix" in out  # the test table after fit
+    run = tmp_path / "runs" / "debug" / "debug" / "version_0"
+    metrics = json.loads((run / "test_metrics.json").read_text())
+    assert metrics["num_examples"] == 40 and (run / "confusion_matrix.png").is_file()
+    best = sorted((run / "checkpoints").glob("best-*.ckpt"))
+    assert len(best) == 1
+
+    # validate and test again from the checkpoint, through the CLI
+    args = ["--config", DEBUG, "--data.train_path", str(tiny_csv), "--data.vectors", str(tiny_glove),
+            "--data.embedding_dim", "null", "--model.variant", "multichannel", "--ckpt_path", str(best[0])]
+    assert main(["validate", *args]) == 0
+    assert main(["test", *args]) == 0
+
+    # predict a file of texts to CSV
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text\nthe film was great and lovely .\n\"boring , dull movie .\"\n", encoding="utf-8")
+    preds = tmp_path / "preds.csv"
+    assert main(["predict", *args, "--data.predict_path", str(texts),
+                 "--prediction_writer.output_path", str(preds)]) == 0
+    rows = preds.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "text,label,p_positive,p_negative" and len(rows) == 3
+
+    bundle = tmp_path / "bundle"
+    assert main(["export", "--ckpt", str(best[0]), "--out", str(bundle), "--metrics", str(run / "test_metrics.json")]) == 0
+    assert sorted(p.name for p in bundle.iterdir()) == ["model.safetensors", "textcnn.json"]
+
+    script = (
+        "import json, sys\n"
+        "from textcnn import TextClassifier\n"
+        "clf = TextClassifier.load(sys.argv[1], device='cpu')\n"
+        "preds = clf.predict(['the film was great and lovely .', 'boring , dull movie .', ''])\n"
+        "print(json.dumps([[p.label, p.probabilities] for p in preds]))\n"
+    )
+    # A fresh process in another folder: the bundle alone is enough, no training data needed.
+    result = subprocess.run([sys.executable, "-c", script, str(bundle)], capture_output=True, text=True,
+                            cwd=tmp_path.parent, check=True)
+    out = json.loads(result.stdout)
+    assert len(out) == 3
+    for label, probs in out:
+        assert set(probs) == {"positive", "negative"} and label in probs
+        assert abs(sum(probs.values()) - 1) < 1e-5
+
+
+def test_user_errors_exit_non_zero_with_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["fit", "--config", DEBUG, "--data.train_path", str(tmp_path / "missing.csv")])
+    err = capsys.readouterr().err
+    assert code == 2 and "missing.csv" in err and "Traceback" not in err
+    code = main(["export", "--ckpt", str(tmp_path / "none.ckpt"), "--out", str(tmp_path / "b")])
+    assert code == 2 and "checkpoint not found" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()

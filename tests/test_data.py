@@ -1,0 +1,248 @@
+"""File readers, label sets, splits and folds: textcnn/data.py."""
+
+import warnings
+from collections import Counter
+
+import pytest
+
+from textcnn.data import (
+    FORMATS,
+    DataError,
+    check_labels,
+    kfold_split,
+    label_names,
+    read_examples,
+    stratified_split,
+)
+
+
+def write(tmp_path, name, content):
+    """Write ``content`` (str as UTF-8, or bytes) to ``tmp_path/name``; return the path."""
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def read_error(path, **kwargs) -> str:
+    """The DataError message ``read_examples(path, **kwargs)`` raises."""
+    with pytest.raises(DataError) as info:
+        read_examples(path, **kwargs)
+    return str(info.value)
+
+
+# --- formats --------------------------------------------------------------------------------
+
+
+def test_csv_quoted_fields_and_stripping(tmp_path):
+    path = write(tmp_path, "d.csv", 'id,text,label\n1,"good, really ""good""",1\n2,  bad film  , 0 \n')
+    assert read_examples(path) == (['good, really "good"', "bad film"], ["1", "0"])
+
+
+def test_csv_custom_columns_bom_and_crlf(tmp_path):
+    path = write(tmp_path, "d.csv", "\ufeffsentence,y\r\nfine,pos\r\nawful,neg\r\n")
+    assert read_examples(path, text_column="sentence", label_column="y") == (["fine", "awful"], ["pos", "neg"])
+
+
+def test_csv_multiline_quoted_field_and_line_numbers(tmp_path):
+    path = write(tmp_path, "d.csv", 'text,label\n"line one\nline two",1\n\nthird,0\n')
+    texts, labels, lines = read_examples(path, return_lines=True)
+    assert texts == ["line one\nline two", "third"]
+    assert lines == [2, 5]
+
+
+def test_tsv_has_no_quoting(tmp_path):
+    path = write(tmp_path, "d.tsv", 'sentence\tlabel\n"quoted" start\t1\nplain, text\t0\n')
+    assert read_examples(path, text_column="sentence") == (['"quoted" start', "plain, text"], ["1", "0"])
+
+
+def test_jsonl_labels_become_strings(tmp_path):
+    path = write(tmp_path, "d.jsonl", '{"text": "a", "label": 1}\n\n{"text": "b ", "label": 0.0}\n{"text": "c", "label": "x"}\n')
+    assert read_examples(path) == (["a", "b", "c"], ["1", "0", "x"])
+    assert read_examples(write(tmp_path, "d.ndjson", '{"text": "a", "label": 1}\n')) == (["a"], ["1"])
+
+
+def test_label_text_lines(tmp_path):
+    path = write(tmp_path, "rt.txt", "1 a gorgeous film .\n0   dull , dull\tdull\n\n")
+    texts, labels, lines = read_examples(path, format="label_text", return_lines=True)
+    assert (texts, labels, lines) == (["a gorgeous film .", "dull , dull\tdull"], ["1", "0"], [1, 2])
+
+
+def test_text_label_lines(tmp_path):
+    path = write(tmp_path, "d.txt", "a gorgeous film\t1\nso bad\t 0\n")
+    assert read_examples(path, format="text_label") == (["a gorgeous film", "so bad"], ["1", "0"])
+
+
+def test_auto_format_is_case_insensitive(tmp_path):
+    assert read_examples(write(tmp_path, "D.CSV", "text,label\na,1\n")) == (["a"], ["1"])
+
+
+def test_unknown_extension_asks_for_format(tmp_path):
+    message = read_error(write(tmp_path, "d.txt", "1 a\n"))
+    assert "d.txt" in message and "format=" in message and "label_text" in message
+    with pytest.raises(ValueError, match="unknown data format"):
+        read_examples(write(tmp_path, "d.csv", "text,label\na,1\n"), format="xml")
+    assert FORMATS[0] == "auto"
+
+
+def test_without_labels(tmp_path):
+    csv_path = write(tmp_path, "p.csv", "text\nfirst\nsecond\n")
+    assert read_examples(csv_path, with_labels=False) == (["first", "second"], None)
+    jsonl_path = write(tmp_path, "p.jsonl", '{"text": "x"}\n')
+    assert read_examples(jsonl_path, with_labels=False) == (["x"], None)
+    plain = write(tmp_path, "p.txt", "just a sentence\nwith tab\tignored\n")
+    assert read_examples(plain, format="text_label", with_labels=False) == (["just a sentence", "with tab"], None)
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    message = read_error(tmp_path / "nope.csv")
+    assert "nope.csv" in message and "not found" in message
+
+
+def test_missing_columns_name_the_columns_found(tmp_path):
+    path = write(tmp_path, "d.csv", "sentence,label\na,1\n")
+    message = read_error(path)
+    assert "d.csv, line 1" in message and "'text'" in message and "['sentence', 'label']" in message
+    message = read_error(path, text_column="sentence", label_column="y")
+    assert "'y'" in message and "label_column" in message
+
+
+def test_missing_label_names_the_line(tmp_path):
+    assert "d.csv, line 3: missing label" in read_error(write(tmp_path, "d.csv", "text,label\na,1\nb, \n"))
+    path = write(tmp_path, "d.jsonl", '{"text": "a", "label": 1}\n{"text": "b", "label": null}\n')
+    assert "d.jsonl, line 2: missing label" in read_error(path)
+    path = write(tmp_path, "d.txt", "a\t1\nb\t\n")
+    assert "d.txt, line 2: missing label" in read_error(path, format="text_label")
+
+
+def test_not_utf8_names_the_line(tmp_path):
+    path = write(tmp_path, "d.csv", "text,label\na,1\ncaf\xe9,0\n".encode("latin-1"))
+    message = read_error(path)
+    assert "d.csv, line 3" in message and "UTF-8" in message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        'text,label\na,1\n"never closed,1\nb,0\nc,1\n',  # runs to the end of the file
+        'text,label\na,1\n"closed much later,1\nb,0\n"c",1\n',  # closed by the next quote
+    ],
+)
+def test_csv_unclosed_quote_names_the_opening_line(tmp_path, content):
+    message = read_error(write(tmp_path, "d.csv", content))
+    assert "d.csv, line 3" in message and "quote" in message
+
+
+def test_csv_wrong_field_count(tmp_path):
+    message = read_error(write(tmp_path, "d.csv", "text,label\na,1\nb, c,0\n"))
+    assert "d.csv, line 3" in message and "expected 2 fields" in message
+
+
+def test_invalid_jsonl(tmp_path):
+    assert "d.jsonl, line 2: invalid JSON" in read_error(write(tmp_path, "d.jsonl", '{"text": "a", "label": 1}\n{"text": \n'))
+    assert "line 1: expected a JSON object" in read_error(write(tmp_path, "d.jsonl", "[1, 2]\n"))
+    message = read_error(write(tmp_path, "d.jsonl", '{"sentence": "a", "label": 1}\n'))
+    assert "line 1: no key 'text'" in message and "['label', 'sentence']" in message
+
+
+def test_label_text_line_without_space(tmp_path):
+    message = read_error(write(tmp_path, "d.txt", "1 good\n0\n"), format="label_text")
+    assert "d.txt, line 2" in message and "space" in message
+
+
+def test_text_label_line_without_tab(tmp_path):
+    message = read_error(write(tmp_path, "d.txt", "good\t1\nno tab here 0\n"), format="text_label")
+    assert "d.txt, line 2" in message and "tab" in message
+
+
+@pytest.mark.parametrize("content", ["", "text,label\n", "text,label\n\n\n"])
+def test_empty_data_set(tmp_path, content):
+    message = read_error(write(tmp_path, "d.csv", content))
+    assert "d.csv" in message and "no examples" in message
+
+
+def test_all_texts_empty_warns_then_fails(tmp_path):
+    with pytest.warns(UserWarning, match="skipped 2"):
+        message = read_error(write(tmp_path, "d.csv", 'text,label\n" ",1\n,0\n'))
+    assert "all 2 texts are empty" in message
+
+
+def test_empty_texts_are_skipped_with_one_warning(tmp_path):
+    path = write(tmp_path, "d.csv", 'text,label\na,1\n"  ",0\nb,1\n,0\n')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        texts, labels, lines = read_examples(path, return_lines=True)
+    assert (texts, labels, lines) == (["a", "b"], ["1", "1"], [2, 4])
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "d.csv" in message and "skipped 2" in message and "3, 5" in message
+
+
+def test_data_error_keeps_path_and_line(tmp_path):
+    with pytest.raises(DataError) as info:
+        read_examples(write(tmp_path, "d.txt", "1 good\nbad\n"), format="label_text")
+    assert info.value.path.endswith("d.txt") and info.value.line == 2
+    assert isinstance(info.value, ValueError)
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+
+def test_check_labels_names_unseen_label_file_and_line(tmp_path):
+    path = write(tmp_path, "val.csv", "text,label\na,pos\nb,neg\nc,meh\nd,meh\n")
+    texts, labels, lines = read_examples(path, return_lines=True)
+    check_labels(["pos", "neg"], ["neg", "pos"], path, lines)  # known labels pass
+    with pytest.raises(DataError) as info:
+        check_labels(labels, ["neg", "pos"], path, lines)
+    message = str(info.value)
+    assert "val.csv, line 4" in message and "'meh'" in message and "'neg', 'pos'" in message
+    with pytest.raises(DataError, match="val.csv: example 3: label 'meh'"):
+        check_labels(labels, ["neg", "pos"], path)
+
+
+def test_label_names_order():
+    assert label_names(["10", "2", "1", "2", "-1"]) == ["-1", "1", "2", "10"]
+    assert label_names(["pos", "neg", "pos", "1"]) == ["pos", "neg", "1"]
+    assert label_names([]) == []
+
+
+# --- splits ----------------------------------------------------------------------------------
+
+
+def test_stratified_split_proportions_and_determinism():
+    labels = ["a"] * 50 + ["b"] * 30 + ["c"] * 20
+    kept, held = stratified_split(labels, 0.2, seed=1)
+    assert sorted(kept + held) == list(range(100))
+    assert Counter(labels[i] for i in held) == {"a": 10, "b": 6, "c": 4}
+    assert stratified_split(labels, 0.2, seed=1) == (kept, held)
+    assert stratified_split(labels, 0.2, seed=2) != (kept, held)
+    with pytest.raises(ValueError, match="fraction"):
+        stratified_split(labels, 1.0, seed=1)
+
+
+def test_stratified_split_falls_back_with_warning_for_single_example_class():
+    labels = ["a"] * 9 + ["b"]
+    with pytest.warns(UserWarning, match="not stratified"):
+        kept, held = stratified_split(labels, 0.3, seed=0)
+    assert sorted(kept + held) == list(range(10)) and len(held) == 3
+
+
+def test_kfold_partitions_every_index_once():
+    labels = ["a"] * 12 + ["b"] * 8
+    tests = []
+    for fold in range(4):
+        train, test = kfold_split(labels, 4, fold, seed=3)
+        assert sorted(train + test) == list(range(20))
+        assert Counter(labels[i] for i in test) == {"a": 3, "b": 2}
+        tests += test
+    assert sorted(tests) == list(range(20))
+    assert kfold_split(labels, 4, 1, seed=3) == kfold_split(labels, 4, 1, seed=3)
+
+
+def test_kfold_validates_fold():
+    with pytest.raises(ValueError, match="fold must be in"):
+        kfold_split(["a", "b"] * 5, 5, 5, seed=0)
+    with pytest.raises(ValueError, match="num_folds"):
+        kfold_split(["a", "b"] * 5, 1, 0, seed=0)

@@ -1,0 +1,95 @@
+import pytest
+import torch
+from torch import nn
+
+from textcnn.layers import (
+    ACTIVATIONS,
+    INITS,
+    ConvNormAct,
+    GlobalPool1d,
+    create_act,
+    get_act_layer,
+    get_norm_layer,
+    init_weights,
+)
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_every_activation_resolves_and_runs(name):
+    act = create_act(name)
+    x = torch.linspace(-3, 3, 13)
+    y = act(x)
+    assert y.shape == x.shape and torch.isfinite(y).all()
+
+
+def test_activation_values_match_their_definitions():
+    x = torch.tensor([-2.0, 0.0, 2.0])
+    assert torch.equal(create_act("relu")(x), torch.tensor([0.0, 0.0, 2.0]))
+    assert torch.allclose(create_act("leaky_relu", negative_slope=0.1)(x), torch.tensor([-0.2, 0.0, 2.0]))
+    assert torch.allclose(create_act("elu")(x)[0], torch.expm1(torch.tensor(-2.0)))
+    assert torch.allclose(create_act("sigmoid")(x), torch.sigmoid(x))
+    assert torch.equal(create_act("identity")(x), x)
+    assert any(p.requires_grad for p in create_act("prelu").parameters())  # PReLU learns its slope
+
+
+def test_registries_accept_classes_none_and_reject_unknown_names():
+    assert get_act_layer(nn.GELU) is nn.GELU
+    assert get_act_layer(None) is None
+    assert get_act_layer("Leaky-ReLU") is nn.LeakyReLU
+    assert get_norm_layer("none") is None and get_norm_layer("batchnorm") is nn.BatchNorm1d
+    with pytest.raises(ValueError, match="unknown activation 'swishy'.*relu"):
+        get_act_layer("swishy")
+    with pytest.raises(ValueError, match="unknown normalisation"):
+        get_norm_layer("layernorm2")
+
+
+@pytest.mark.parametrize("norm", [None, "batchnorm"])
+def test_conv_norm_act_shapes_and_bias_rule(norm):
+    block = ConvNormAct(16, 8, kernel_size=3, norm_layer=norm, act_layer="relu")
+    out = block(torch.randn(4, 16, 10))
+    assert out.shape == (4, 8, 8)  # valid convolution: L - k + 1
+    assert (out >= 0).all()
+    assert (block.conv.bias is None) == (norm is not None)  # bias only without a norm
+    same = ConvNormAct(16, 8, kernel_size=5, padding=None)
+    assert same(torch.randn(2, 16, 10)).shape == (2, 8, 10)
+    strided = ConvNormAct(16, 8, kernel_size=3, stride=2)
+    assert strided(torch.randn(2, 16, 11)).shape == (2, 8, 5)
+
+
+def test_batchnorm_normalises_each_channel_over_batch_and_length():
+    block = ConvNormAct(4, 6, kernel_size=2, norm_layer="batchnorm", act_layer="identity")
+    block.train()
+    out = block(torch.randn(32, 4, 20) * 5 + 3)
+    mean = out.mean(dim=(0, 2))
+    std = out.std(dim=(0, 2), unbiased=False)
+    assert torch.allclose(mean, torch.zeros(6), atol=1e-5)
+    assert torch.allclose(std, torch.ones(6), atol=1e-3)
+
+
+@pytest.mark.parametrize("scheme", [s for s in INITS if s != "default"])
+def test_init_schemes_break_symmetry_and_zero_biases(scheme):
+    block = ConvNormAct(50, 100, kernel_size=3)
+    init_weights(block, scheme)
+    w = block.conv.weight
+    assert w.std() > 0 and not torch.allclose(w[0], w[1])  # never all equal
+    assert torch.count_nonzero(block.conv.bias) == 0
+    if scheme == "uniform":
+        bound = 1 / (50 * 3) ** 0.5
+        assert w.abs().max() <= bound
+    if scheme in ("kaiming", "he"):
+        assert abs(w.std().item() - (2 / 150) ** 0.5) < 0.01
+    with pytest.raises(ValueError, match="unknown init scheme"):
+        init_weights(block, "zeros-everywhere")
+
+
+def test_pooling_modes_and_mask():
+    x = torch.tensor([[[1.0, 5.0, 2.0, 9.0]]])  # (B=1, C=1, L=4)
+    mask = torch.tensor([[True, True, True, False]])
+    assert GlobalPool1d("max")(x).item() == 9.0
+    assert GlobalPool1d("max")(x, mask).item() == 5.0  # the masked position cannot win
+    assert GlobalPool1d("avg")(x, mask).item() == pytest.approx(8 / 3)
+    assert GlobalPool1d("kmax", k=2)(x).tolist() == [[5.0, 9.0]]  # k largest, in order
+    assert GlobalPool1d("kmax", k=2)(x, mask).tolist() == [[5.0, 2.0]]
+    assert GlobalPool1d("kmax", k=3)(x[:, :, :2]).tolist() == [[1.0, 5.0, 0.0]]  # short input padded
+    with pytest.raises(ValueError, match="unknown pooling"):
+        GlobalPool1d("median")

@@ -1,0 +1,101 @@
+import pytest
+import torch
+
+from textcnn.model import VARIANTS, TextCNN, pad_batch
+
+V, D, C = 40, 12, 3
+
+
+def make(variant="multichannel", **kw):
+    torch.manual_seed(0)
+    model = TextCNN(V, C, embed_dim=D, variant=variant, kernel_sizes=(2, 3, 4), num_filters=5, **kw)
+    if variant != "rand":
+        model.load_pretrained(torch.randn(V, D))
+    return model
+
+
+def batch(b=6, length=9):
+    g = torch.Generator().manual_seed(1)
+    return torch.randint(2, V, (b, length), generator=g)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_forward_returns_logits_of_the_right_shape(variant):
+    out = make(variant)(batch())
+    assert out.shape == (6, C) and torch.isfinite(out).all()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_trainable_parameter_gets_a_gradient_and_frozen_tables_none(variant):
+    model = make(variant)
+    model(batch()).logsumexp(dim=1).sum().backward()
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None and p.grad.abs().sum() > 0, name
+        else:
+            assert p.grad is None, name
+    frozen = {n for n, p in model.named_parameters() if not p.requires_grad}
+    expected = {"rand": set(), "non-static": set(), "static": {"embedding.weight"},
+                "multichannel": {"embedding_static.weight"}}[variant]
+    assert frozen == expected
+
+
+def test_multichannel_shares_its_filters():
+    count = lambda m: sum(p.numel() for p in m.parameters())
+    trainable = lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)
+    multi, non_static = make("multichannel"), make("non-static")
+    assert count(multi) == count(non_static) + V * D  # one more (frozen) table, no extra filters
+    assert trainable(multi) == trainable(non_static)
+
+
+def test_multichannel_equals_the_sum_of_both_channels_through_the_same_filters():
+    model = make("multichannel").eval()
+    with torch.no_grad():
+        model.embedding.weight.add_(0.3 * torch.randn(V, D))  # channels differ after fine-tuning
+        tokens = batch()
+        conv = model.convs[0].conv
+        x_tuned = model.embedding(tokens).transpose(1, 2)
+        x_static = model.embedding_static(tokens).transpose(1, 2)
+        by_paper = conv(x_tuned) + conv(x_static) - conv.bias[None, :, None]  # one bias, as Kim adds results
+        ours = conv(model.embed(tokens))
+    assert torch.allclose(ours, by_paper, atol=1e-5)
+
+
+def test_padding_does_not_change_the_output():
+    model = make().eval()
+    ids = [[5, 6, 7], [8, 9, 10, 11, 12, 13]]
+    alone = model(pad_batch(ids[:1], min_len=4))
+    padded = model(pad_batch(ids, min_len=4))[:1]
+    longer = model(torch.cat([pad_batch(ids[:1], 4), torch.zeros(1, 20, dtype=torch.long)], dim=1))
+    assert torch.allclose(alone, padded, atol=1e-6) and torch.allclose(alone, longer, atol=1e-6)
+
+
+def test_short_inputs_are_padded_to_the_largest_window():
+    model = make().eval()
+    tokens = pad_batch([[5], []], min_len=model.min_len)
+    assert tokens.shape == (2, 4)
+    assert torch.isfinite(model(tokens)).all()
+    with pytest.raises(ValueError, match="shorter than the largest window"):
+        model(torch.tensor([[5, 6]]))
+
+
+@pytest.mark.parametrize("pooling,k", [("max", 1), ("avg", 1), ("kmax", 3)])
+def test_pooling_options_set_the_feature_width(pooling, k):
+    model = make(pooling=pooling, pool_k=k, norm_layer="batchnorm", act_layer="elu", init="xavier")
+    assert model.num_features == 5 * 3 * k
+    assert model(batch()).shape == (6, C)
+
+
+def test_max_norm_rescales_head_rows():
+    model = make()
+    with torch.no_grad():
+        model.head.weight.mul_(100)
+    model.apply_max_norm(3.0)
+    assert (model.head.weight.norm(dim=1) <= 3.0 + 1e-5).all()
+
+
+def test_bad_config_is_rejected():
+    with pytest.raises(ValueError, match="unknown variant 'dynamic'"):
+        TextCNN(V, C, variant="dynamic")
+    with pytest.raises(ValueError, match="pretrained table has shape"):
+        make().load_pretrained(torch.zeros(V + 1, D))

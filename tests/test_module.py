@@ -1,0 +1,69 @@
+import lightning as L
+import pytest
+import torch
+
+from textcnn.data import TextDataModule
+from textcnn.module import TextCNNModule
+
+
+def build(tiny_csv, vectors=None, variant="rand", **model_kw):
+    dm = TextDataModule(train_path=str(tiny_csv), val_fraction=0.2, test_fraction=0.2, batch_size=16,
+                        vectors=str(vectors) if vectors else None, embedding_dim=None if vectors else 16, min_len=3)
+    module = TextCNNModule(vocab_size=dm.vocab_size, num_classes=dm.num_classes, embed_dim=dm.embed_dim,
+                           variant=variant, kernel_sizes=[2, 3], num_filters=16, **model_kw)
+    return dm, module
+
+
+def trainer(**kw):
+    return L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                     enable_model_summary=False, **kw)
+
+
+def test_overfitting_one_small_batch_reaches_100_percent(tiny_csv):
+    L.seed_everything(0)
+    dm, module = build(tiny_csv, drop_rate=0.0, optimizer="adam", lr=0.01)
+    t = trainer(max_epochs=60, overfit_batches=1, num_sanity_val_steps=0, limit_val_batches=0)
+    t.fit(module, dm)
+    batch = next(iter(t.train_dataloader))  # the very batch it overfitted (Lightning turns shuffling off)
+    module.eval()
+    with torch.no_grad():
+        preds = module(batch["tokens"]).argmax(dim=1)
+    assert (preds == batch["labels"]).float().mean().item() == 1.0
+
+
+def test_max_norm_holds_after_every_step(tiny_csv):
+    dm, module = build(tiny_csv, optimizer="sgd", lr=5.0, max_norm=0.5)
+    trainer(max_steps=5, limit_val_batches=0, num_sanity_val_steps=0).fit(module, dm)
+    assert (module.model.head.weight.norm(dim=1) <= 0.5 + 1e-5).all()
+
+
+def test_pretrained_vectors_reach_both_channels_and_the_static_one_stays(tiny_csv, tiny_glove):
+    dm, module = build(tiny_csv, vectors=tiny_glove, variant="multichannel")
+    trainer(max_epochs=2, num_sanity_val_steps=0).fit(module, dm)
+    table = torch.from_numpy(dm.embedding_matrix)
+    assert torch.equal(module.model.embedding_static.weight, table)  # frozen channel unchanged by training
+    assert not torch.equal(module.model.embedding.weight, table)  # fine-tuned channel moved
+    assert module.data_meta["labels"] == ["positive", "negative"]
+
+
+def test_test_report_is_written(tiny_csv, tmp_path):
+    dm, module = build(tiny_csv, report_dir=str(tmp_path / "report"))
+    t = trainer(max_epochs=3, num_sanity_val_steps=0)
+    t.fit(module, dm)
+    t.test(module, dm)
+    report = module.test_report
+    assert report["num_examples"] == 40 and set(report["per_class"]) == {"positive", "negative"}
+    assert (tmp_path / "report" / "test_metrics.json").is_file()
+    assert (tmp_path / "report" / "confusion_matrix.png").stat().st_size > 1000
+
+
+def test_a_non_finite_loss_stops_training_with_a_clear_message(tiny_csv):
+    dm, module = build(tiny_csv, optimizer="sgd", lr=1e30, max_norm=None)
+    with pytest.raises(FloatingPointError, match="lower the learning rate"):
+        trainer(max_epochs=3, num_sanity_val_steps=0).fit(module, dm)
+
+
+def test_a_pretrained_variant_without_vectors_is_refused(tiny_csv):
+    dm, module = build(tiny_csv, variant="static")
+    with pytest.raises(ValueError, match="needs pretrained vectors"):
+        trainer(max_epochs=1).fit(module, dm)

@@ -1,0 +1,194 @@
+"""Tokenizers and the vocabulary: textcnn/text.py."""
+
+import json
+import os
+import pickle
+import random
+import re
+
+import pytest
+
+from textcnn.text import PAD, UNK, CharTokenizer, Tokenizer, Vocab, WordTokenizer, build_tokenizer
+
+TOKENIZERS = [WordTokenizer(), WordTokenizer(lowercase=False), CharTokenizer(), CharTokenizer(lowercase=False)]
+
+
+def kim_clean_str(string: str) -> str:
+    """Kim's CNN_sentence `clean_str`, with its escaped-paren output fixed to ``(``/``)``."""
+    string = re.sub(r"[^A-Za-z0-9(),!?\'\`]", " ", string)
+    string = re.sub(r"\'s", " 's", string)
+    string = re.sub(r"\'ve", " 've", string)
+    string = re.sub(r"n\'t", " n't", string)
+    string = re.sub(r"\'re", " 're", string)
+    string = re.sub(r"\'d", " 'd", string)
+    string = re.sub(r"\'ll", " 'll", string)
+    string = re.sub(r",", " , ", string)
+    string = re.sub(r"!", " ! ", string)
+    string = re.sub(r"\(", " ( ", string)
+    string = re.sub(r"\)", " ) ", string)
+    string = re.sub(r"\?", " ? ", string)
+    string = re.sub(r"\s{2,}", " ", string)
+    return string.strip().lower()
+
+
+# --- word tokenizer ---------------------------------------------------------------------
+
+
+def test_word_splits_clitics_and_punctuation():
+    tokens = WordTokenizer()("It isn't bad, it's (really) good! We've, they'd, you'll, we're?")
+    assert tokens == [
+        "it", "is", "n't", "bad", ",", "it", "'s", "(", "really", ")", "good", "!",
+        "we", "'ve", ",", "they", "'d", ",", "you", "'ll", ",", "we", "'re", "?",
+    ]  # fmt: skip
+
+
+def test_word_drops_other_symbols_and_keeps_quotes():
+    assert WordTokenizer()("a.b-c_d $10 ``hi'' 'quoted'") == ["a", "b", "c", "d", "10", "``hi''", "'quoted'"]
+
+
+def test_word_matches_kim_clean_str_on_ascii():
+    rng = random.Random(0)
+    pieces = "The film isn't it's we've I'd they'll you're ( ) , ! ? . - ; : \" ' ` 3.5 A_B don't".split()
+    for _ in range(300):
+        text = " ".join(rng.choices(pieces, k=12)) + rng.choice(["", "!", "?)", "'s"])
+        assert WordTokenizer()(text) == kim_clean_str(text).split(), text
+
+
+def test_word_lowercase_off_keeps_case_and_splits_upper_clitics():
+    assert WordTokenizer(lowercase=False)("ISN'T It's Good") == ["IS", "N'T", "It", "'s", "Good"]
+
+
+def test_word_keeps_unicode_letters():
+    tokens = WordTokenizer()("Café naïve Über, हिन्दी Ωμέγα")
+    assert tokens == ["café", "naïve", "über", ",", "हिन्दी", "ωμέγα"]
+
+
+def test_word_normalises_decomposed_accents_and_curly_apostrophes():
+    assert WordTokenizer()("cafe\u0301 don\u2019t") == ["café", "do", "n't"]
+
+
+def test_word_empty_and_symbol_only_texts():
+    assert WordTokenizer()("") == []
+    assert WordTokenizer()(" ... -- ") == []
+
+
+# --- char tokenizer ---------------------------------------------------------------------
+
+
+def test_char_splits_cjk_and_keeps_latin_runs():
+    assert CharTokenizer()("iPhone6发布了！") == ["iphone6", "发", "布", "了", "！"]
+    assert CharTokenizer(lowercase=False)("iPhone6发布") == ["iPhone6", "发", "布"]
+
+
+def test_char_drops_whitespace_and_splits_symbols():
+    assert CharTokenizer()("  你好 \t世界,  Café-2 ") == ["你", "好", "世", "界", ",", "café", "-", "2"]
+
+
+@pytest.mark.parametrize("tokenizer", TOKENIZERS, ids=repr)
+def test_ascii_fast_path_matches_unicode_path(tokenizer):  # the two code paths must agree
+    rng = random.Random(1)
+    alphabet = [chr(i) for i in range(128)] + ["Ab9", "n't", "'s", "'VE", "N'T", "'ll", "'d", "'re"] * 4
+    for _ in range(500):
+        text = "".join(rng.choices(alphabet, k=rng.randint(0, 40)))
+        assert tokenizer._ascii_tokens(text) == tokenizer._unicode_tokens(text), repr(text)
+
+
+# --- build_tokenizer ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tokenizer", TOKENIZERS, ids=repr)
+def test_build_tokenizer_round_trips_config(tokenizer):
+    config = json.loads(json.dumps(tokenizer.to_config()))
+    rebuilt = build_tokenizer(config)
+    assert rebuilt == tokenizer
+    assert rebuilt("Don't 发布 iPhone") == tokenizer("Don't 发布 iPhone")
+
+
+def test_build_tokenizer_from_name():
+    assert build_tokenizer("word") == WordTokenizer(lowercase=True)
+    assert build_tokenizer("char", lowercase=False) == CharTokenizer(lowercase=False)
+    assert build_tokenizer({"type": "word"}, lowercase=False) == WordTokenizer(lowercase=False)
+    assert isinstance(build_tokenizer("char"), Tokenizer)
+
+
+def test_build_tokenizer_unknown_name_lists_valid_names():
+    with pytest.raises(ValueError, match=r"'bpe'.*word, char"):
+        build_tokenizer("bpe")
+    with pytest.raises(ValueError, match="unknown"):
+        build_tokenizer({"type": "word", "lower": True})
+
+
+@pytest.mark.parametrize("tokenizer", TOKENIZERS, ids=repr)
+def test_tokenizers_pickle(tokenizer):  # DataLoader workers pickle the dataset, tokenizer included
+    assert pickle.loads(pickle.dumps(tokenizer)) == tokenizer
+
+
+# --- Vocab ------------------------------------------------------------------------------------
+
+
+def test_vocab_orders_by_frequency_then_first_appearance():
+    vocab = Vocab.build([["b", "a", "c"], ["c", "a", "d"], ["c"]])
+    assert vocab.itos == [PAD, UNK, "c", "a", "b", "d"]
+    assert vocab.stoi["c"] == 2 and len(vocab) == 6
+    assert Vocab.pad_id == 0 and Vocab.unk_id == 1
+
+
+def test_vocab_min_freq_and_max_size():
+    lists = [["a", "a", "a", "b", "b", "c"]]
+    assert Vocab.build(lists, min_freq=2).itos == [PAD, UNK, "a", "b"]
+    assert Vocab.build(lists, max_size=3).itos == [PAD, UNK, "a"]
+    with pytest.raises(ValueError, match="max_size"):
+        Vocab.build(lists, max_size=1)
+    with pytest.raises(ValueError, match="min_freq"):
+        Vocab.build(lists, min_freq=0)
+
+
+def test_vocab_extra_tokens_appended_after_counted_within_max_size():
+    lists = [["a", "b", "a"]]
+    assert Vocab.build(lists, extra_tokens=["b", "x", "y"]).itos == [PAD, UNK, "a", "b", "x", "y"]
+    assert Vocab.build(lists, max_size=5, extra_tokens=["x", "y"]).itos == [PAD, UNK, "a", "b", "x"]
+
+
+def test_vocab_does_not_duplicate_specials_seen_in_data():
+    assert Vocab.build([[PAD, "a", UNK]]).itos == [PAD, UNK, "a"]
+
+
+def test_vocab_encode_decode():
+    vocab = Vocab.build([["the", "film"]])
+    assert vocab.encode(["the", "plot", "film"]) == [2, 1, 3]
+    assert vocab.decode([2, 1, 0]) == ["the", UNK, PAD]
+    assert "film" in vocab and "plot" not in vocab
+    with pytest.raises(ValueError, match="token id 9"):
+        vocab.decode([9])
+
+
+def test_vocab_validates_itos():
+    with pytest.raises(ValueError, match="must start with"):
+        Vocab(["a", PAD, UNK])
+    with pytest.raises(ValueError, match="'a' appears twice, at ids 2 and 3"):
+        Vocab([PAD, UNK, "a", "a"])
+
+
+def test_vocab_save_load_round_trip(tmp_path):
+    vocab = Vocab.build([["café", "发布", "a"]])
+    path = tmp_path / "vocab.json"
+    path.write_text("old")  # overwritten in place
+    vocab.save(path)
+    assert Vocab.load(path) == vocab
+    assert Vocab.from_dict(json.loads(path.read_text(encoding="utf-8"))) == vocab
+    assert "café" in path.read_text(encoding="utf-8")  # UTF-8, not \\u escapes
+    assert os.listdir(tmp_path) == ["vocab.json"]  # no temp file left behind
+
+
+def test_vocab_load_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.json"):
+        Vocab.load(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(ValueError, match="bad.json"):
+        Vocab.load(bad)
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text('{"itos": ["a"]}')
+    with pytest.raises(ValueError, match="wrong.json.*must start with"):
+        Vocab.load(wrong)
+

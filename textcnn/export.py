@@ -1,0 +1,170 @@
+"""The self-contained model bundle: ``model.safetensors`` (weights) plus ``textcnn.json``
+(model config, vocabulary, tokenizer settings, label names). Loading runs no pickled code
+and needs no training data. Writes are atomic."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .model import TextCNN
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "WEIGHTS_FILE",
+    "CONFIG_FILE",
+    "BundleError",
+    "save_bundle",
+    "read_bundle_config",
+    "load_bundle",
+    "export_checkpoint",
+]
+
+BUNDLE_FORMAT = "textcnn-bundle"
+BUNDLE_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "textcnn.json"
+_REQUIRED = ("model", "vocab", "labels", "tokenizer")
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be written or read; the message names the file and what is wrong."""
+
+
+def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict) -> Path:
+    """Write ``model``'s weights and ``config`` as a bundle folder at ``path``.
+
+    ``config`` holds ``model`` (the ``TextCNN`` arguments), ``vocab`` (id -> token list),
+    ``labels``, ``tokenizer`` (its ``to_config()``) and optionally ``max_len``, ``min_len``,
+    ``metrics``. The bundle is assembled in a temporary folder beside ``path`` and renamed
+    into place, so an interrupted export leaves no partial bundle; an existing bundle at
+    ``path`` is replaced only once the new one is complete.
+    """
+    path = Path(path)
+    missing = [k for k in _REQUIRED if k not in config]
+    if missing:
+        raise BundleError(f"bundle config lacks {', '.join(missing)}")
+    if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not (path / CONFIG_FILE).exists())):
+        raise BundleError(f"{path}: exists and is not a textcnn bundle; choose another output path")
+    if len(config["vocab"]) != model.embedding.num_embeddings or len(config["labels"]) != model.num_classes:
+        raise BundleError(
+            f"vocabulary ({len(config['vocab'])}) or labels ({len(config['labels'])}) do not match the model "
+            f"({model.embedding.num_embeddings} rows, {model.num_classes} classes)"
+        )
+    meta = {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **config,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(state, tmp / WEIGHTS_FILE, metadata={"format": BUNDLE_FORMAT})
+        (tmp / CONFIG_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def read_bundle_config(path: str | os.PathLike) -> dict:
+    """Read and check ``textcnn.json`` of the bundle at ``path``."""
+    path = Path(path)
+    cfg_path = path / CONFIG_FILE
+    if not cfg_path.is_file():
+        raise BundleError(f"{path}: not a textcnn bundle (no {CONFIG_FILE}); create one with `textcnn export`")
+    try:
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(f"{cfg_path}: not valid JSON ({e}); re-export the bundle") from None
+    if config.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{cfg_path}: format is {config.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+    if config.get("version", 0) > BUNDLE_VERSION:
+        raise BundleError(
+            f"{cfg_path}: bundle version {config['version']} is newer than this textcnn reads "
+            f"({BUNDLE_VERSION}); upgrade textcnn"
+        )
+    missing = [k for k in _REQUIRED if k not in config]
+    if missing:
+        raise BundleError(f"{cfg_path}: missing {', '.join(missing)}")
+    return config
+
+
+def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[TextCNN, dict]:
+    """Build the ``TextCNN`` of a bundle and load its weights (no pickle); returns ``(model, config)``."""
+    path = Path(path)
+    config = read_bundle_config(path)
+    try:
+        model = TextCNN(**config["model"])
+    except (TypeError, ValueError) as e:
+        raise BundleError(f"{path / CONFIG_FILE}: invalid model config: {e}") from None
+    if len(config["vocab"]) != model.embedding.num_embeddings or len(config["labels"]) != model.num_classes:
+        raise BundleError(
+            f"{path / CONFIG_FILE}: vocabulary has {len(config['vocab'])} entries and labels "
+            f"{len(config['labels'])}, but the model config says {model.embedding.num_embeddings} and "
+            f"{model.num_classes}; the bundle is inconsistent, re-export it"
+        )
+    weights = path / WEIGHTS_FILE
+    try:
+        state = load_file(weights, device="cpu")
+    except FileNotFoundError:
+        raise BundleError(f"{path}: {WEIGHTS_FILE} is missing; re-export the bundle") from None
+    except (SafetensorError, OSError) as e:
+        raise BundleError(f"{weights}: unreadable weights ({e}); re-export the bundle") from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        detail = str(e).split("\n", 1)[-1].strip()
+        raise BundleError(f"{weights}: weights do not match {CONFIG_FILE}: {detail}") from None
+    return model.to(device).eval(), config
+
+
+def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, metrics: Optional[dict] = None) -> Path:
+    """Turn a training checkpoint into a bundle at ``out``. The checkpoint is read with
+    ``torch.load(weights_only=True)``: tensors and plain data only, no code."""
+    ckpt_path = Path(ckpt_path)
+    if not ckpt_path.is_file():
+        raise BundleError(f"{ckpt_path}: checkpoint not found")
+    try:
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for corrupt or foreign files
+        raise BundleError(f"{ckpt_path}: cannot read checkpoint ({type(e).__name__}: {e})") from None
+    info = ckpt.get("textcnn") if isinstance(ckpt, dict) else None
+    if not info or not info.get("data") or not info.get("model"):
+        raise BundleError(f"{ckpt_path}: not a textcnn training checkpoint (no vocabulary or model config in it)")
+    prefix = "model."
+    state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    model = TextCNN(**info["model"])
+    model.load_state_dict(state, strict=True)
+    data = info["data"]
+    config = {
+        "model": info["model"],
+        "vocab": data["vocab"],
+        "labels": data["labels"],
+        "tokenizer": data["tokenizer"],
+        "max_len": data.get("max_len"),
+        "min_len": data.get("min_len") or model.min_len,
+        "source_checkpoint": ckpt_path.name,
+    }
+    if metrics:
+        config["metrics"] = metrics
+    return save_bundle(out, model, config)

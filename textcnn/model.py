@@ -1,0 +1,172 @@
+"""The TextCNN of Kim (2014) as a plain ``nn.Module``: embedding channels, a bank of
+Conv-Norm-Act blocks of several window sizes, pooling over time, dropout and a linear
+head that returns logits. Never imports Lightning.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+
+from .layers import ConvNormAct, GlobalPool1d, init_weights
+
+__all__ = ["VARIANTS", "TextCNN", "pad_batch"]
+
+VARIANTS = ("rand", "static", "non-static", "multichannel")
+
+
+def pad_batch(ids: Sequence[Sequence[int]], min_len: int = 1, pad_id: int = 0) -> torch.Tensor:
+    """Right-pad token-id lists to ``(B, max(longest, min_len))``; ``min_len`` is the largest
+    conv window, so texts shorter than it still give one window."""
+    width = max(min_len, max((len(x) for x in ids), default=0))
+    out = torch.full((len(ids), width), pad_id, dtype=torch.long)
+    for row, x in enumerate(ids):
+        if x:
+            out[row, : len(x)] = torch.as_tensor(x, dtype=torch.long)
+    return out
+
+
+class TextCNN(nn.Module):
+    """Kim's convolutional sentence classifier: ``(B, L)`` token ids -> ``(B, num_classes)`` logits.
+
+    Variants:
+        - ``rand``: a randomly initialised table, trained.
+        - ``static``: the pretrained table, frozen.
+        - ``non-static``: the pretrained table, fine-tuned.
+        - ``multichannel``: two copies of the pretrained table, one frozen and one fine-tuned.
+          Each filter is applied to both channels and the results are added, as in the
+          paper. Convolution is linear, so ``W*x_static + W*x_tuned + b`` is computed as
+          ``W*(x_static + x_tuned) + b``: one convolution, the same function and gradients.
+
+    Args:
+        vocab_size: rows of the embedding table (id 0 is padding).
+        num_classes: number of labels.
+        embed_dim: width of the word vectors.
+        variant: one of ``VARIANTS``.
+        kernel_sizes: window widths of the conv bank.
+        num_filters: feature maps per window width.
+        act_layer: activation after each convolution (see ``layers.ACTIVATIONS``).
+        norm_layer: ``none`` or ``batchnorm`` (per feature map over batch x length).
+        pooling: ``max`` (Kim's 1-max), ``kmax`` or ``avg`` over time.
+        pool_k: k for ``kmax`` pooling.
+        drop_rate: dropout before the head.
+        init: weight initialisation of convolutions and head (see ``layers.INITS``).
+        padding_idx: id of the padding token.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embed_dim: int = 300,
+        variant: str = "multichannel",
+        kernel_sizes: Sequence[int] = (3, 4, 5),
+        num_filters: int = 100,
+        act_layer: str = "relu",
+        norm_layer: Optional[str] = None,
+        pooling: str = "max",
+        pool_k: int = 1,
+        drop_rate: float = 0.5,
+        init: str = "default",
+        padding_idx: int = 0,
+    ):
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
+        if not kernel_sizes or min(kernel_sizes) < 1:
+            raise ValueError(f"kernel_sizes must be positive window widths, got {list(kernel_sizes)}")
+        if vocab_size < 2 or num_classes < 2:
+            raise ValueError(f"need vocab_size >= 2 and num_classes >= 2, got {vocab_size} and {num_classes}")
+        self.variant = variant
+        self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
+        self.padding_idx = padding_idx
+        self.num_classes = num_classes
+
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
+        if variant == "static":
+            self.embedding.weight.requires_grad_(False)
+        # The frozen copy of multichannel; a frozen Parameter (not a buffer) so that it is
+        # counted and saved like any weight and moves with the module.
+        self.embedding_static = (
+            nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx, _freeze=True)
+            if variant == "multichannel"
+            else None
+        )
+        self.convs = nn.ModuleList(
+            ConvNormAct(embed_dim, num_filters, k, padding=0, norm_layer=norm_layer, act_layer=act_layer)
+            for k in self.kernel_sizes
+        )
+        self.pool = GlobalPool1d(pooling, pool_k)
+        self.num_features = num_filters * len(self.kernel_sizes) * self.pool.k
+        self.dropout = nn.Dropout(drop_rate)
+        self.head = nn.Linear(self.num_features, num_classes)
+        init_weights(self.convs, init, nonlinearity=act_layer)
+        init_weights(self.head, init, nonlinearity="linear")
+
+    @property
+    def min_len(self) -> int:
+        """Shortest input the conv bank accepts: the largest window."""
+        return max(self.kernel_sizes)
+
+    @torch.no_grad()
+    def load_pretrained(self, vectors: torch.Tensor) -> None:
+        """Copy a ``(vocab_size, embed_dim)`` pretrained table into every embedding channel."""
+        vectors = torch.as_tensor(vectors, dtype=self.embedding.weight.dtype)
+        if vectors.shape != self.embedding.weight.shape:
+            raise ValueError(
+                f"pretrained table has shape {tuple(vectors.shape)}, the model expects "
+                f"{tuple(self.embedding.weight.shape)} (vocab_size, embed_dim)"
+            )
+        for emb in (self.embedding, self.embedding_static):
+            if emb is not None:
+                emb.weight.copy_(vectors)
+
+    def window_mask(self, tokens: torch.Tensor, kernel_size: int) -> torch.Tensor:
+        """``(B, L - k + 1)`` bool mask of windows that start inside the text.
+
+        A window counts when it lies wholly within the text, or is the first window of a
+        text shorter than ``kernel_size``; so a text's output never depends on how much
+        padding its batch needed.
+        """
+        lengths = (tokens != self.padding_idx).sum(dim=1)
+        valid = (lengths - kernel_size + 1).clamp_min(1)
+        positions = torch.arange(tokens.shape[1] - kernel_size + 1, device=tokens.device)
+        return positions.unsqueeze(0) < valid.unsqueeze(1)
+
+    def embed(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` ids -> ``(B, D, L)`` channel-first embeddings (channels summed)."""
+        x = self.embedding(tokens)
+        if self.embedding_static is not None:
+            x = x + self.embedding_static(tokens)
+        return x.transpose(1, 2)
+
+    def forward_conv(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """Per window size, the conv feature maps ``(B, F, L - k + 1)``."""
+        if tokens.shape[1] < self.min_len:
+            raise ValueError(
+                f"input of length {tokens.shape[1]} is shorter than the largest window "
+                f"({self.min_len}); pad it with padding_idx={self.padding_idx}"
+            )
+        x = self.embed(tokens)
+        return [conv(x) for conv in self.convs]
+
+    def forward_features(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` ids -> ``(B, num_features)`` pooled features."""
+        maps = self.forward_conv(tokens)
+        pooled = [self.pool(m, self.window_mask(tokens, k)) for m, k in zip(maps, self.kernel_sizes)]
+        return torch.cat(pooled, dim=1)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, num_features)`` -> ``(B, num_classes)`` logits."""
+        return self.head(self.dropout(features))
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` token ids -> ``(B, num_classes)`` logits."""
+        return self.forward_head(self.forward_features(tokens))
+
+    @torch.no_grad()
+    def apply_max_norm(self, max_norm: float) -> None:
+        """Rescale each row of the head's weight to L2 norm <= ``max_norm`` (Kim's s = 3)."""
+        w = self.head.weight
+        w.copy_(torch.renorm(w, p=2, dim=0, maxnorm=max_norm))

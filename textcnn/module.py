@@ -1,0 +1,215 @@
+"""The LightningModule around ``TextCNN``: loss, optimiser, Kim's max-norm constraint,
+logging, the test report and ``predict_step``."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassAccuracy
+
+from .metrics import classification_report, format_report, plot_confusion_matrix, save_report
+from .model import TextCNN
+
+__all__ = ["OPTIMIZERS", "TextCNNModule"]
+
+log = logging.getLogger("textcnn")
+
+# name -> (class, default keyword arguments); Adadelta's are Kim's (rho 0.95, eps 1e-6, lr 1.0)
+OPTIMIZERS = {
+    "adadelta": (torch.optim.Adadelta, {"lr": 1.0, "rho": 0.95, "eps": 1e-6}),
+    "adam": (torch.optim.Adam, {"lr": 1e-3}),
+    "adamw": (torch.optim.AdamW, {"lr": 1e-3}),
+    "sgd": (torch.optim.SGD, {"lr": 0.1, "momentum": 0.9}),
+}
+
+
+class TextCNNModule(L.LightningModule):
+    """Trains and evaluates a ``TextCNN``.
+
+    ``vocab_size``, ``num_classes`` and ``embed_dim`` come from the data module (the CLI
+    links them); the pretrained table is copied in at the start of ``fit``. Batches are
+    dicts with ``tokens`` (B, L), ``labels`` (B,) and ``index`` (B,).
+
+    Args:
+        vocab_size, num_classes, embed_dim, variant, kernel_sizes, num_filters, act_layer,
+            norm_layer, pooling, pool_k, drop_rate, init: see ``TextCNN``.
+        optimizer: one of ``OPTIMIZERS`` (Kim: ``adadelta``).
+        lr: learning rate; ``None`` takes the optimiser's default above.
+        weight_decay: L2 penalty (Kim used none, relying on max-norm and dropout).
+        max_norm: after every optimiser step, rescale each row of the head's weight to at most
+            this L2 norm (Kim's s = 3); ``None`` turns it off. A clip of the weights, not of
+            the gradients.
+        report_dir: where ``test`` writes ``test_metrics.json`` and ``confusion_matrix.png``;
+            ``None`` means the logger's folder.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        num_classes: int,
+        embed_dim: int = 300,
+        variant: str = "multichannel",
+        kernel_sizes: list[int] = [3, 4, 5],
+        num_filters: int = 100,
+        act_layer: str = "relu",
+        norm_layer: Optional[str] = None,
+        pooling: str = "max",
+        pool_k: int = 1,
+        drop_rate: float = 0.5,
+        init: str = "default",
+        optimizer: str = "adadelta",
+        lr: Optional[float] = None,
+        weight_decay: float = 0.0,
+        max_norm: Optional[float] = 3.0,
+        report_dir: Optional[str] = None,
+    ):
+        super().__init__()
+        if optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+        self.save_hyperparameters()
+        self.model = TextCNN(
+            vocab_size=vocab_size,
+            num_classes=num_classes,
+            embed_dim=embed_dim,
+            variant=variant,
+            kernel_sizes=kernel_sizes,
+            num_filters=num_filters,
+            act_layer=act_layer,
+            norm_layer=norm_layer,
+            pooling=pooling,
+            pool_k=pool_k,
+            drop_rate=drop_rate,
+            init=init,
+        )
+        self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        # Vocabulary, labels and tokenizer settings: saved in every checkpoint so that a
+        # checkpoint can be exported to a bundle without the training data.
+        self.data_meta: Optional[dict] = None
+        self._test_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        self.test_report: Optional[dict] = None
+
+    def model_config(self) -> dict:
+        """The ``TextCNN`` constructor arguments, as saved in a bundle."""
+        keys = ("vocab_size", "num_classes", "embed_dim", "variant", "kernel_sizes", "num_filters", "act_layer",
+                "norm_layer", "pooling", "pool_k", "drop_rate", "init")
+        return {k: (list(self.hparams[k]) if k == "kernel_sizes" else self.hparams[k]) for k in keys}
+
+    # -- set-up -----------------------------------------------------------------------------
+    def setup(self, stage: str) -> None:
+        dm = self.trainer.datamodule if self._trainer is not None else None
+        if dm is None or not hasattr(dm, "meta"):
+            return
+        self.data_meta = dm.meta()
+        if stage == "fit" and self.hparams.variant != "rand":
+            matrix = dm.embedding_matrix
+            if matrix is None:
+                raise ValueError(
+                    f"variant {self.hparams.variant!r} needs pretrained vectors: set --data.vectors "
+                    "(a file or glove-6b-50d), or use --model.variant rand"
+                )
+            self.model.load_pretrained(torch.from_numpy(matrix))
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["textcnn"] = {"data": self.data_meta, "model": self.model_config()}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        saved = (checkpoint.get("textcnn") or {}).get("data")
+        if saved is None:
+            return
+        if self.data_meta is not None:
+            for key in ("vocab", "labels"):
+                if saved.get(key) != self.data_meta.get(key):
+                    raise ValueError(
+                        f"the checkpoint was trained with a different {key} than the data given now "
+                        f"({len(saved.get(key) or [])} vs {len(self.data_meta.get(key) or [])} entries); "
+                        "use the same training file and data settings as for fit"
+                    )
+        self.data_meta = saved
+
+    # -- optimisation -----------------------------------------------------------------------
+    def configure_optimizers(self):
+        cls, defaults = OPTIMIZERS[self.hparams.optimizer]
+        kwargs = dict(defaults)
+        if self.hparams.lr is not None:
+            kwargs["lr"] = self.hparams.lr
+        kwargs["weight_decay"] = self.hparams.weight_decay
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        return cls(params, **kwargs)
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # Kim's max-norm constraint on the head, after every optimiser step.
+        if self.hparams.max_norm is not None:
+            self.model.apply_max_norm(self.hparams.max_norm)
+
+    # -- steps ------------------------------------------------------------------------------
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """``(B, L)`` token ids -> ``(B, C)`` logits."""
+        return self.model(tokens)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        logits = self(batch["tokens"])
+        loss = F.cross_entropy(logits, batch["labels"])
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"the training loss became {loss.item()} at epoch {self.current_epoch}, step {self.global_step}; "
+                f"lower the learning rate (now {self.optimizers().param_groups[0]['lr']}) or check the data"
+            )
+        acc = (logits.argmax(dim=1) == batch["labels"]).float().mean()
+        n = batch["labels"].numel()
+        self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=n)
+        self.log("train/acc", acc, on_step=False, on_epoch=True, batch_size=n)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        logits = self(batch["tokens"])
+        n = batch["labels"].numel()
+        self.val_acc(logits, batch["labels"])
+        self.log("val/loss", F.cross_entropy(logits, batch["labels"]), sync_dist=True, batch_size=n)
+        self.log("val/acc", self.val_acc, prog_bar=True, on_epoch=True, batch_size=n)
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        preds = self(batch["tokens"]).argmax(dim=1)
+        self._test_outputs.append((batch["index"], batch["labels"], preds))
+
+    def on_test_epoch_start(self) -> None:
+        self._test_outputs.clear()
+
+    def on_test_epoch_end(self) -> None:
+        index, y_true, y_pred = (torch.cat(t) for t in zip(*self._test_outputs))
+        self._test_outputs.clear()
+        if self.trainer.world_size > 1:
+            # Distributed samplers pad with repeats: gather from every process, keep each example once.
+            index, y_true, y_pred = (self.all_gather(t).flatten() for t in (index, y_true, y_pred))
+            order = torch.argsort(index, stable=True)
+            index, y_true, y_pred = index[order], y_true[order], y_pred[order]
+            first = torch.ones_like(index, dtype=torch.bool)
+            first[1:] = index[1:] != index[:-1]
+            y_true, y_pred = y_true[first], y_pred[first]
+        labels = (self.data_meta or {}).get("labels") or [str(i) for i in range(self.hparams.num_classes)]
+        report = classification_report(y_true.cpu().numpy(), y_pred.cpu().numpy(), labels)
+        self.test_report = report
+        self.log("test/acc", report["accuracy"])
+        self.log("test/macro_f1", report["macro_f1"])
+        if self.trainer.is_global_zero and not self.trainer.sanity_checking:
+            out = self._report_dir()
+            print("\n" + format_report(report) + "\n")
+            if out is not None:
+                save_report(report, out / "test_metrics.json")
+                plot_confusion_matrix(report, out / "confusion_matrix.png")
+                print(f"test metrics written to {out / 'test_metrics.json'} and {out / 'confusion_matrix.png'}")
+
+    def _report_dir(self) -> Optional[Path]:
+        if self.hparams.report_dir:
+            return Path(self.hparams.report_dir)
+        if self.trainer.log_dir:
+            return Path(self.trainer.log_dir)
+        return None
+
+    def predict_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> dict:
+        """Probabilities ``(B, C)`` with the dataset ``index`` (B,) of each row."""
+        return {"index": batch["index"], "probs": torch.softmax(self(batch["tokens"]), dim=-1)}

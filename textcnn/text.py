@@ -1,0 +1,301 @@
+"""Tokenizers (word, char) and the vocabulary that maps tokens to ids. Pure Python."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import operator
+import os
+import re
+import string
+import tempfile
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = ["PAD", "UNK", "Tokenizer", "WordTokenizer", "CharTokenizer", "build_tokenizer", "Vocab"]
+
+PAD, UNK = "<pad>", "<unk>"
+
+
+def _mark_ranges() -> str:
+    """Character-class ranges of the combining marks (category M*) in the BMP."""
+    # Marks (accents, Indic vowel signs) are not `\w`, but they belong inside words.
+    ranges, start = [], None
+    for cp in range(0x10000):
+        is_mark = unicodedata.category(chr(cp))[0] == "M"
+        if is_mark and start is None:
+            start = cp
+        elif not is_mark and start is not None:
+            ranges.append(f"\\u{start:04x}-\\u{cp - 1:04x}")
+            start = None
+    return "".join(ranges)
+
+
+# Kim's clitic rules are plain replacements ("n't" -> " n't"), so they run as str.replace.
+_CLITICS = ("'s", "'ve", "n't", "'re", "'d", "'ll")
+_CLITICS_ANY_CASE = _CLITICS + tuple(c.upper() for c in _CLITICS)
+
+# Each tokenizer has a general path, one findall per text, and a path for ASCII text (most
+# English) that ends in str.split: about 1.5x faster, same tokens (tests/test_text.py checks).
+_WORD = re.compile(rf"[\w'`{_mark_ranges()}]+|[(),!?]")
+_WORD_PUNCTUATION = tuple((mark, f" {mark} ") for mark in "(),!?")
+_WORD_KEPT = frozenset((string.ascii_letters + string.digits + "'`(),!?").encode())
+_WORD_ASCII_BLANK = bytes(b if b in _WORD_KEPT else ord(" ") for b in range(256))
+_CHAR = re.compile("[0-9A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]+|\\S")
+_CHAR_ASCII_NOT_SYMBOL = (string.ascii_letters + string.digits + string.whitespace).encode()
+
+
+@runtime_checkable
+class Tokenizer(Protocol):
+    """Anything that turns a text into tokens and describes itself as a JSON-able dict."""
+
+    def __call__(self, text: str) -> list[str]: ...
+
+    def to_config(self) -> dict: ...
+
+
+@dataclass(frozen=True)
+class WordTokenizer:
+    """Kim (2014) `clean_str` word tokenizer, extended to Unicode letters.
+
+    Keeps letters, digits and ``'`` / `````; splits the clitics ``'s 've n't 're 'd 'll``
+    and the punctuation ``, ! ( ) ?`` into their own tokens; drops everything else.
+    ``"It isn't café-bad!"`` -> ``["it", "is", "n't", "café", "bad", "!"]``.
+
+    Args:
+        lowercase: lowercase the text first.
+    """
+
+    lowercase: bool = True
+
+    def __call__(self, text: str) -> list[str]:
+        if text.isascii():
+            return self._ascii_tokens(text)
+        return self._unicode_tokens(text)
+
+    def _ascii_tokens(self, text: str) -> list[str]:
+        text = text.encode("ascii").translate(_WORD_ASCII_BLANK).decode("ascii")
+        if self.lowercase:
+            text = text.lower()
+        for mark, spaced in _WORD_PUNCTUATION:
+            if mark in text:
+                text = text.replace(mark, spaced)
+        return self._split_clitics(text).split()
+
+    def _unicode_tokens(self, text: str) -> list[str]:
+        text = unicodedata.normalize("NFC", text).replace("\u2019", "'").replace("\u2018", "'")
+        if self.lowercase:
+            text = text.lower()
+        if "_" in text:  # `\w` matches "_", Kim drops it
+            text = text.replace("_", " ")
+        return _WORD.findall(self._split_clitics(text))
+
+    def _split_clitics(self, text: str) -> str:
+        if "'" in text:
+            for clitic in _CLITICS if self.lowercase else _CLITICS_ANY_CASE:
+                text = text.replace(clitic, " " + clitic)
+        return text
+
+    def to_config(self) -> dict:
+        """``{"type": "word", "lowercase": bool}``; `build_tokenizer` inverts it."""
+        return {"type": "word", "lowercase": self.lowercase}
+
+
+@dataclass(frozen=True)
+class CharTokenizer:
+    """Character tokenizer for Chinese and other unsegmented scripts.
+
+    Every non-space character is a token, except that runs of Latin letters and digits
+    stay whole: ``"iPhone6发布"`` -> ``["iphone6", "发", "布"]``. Whitespace is dropped.
+
+    Args:
+        lowercase: lowercase the text first.
+    """
+
+    lowercase: bool = True
+
+    def __call__(self, text: str) -> list[str]:
+        if text.isascii():
+            return self._ascii_tokens(text)
+        return self._unicode_tokens(text)
+
+    def _ascii_tokens(self, text: str) -> list[str]:
+        if self.lowercase:
+            text = text.lower()
+        # Space out each symbol present (usually a handful), then split: faster than findall.
+        symbols = text.encode("ascii").translate(None, _CHAR_ASCII_NOT_SYMBOL)
+        for symbol in set(symbols.decode("ascii")):
+            text = text.replace(symbol, f" {symbol} ")
+        return text.split()
+
+    def _unicode_tokens(self, text: str) -> list[str]:
+        text = unicodedata.normalize("NFC", text)
+        if self.lowercase:
+            text = text.lower()
+        return _CHAR.findall(text)
+
+    def to_config(self) -> dict:
+        """``{"type": "char", "lowercase": bool}``; `build_tokenizer` inverts it."""
+        return {"type": "char", "lowercase": self.lowercase}
+
+
+_TOKENIZERS = {"word": WordTokenizer, "char": CharTokenizer}
+
+
+def build_tokenizer(config: dict | str | Tokenizer, lowercase: bool = True) -> Tokenizer:
+    """Build a tokenizer from a name (``"word"``, ``"char"``) or a `to_config()` dict.
+
+    ``lowercase`` applies to a name, or to a dict without a ``"lowercase"`` key.
+    A tokenizer instance is returned unchanged.
+    """
+    if isinstance(config, Tokenizer):
+        return config
+    if isinstance(config, str):
+        name, kwargs = config, {"lowercase": lowercase}
+    elif isinstance(config, dict):
+        unknown = set(config) - {"type", "lowercase"}
+        if "type" not in config or unknown:
+            raise ValueError(
+                f"tokenizer config {config!r}: expected keys 'type' and optionally "
+                f"'lowercase'{f', got unknown {sorted(unknown)}' if unknown else ''}"
+            )
+        name, kwargs = config["type"], {"lowercase": config.get("lowercase", lowercase)}
+    else:
+        raise TypeError(f"tokenizer config must be a name or a dict, got {type(config).__name__}")
+    if name not in _TOKENIZERS:
+        raise ValueError(f"unknown tokenizer {name!r}; valid names: {', '.join(_TOKENIZERS)}")
+    if not isinstance(kwargs["lowercase"], bool):
+        raise ValueError(f"tokenizer 'lowercase' must be true or false, got {kwargs['lowercase']!r}")
+    return _TOKENIZERS[name](**kwargs)
+
+
+class Vocab:
+    """Token <-> id table; id 0 is `PAD`, id 1 is `UNK`.
+
+    Args:
+        itos: the tokens in id order, starting with `PAD`, `UNK`; no duplicates.
+    """
+
+    pad_id = 0
+    unk_id = 1
+
+    def __init__(self, itos: list[str]):
+        itos = list(itos)
+        if itos[:2] != [PAD, UNK]:
+            raise ValueError(f"vocabulary must start with {PAD!r}, {UNK!r}; got {itos[:2]!r}")
+        stoi: dict[str, int] = {}
+        for i, token in enumerate(itos):
+            if not isinstance(token, str):
+                raise ValueError(f"vocabulary entry {i} is {token!r}; expected a string")
+            if token in stoi:
+                raise ValueError(f"vocabulary token {token!r} appears twice, at ids {stoi[token]} and {i}")
+            stoi[token] = i
+        self.itos, self.stoi = itos, stoi
+
+    @classmethod
+    def build(
+        cls,
+        token_lists: Iterable[list[str]],
+        min_freq: int = 1,
+        max_size: int | None = None,
+        extra_tokens: Iterable[str] = (),
+    ) -> Vocab:
+        """Count tokens and keep those seen at least ``min_freq`` times.
+
+        Order: frequency descending, ties by first appearance. ``max_size`` includes the two
+        specials. ``extra_tokens`` (e.g. a pretrained vector file's frequent words) are
+        appended after the counted tokens, if new, while ``max_size`` allows.
+        """
+        if min_freq < 1:
+            raise ValueError(f"min_freq must be >= 1, got {min_freq}")
+        if max_size is not None and max_size < 2:
+            raise ValueError(f"max_size must be >= 2 (it counts {PAD!r} and {UNK!r}), got {max_size}")
+        counts: Counter[str] = Counter()
+        for tokens in token_lists:
+            counts.update(tokens)
+        # Counter keeps first-appearance order and sorted() is stable, so ties keep it too.
+        counted = (t for t, c in sorted(counts.items(), key=lambda kv: -kv[1]) if c >= min_freq)
+        limit = float("inf") if max_size is None else max_size
+        kept = dict.fromkeys([PAD, UNK])  # an ordered set
+        for token in itertools.chain(counted, extra_tokens):
+            if len(kept) >= limit:
+                break
+            kept.setdefault(token)
+        return cls(list(kept))
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self.stoi
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Vocab) and self.itos == other.itos
+
+    def __repr__(self) -> str:
+        return f"Vocab(size={len(self)})"
+
+    def encode(self, tokens: list[str]) -> list[int]:
+        """Token ids ``(L,)``; unknown tokens map to `unk_id`."""
+        get, unk = self.stoi.get, self.unk_id
+        return [get(token, unk) for token in tokens]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        """Tokens for ids ``(L,)`` (a list, numpy array or tensor)."""
+        if hasattr(ids, "tolist"):
+            ids = ids.tolist()
+        size = len(self.itos)
+        out = []
+        for i in ids:
+            try:
+                i = operator.index(i)
+            except TypeError:
+                raise ValueError(f"token id {i!r} is not an integer") from None
+            if not 0 <= i < size:
+                raise ValueError(f"token id {i} is outside the vocabulary [0, {size})")
+            out.append(self.itos[i])
+        return out
+
+    def to_dict(self) -> dict:
+        """``{"itos": [...]}``, JSON-able; `from_dict` inverts it."""
+        return {"itos": list(self.itos)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Vocab:
+        """Rebuild from `to_dict` output."""
+        if not isinstance(d, dict) or not isinstance(d.get("itos"), list):
+            raise ValueError('vocabulary dict must look like {"itos": [token, ...]}')
+        return cls(d["itos"])
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write JSON (UTF-8) atomically: a temp file in the same folder, then `os.replace`."""
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".vocab-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(self.to_dict(), f, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Vocab:
+        """Read a file written by `save`."""
+        path = os.fspath(path)
+        try:
+            with open(path, encoding="utf-8") as f:
+                d = json.load(f)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: vocabulary file not found") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{path}: not a vocabulary JSON file ({e}); re-create it with Vocab.save") from None
+        try:
+            return cls.from_dict(d)
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
