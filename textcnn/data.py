@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .embeddings import build_embedding_matrix
+from .embeddings import build_embedding_matrix, frequent_words
 from .model import pad_batch
 from .text import Vocab, build_tokenizer
 
@@ -464,6 +464,9 @@ class TextDataModule(L.LightningDataModule):
         min_freq, max_vocab_size: vocabulary limits (training split only).
         max_len: truncate longer texts to this many tokens (``None``: keep all).
         vectors: pretrained vectors, a file or a name such as ``glove-6b-50d``; ``None`` for none.
+        vectors_vocab: also put this many most frequent words of the vectors file in the
+            vocabulary, so words unseen in training but known to the vectors keep their
+            pretrained vector at test time (no val/test text is looked at).
         vectors_format, vectors_scale, unk_init: see ``embeddings.build_embedding_matrix``.
         embedding_dim: embedding width when there are no vectors (default 300); when vectors are
             given it must match them or be left unset.
@@ -492,6 +495,7 @@ class TextDataModule(L.LightningDataModule):
         max_len: Optional[int] = None,
         vectors: Optional[str] = None,
         vectors_format: str = "auto",
+        vectors_vocab: int = 0,
         vectors_scale: Optional[float] = None,
         unk_init: str = "matched",
         embedding_dim: Optional[int] = None,
@@ -562,8 +566,10 @@ class TextDataModule(L.LightningDataModule):
         parts["train"] = ([texts[i] for i in idx], [y[i] for i in idx])
 
         train_texts = parts["train"][0]
+        extra = frequent_words(h.vectors, h.vectors_vocab, h.vectors_format) if h.vectors and h.vectors_vocab else ()
         self.vocab = Vocab.build(
-            (self.tokenizer(t) for t in train_texts), min_freq=h.min_freq, max_size=h.max_vocab_size
+            (self.tokenizer(t) for t in train_texts), min_freq=h.min_freq, max_size=h.max_vocab_size,
+            extra_tokens=extra,
         )
         for name, (t, lab) in parts.items():
             self.texts[name] = t

@@ -23,7 +23,14 @@ from typing import BinaryIO, Iterable, Sequence
 import numpy as np
 from gensim.models import KeyedVectors
 
-__all__ = ["VectorsError", "VECTOR_FORMATS", "NAMED_VECTORS", "load_vectors", "build_embedding_matrix"]
+__all__ = [
+    "VectorsError",
+    "VECTOR_FORMATS",
+    "NAMED_VECTORS",
+    "load_vectors",
+    "frequent_words",
+    "build_embedding_matrix",
+]
 
 logger = logging.getLogger("textcnn")
 
@@ -110,6 +117,42 @@ def load_vectors(source: str | os.PathLike, words: Iterable[str], format: str = 
             f"{path}: could not read the file ({type(err).__name__}: {err}); check that it is complete"
         ) from err
 
+
+
+def frequent_words(source: str | os.PathLike, k: int, format: str = "auto") -> list[str]:
+    """The first ``k`` words of ``source``: its most frequent ones, since word2vec, GloVe and
+    fastText files list words by descending frequency. Reads only those ``k`` entries."""
+    if k <= 0:
+        return []
+    if isinstance(source, str) and source in NAMED_VECTORS:
+        spec = NAMED_VECTORS[source]
+        import pyarrow.parquet as pq
+
+        root = Path(importlib.import_module(spec.module).ROOT)
+        return pq.read_table(root / spec.index_file).column(0).slice(0, k).to_pylist()
+    path = Path(source)
+    if not path.is_file():
+        raise VectorsError(f"{path}: vectors file does not exist")
+    format = _sniff_format(path) if format == "auto" else format
+    if format == "word2vec":
+        return list(KeyedVectors.load_word2vec_format(str(path), binary=True, limit=k).index_to_key)
+    if format in ("glove", "word2vec-text"):
+        words = []
+        with _open(path) as f:
+            if format == "word2vec-text":
+                f.readline()
+            for line in f:
+                if len(words) >= k:
+                    break
+                word = line.split(b" ", 1)[0].strip()
+                if word:
+                    words.append(word.decode("utf-8", "replace"))
+        return words
+    if format == "kv":
+        return list(KeyedVectors.load(str(path), mmap="r").index_to_key[:k])
+    from gensim.models.fasttext import load_facebook_vectors
+
+    return list(load_facebook_vectors(str(path)).index_to_key[:k])
 
 def build_embedding_matrix(
     itos: Sequence[str],
