@@ -185,7 +185,19 @@ def _classify_main(argv: Sequence[str]) -> int:
     return 0
 
 
-EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main}
+def _cv_main(argv: Sequence[str]) -> int:
+    from .bench import cv_main
+
+    return cv_main(argv)
+
+
+def _bench_main(argv: Sequence[str]) -> int:
+    from .bench import bench_main
+
+    return bench_main(argv)
+
+
+EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main, "cv": _cv_main, "bench": _bench_main}
 
 
 def _run(argv: list[str]) -> int:

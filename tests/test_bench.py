@@ -1,0 +1,87 @@
+"""`textcnn cv` and `textcnn bench` end to end on tiny generated data, and the NBSVM baseline."""
+import json
+
+import numpy as np
+import pytest
+
+from conftest import make_sentences, write_csv
+from textcnn.bench import README_END, README_START, baseline_scores, summarize
+from textcnn.cli import main
+from textcnn.text import build_tokenizer
+
+from test_cli import DEBUG
+
+
+def test_cv_folds_partition_the_data_and_baselines_use_the_same_folds(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "cv.json"
+    assert main(["cv", "--config", DEBUG, "--train-path", str(tiny_csv), "--folds", "2", "--epochs", "1",
+                 "--variants", "rand", "--baselines", "nb-lr", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    runs = report["runs"]
+    assert [(r["method"], r["fold"]) for r in runs] == [("rand", 0), ("nb-lr", 0), ("rand", 1), ("nb-lr", 1)]
+    for fold in (0, 1):
+        sizes = {(r["num_train"], r["num_val"], r["num_test"]) for r in runs if r["fold"] == fold}
+        assert len(sizes) == 1  # the CNN and the baseline saw the same split
+        train, val, test = sizes.pop()
+        assert train + val + test == 200 and val == 10  # 10% of the training part is dev
+    assert sum(r["num_test"] for r in runs if r["method"] == "rand") == 200  # the folds cover the file once
+    assert set(report["summary"]) == {"rand", "nb-lr"} and report["summary"]["rand"]["n"] == 2
+    assert "±" in capsys.readouterr().out
+
+
+def test_bench_writes_table_and_json_for_the_sets_found(tiny_glove, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "benchmarks"
+    (data / "mr").mkdir(parents=True)
+    (data / "sst2").mkdir()
+    write_csv(data / "mr" / "mr.csv", make_sentences(120, seed=1))
+    for name, n, seed in (("train", 100, 2), ("dev", 30, 3), ("test", 40, 4)):
+        write_csv(data / "sst2" / f"{name}.csv", make_sentences(n, seed=seed))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n## Results\n\n{README_START}\nold\n{README_END}\n\n## Next\n")
+    out = tmp_path / "results" / "bench"
+    code = main(["bench", "--data-dir", str(data), "--variants", "rand", "static", "--folds", "2", "--epochs", "1",
+                 "--seeds", "1", "--rand-dim", "16", "--vectors-en", str(tiny_glove), "--set", "model.num_filters=4",
+                 "--out", str(out), "--readme", str(readme)])
+    assert code == 0
+    report = json.loads(out.with_suffix(".json").read_text())
+    assert list(report["datasets"]) == ["mr", "sst2"]  # subj, trec, thucnews are absent: skipped
+    assert report["command"].startswith("textcnn bench --data-dir") and report["versions"]["torch"]
+    mr, sst2 = report["datasets"]["mr"], report["datasets"]["sst2"]
+    assert set(mr["summary"]) == set(sst2["summary"]) == {"rand", "static", "tfidf-lr", "nb-lr"}
+    assert mr["summary"]["static"]["n"] == 2 and sst2["summary"]["static"]["n"] == 1
+    assert {r["num_test"] for r in sst2["runs"]} == {40} and mr["model"]["num_filters"] == 4
+    table = out.with_suffix(".md").read_text()
+    assert table.splitlines()[0] == "| model | MR | SST-2 |"
+    assert "| CNN-static |" in table and "| TF-IDF 1-2-grams + LR |" in table and "Kim (2014)" in table
+    text = readme.read_text()
+    assert "old" not in text and table in text and text.endswith("## Next\n")
+
+
+def test_bench_without_any_data_set_is_a_one_line_error(tmp_path, capsys):
+    assert main(["bench", "--data-dir", str(tmp_path), "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "none of mr" in err and "Traceback" not in err
+
+
+def test_nb_lr_baseline_learns_a_multiclass_cue_and_picks_c_on_dev():
+    rng = np.random.default_rng(0)
+    cues = ["alpha", "beta", "gamma"]
+
+    def sample(n):
+        labels = rng.integers(0, 3, n)
+        texts = [" ".join(rng.choice(["x", "y", "z", "w"], 4).tolist() + [cues[c]]) for c in labels]
+        return texts, labels.tolist()
+
+    tok = build_tokenizer("word")
+    for name in ("nb-lr", "tfidf-lr"):
+        result = baseline_scores(name, tok, sample(90), sample(30), sample(30))
+        assert result["test_acc"] == 1.0 and result["C"] > 0
+
+
+def test_summarize_is_mean_and_sample_std_in_percent():
+    runs = [{"method": "rand", "test_acc": a} for a in (0.7, 0.8)] + [{"method": "nb-lr", "test_acc": 0.9}]
+    s = summarize(runs)
+    assert s["rand"] == {"mean": 75.0, "std": pytest.approx(7.07, abs=0.01), "n": 2}
+    assert s["nb-lr"] == {"mean": 90.0, "std": 0.0, "n": 1}

@@ -1,0 +1,607 @@
+"""Benchmarks: k-fold cross-validation (``textcnn cv``) and the Kim (2014) reproduction with
+linear baselines on the same splits (``textcnn bench``), written as Markdown and JSON.
+
+    textcnn cv --config configs/mr.yaml --variants multichannel --folds 10
+    textcnn bench --data-dir ../shared/benchmarks --out results/benchmark
+
+Every CNN run goes through the same path as ``textcnn fit``: a ``TextDataModule``, a
+``TextCNNModule`` and a ``lightning.Trainer`` that keeps the best checkpoint by dev accuracy
+and tests it. Model selection (epoch; a baseline's C) looks at the dev split only.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import platform
+import re
+import shlex
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from .data import DataError
+from .metrics import atomic_write
+from .model import VARIANTS
+
+__all__ = [
+    "KIM_2014",
+    "BASELINES",
+    "Dataset",
+    "DATASETS",
+    "load_config",
+    "train_and_test",
+    "baseline_scores",
+    "evaluate",
+    "summarize",
+    "format_table",
+    "cv_main",
+    "bench_main",
+]
+
+log = logging.getLogger("textcnn")
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO / "configs"
+
+# Kim (2014), Table 2, test accuracy (%) with word2vec 300d (MR and Subj: 10-fold CV).
+KIM_2014 = {
+    "rand": {"mr": 76.1, "sst2": 82.7, "subj": 89.6, "trec": 91.2},
+    "static": {"mr": 81.0, "sst2": 86.8, "subj": 93.0, "trec": 92.8},
+    "non-static": {"mr": 81.5, "sst2": 87.2, "subj": 93.4, "trec": 93.6},
+    "multichannel": {"mr": 81.1, "sst2": 88.1, "subj": 93.2, "trec": 92.2},
+}
+
+# Row names of the table.
+LABELS = {
+    "rand": "CNN-rand",
+    "static": "CNN-static",
+    "non-static": "CNN-non-static",
+    "multichannel": "CNN-multichannel",
+    "tfidf-lr": "TF-IDF 1-2-grams + LR",
+    "nb-lr": "NBSVM: NB-weighted binary 1-2-grams + LR",
+}
+BASELINES = ("tfidf-lr", "nb-lr")
+C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One benchmark of a folder laid out like ``../shared/benchmarks``.
+
+    ``files`` maps ``TextDataModule`` arguments to file names in ``folder``; ``protocol`` is
+    ``cv`` (k-fold cross-validation of the training file) or ``test`` (dev-selected, report
+    the test split, repeated over seeds).
+    """
+
+    title: str
+    folder: str
+    config: str
+    files: dict = field(default_factory=dict)
+    protocol: str = "test"
+    language: str = "en"
+
+
+DATASETS = {
+    "mr": Dataset("MR", "mr", "mr.yaml", {"train_path": "mr.csv"}, "cv"),
+    "sst2": Dataset("SST-2", "sst2", "sst2.yaml",
+                    {"train_path": "train.csv", "val_path": "dev.csv", "test_path": "test.csv"}),
+    "subj": Dataset("Subj", "subj", "subj.yaml", {"train_path": "subj.csv"}, "cv"),
+    "trec": Dataset("TREC", "trec", "trec.yaml", {"train_path": "train.csv", "test_path": "test.csv"}),
+    "thucnews": Dataset("THUCNews", "thucnews", "thucnews.yaml",
+                        {"train_path": "train.csv", "test_path": "test.csv", "vectors": "tencent_char_200d.txt"},
+                        language="zh"),
+}
+
+
+def load_config(path: str | Path) -> dict:
+    """``{"model", "data", "max_epochs", "seed"}`` from a ``textcnn fit`` YAML config."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("config file not found; pass a YAML file such as configs/mr.yaml", path)
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(cfg, dict):
+        raise DataError("expected a YAML mapping with model: and data: sections", path)
+    trainer = cfg.get("trainer") or {}
+    return {
+        "model": dict(cfg.get("model") or {}),
+        "data": dict(cfg.get("data") or {}),
+        "max_epochs": int(trainer.get("max_epochs") or 25),
+        "seed": int(cfg.get("seed_everything") or 0),
+    }
+
+
+# -- one CNN run ---------------------------------------------------------------------------------
+
+
+def _epoch_times():
+    """An ``EpochSummary`` that also keeps every epoch's training seconds in ``.seconds``."""
+    from .cli import EpochSummary
+
+    class EpochTimes(EpochSummary):
+        def __init__(self, enabled: bool):
+            super().__init__(enabled)
+            self.seconds: list[float] = []
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            super().on_train_epoch_end(trainer, pl_module)
+            self.seconds.append(self._train_seconds)
+
+    return EpochTimes
+
+
+def make_datamodule(data: dict, model: dict, variant: str, rand_dim: int, **splits):
+    """A ``TextDataModule`` for ``variant``: ``rand`` drops the vectors and gets a
+    ``rand_dim``-wide random table; ``splits`` (num_folds, fold, split_seed, ...) override."""
+    from .data import TextDataModule
+
+    kwargs = {**data, **splits, "min_len": max(model.get("kernel_sizes") or [3, 4, 5])}
+    if variant == "rand":
+        kwargs.update(vectors=None, vectors_vocab=0, vectors_scale=None, embedding_dim=rand_dim)
+    return TextDataModule(**kwargs)
+
+
+def train_and_test(dm, model: dict, variant: str, epochs: int, seed: int, work_dir: Path,
+                   accelerator: str = "auto", precision: str = "32-true", verbose: bool = False) -> dict:
+    """Train ``variant`` on ``dm``'s train split, keep the best epoch by dev accuracy, test it.
+
+    Returns test / dev accuracy, the best epoch (1-based) and timings; the checkpoint is
+    deleted afterwards, the test report stays in ``work_dir``.
+    """
+    import lightning as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from .module import TextCNNModule
+
+    L.seed_everything(seed, verbose=False)
+    module = TextCNNModule(vocab_size=dm.vocab_size, num_classes=dm.num_classes, embed_dim=dm.embed_dim,
+                           **{**model, "variant": variant, "report_dir": str(work_dir)})
+    ckpt = ModelCheckpoint(dirpath=work_dir / "checkpoints", monitor="val/acc", mode="max", save_top_k=1,
+                           filename="best-epoch{epoch:03d}", auto_insert_metric_name=False)
+    timer = _epoch_times()(enabled=verbose)
+    trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=[ckpt, timer], accelerator=accelerator,
+                        devices=1, precision=precision, default_root_dir=work_dir, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0)
+    start = time.perf_counter()
+    trainer.fit(module, datamodule=dm)
+    fit_seconds = time.perf_counter() - start
+    with contextlib.redirect_stdout(io.StringIO()) if not verbose else contextlib.nullcontext():
+        trainer.test(module, datamodule=dm, ckpt_path="best", verbose=False)
+    best_epoch = int(re.search(r"best-epoch(\d+)", ckpt.best_model_path).group(1)) + 1
+    shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)
+    return {
+        "test_acc": module.test_report["accuracy"],
+        "test_macro_f1": module.test_report["macro_f1"],
+        "val_acc": float(ckpt.best_model_score),
+        "best_epoch": best_epoch,
+        "epochs": epochs,
+        "fit_seconds": round(fit_seconds, 2),
+        "train_seconds_per_epoch": round(float(np.mean(timer.seconds)), 3) if timer.seconds else None,
+        "vocab_size": dm.vocab_size,
+    }
+
+
+# -- linear baselines ----------------------------------------------------------------------------
+
+
+def _nb_ratio(x, positive: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    """Wang & Manning's log-count ratio r = log((p / |p|_1) / (q / |q|_1)) of binary features."""
+    p = alpha + np.asarray(x[positive].sum(axis=0)).ravel()
+    q = alpha + np.asarray(x[~positive].sum(axis=0)).ravel()
+    return np.log((p / p.sum()) / (q / q.sum()))
+
+
+class _NBLogistic:
+    """NBSVM with a logistic loss: per class (one-vs-rest; one model when binary), binary
+    features scaled by that class's NB ratio, then logistic regression."""
+
+    def __init__(self, C: float):
+        self.C = C
+
+    def fit(self, x, y: np.ndarray) -> "_NBLogistic":
+        from sklearn.linear_model import LogisticRegression
+
+        self.classes = np.unique(y)
+        targets = self.classes[1:] if len(self.classes) == 2 else self.classes
+        self.models = []
+        for c in targets:
+            r = _nb_ratio(x, y == c)
+            clf = LogisticRegression(C=self.C, max_iter=1000, solver="liblinear").fit(x.multiply(r).tocsr(), y == c)
+            self.models.append((r, clf))
+        return self
+
+    def predict(self, x) -> np.ndarray:
+        scores = np.column_stack([clf.decision_function(x.multiply(r).tocsr()) for r, clf in self.models])
+        if len(self.classes) == 2:
+            return self.classes[(scores[:, 0] > 0).astype(int)]
+        return self.classes[scores.argmax(axis=1)]
+
+
+def baseline_scores(name: str, tokenizer: Callable[[str], list[str]], train: tuple, val: tuple,
+                    test: tuple) -> dict:
+    """Fit baseline ``name`` (one of ``BASELINES``) on ``train`` (texts, labels) for each C in
+    ``C_GRID``, keep the C with the best ``val`` accuracy, report its ``test`` accuracy.
+
+    Features are 1-2-grams of ``tokenizer``'s tokens (words, or characters for Chinese),
+    fitted on the training texts only.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}; choose from {', '.join(BASELINES)}")
+    common = dict(tokenizer=tokenizer, lowercase=False, token_pattern=None, ngram_range=(1, 2))
+    if name == "tfidf-lr":
+        vectorizer = TfidfVectorizer(sublinear_tf=True, **common)
+
+        def model(c):
+            return LogisticRegression(C=c, max_iter=2000)
+    else:
+        vectorizer = CountVectorizer(binary=True, **common)
+        model = _NBLogistic
+    start = time.perf_counter()
+    x_train = vectorizer.fit_transform(train[0])
+    x_val, x_test = vectorizer.transform(val[0]), vectorizer.transform(test[0])
+    y_train, y_val, y_test = (np.asarray(s[1]) for s in (train, val, test))
+    best = None
+    for c in C_GRID:
+        clf = model(c).fit(x_train, y_train)
+        val_acc = float((clf.predict(x_val) == y_val).mean())
+        if best is None or val_acc > best[0]:
+            best = (val_acc, c, clf)
+    val_acc, c, clf = best
+    return {
+        "test_acc": float((clf.predict(x_test) == y_test).mean()),
+        "val_acc": val_acc,
+        "C": c,
+        "num_features": int(x_train.shape[1]),
+        "fit_seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+# -- a protocol over folds or seeds --------------------------------------------------------------
+
+
+def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Sequence[str], epochs: int,
+             work_dir: Path, folds: int = 10, fold_ids: Optional[Sequence[int]] = None,
+             seeds: Sequence[int] = (0,), val_fraction: float = 0.1, rand_dim: int = 300, accelerator: str = "auto",
+             precision: str = "32-true", verbose: bool = False,
+             on_run: Optional[Callable[[dict], None]] = None) -> list[dict]:
+    """Run ``variants`` and ``baselines`` on the same splits; one dict per (split, method).
+
+    ``protocol="cv"``: fold ``i`` of a stratified ``folds``-fold split of the training file
+    is the test set and ``val_fraction`` of the rest (Kim: 10%) the dev set, for ``i`` in
+    ``fold_ids`` (default: all), with each seed in ``seeds``. ``protocol="test"``: the
+    config's test file, once per seed (the seed also draws the dev split when it is held out
+    of the training file). ``on_run`` is called with each run as soon as it is done.
+    """
+    if protocol not in ("cv", "test"):
+        raise ValueError(f"protocol must be 'cv' or 'test', got {protocol!r}")
+    for v in variants:
+        if v not in VARIANTS:
+            raise ValueError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
+    data, model = dict(config["data"]), dict(config["model"])
+    model.pop("variant", None)
+    splits = []
+    if protocol == "cv":
+        data.pop("test_path", None)
+        fold_ids = list(range(folds)) if fold_ids is None else list(fold_ids)
+        for fold in fold_ids:
+            for seed in seeds:
+                splits.append(({"num_folds": folds, "fold": fold, "test_fraction": 0.0, "val_fraction": val_fraction,
+                                "split_seed": data.get("split_seed", 0)}, fold, seed))
+    else:
+        if not data.get("test_path") and not data.get("test_fraction"):
+            raise DataError("protocol 'test' needs data.test_path or data.test_fraction in the config")
+        splits = [({"split_seed": seed}, None, seed) for seed in seeds]
+
+    runs = []
+    for split, fold, seed in splits:
+        where = f"fold {fold + 1}/{folds}" if fold is not None else "test"
+        pretrained_dm = None
+        first_dm = None
+        for variant in variants:
+            if variant == "rand":
+                dm = make_datamodule(data, model, variant, rand_dim, **split)
+            else:  # the pretrained variants share one vocabulary and one vectors load
+                pretrained_dm = pretrained_dm or make_datamodule(data, model, variant, rand_dim, **split)
+                dm = pretrained_dm
+            first_dm = first_dm or dm
+            run_dir = work_dir / (f"fold{fold}" if fold is not None else "test") / f"seed{seed}" / variant
+            result = train_and_test(dm, model, variant, epochs, seed, run_dir, accelerator, precision, verbose)
+            runs.append(_record(variant, fold, seed, dm, result, on_run, where))
+        if baselines:
+            dm = first_dm or make_datamodule(data, model, "rand", rand_dim, **split)
+            dm.prepare()
+            parts = {name: (dm.texts[name], dm.splits[name].labels) for name in ("train", "val", "test")}
+            for name in baselines:
+                result = baseline_scores(name, dm.tokenizer, parts["train"], parts["val"], parts["test"])
+                runs.append(_record(name, fold, seed, dm, result, on_run, where))
+    return runs
+
+
+def _record(method: str, fold, seed: int, dm, result: dict, on_run, where: str) -> dict:
+    run = {"method": method, "fold": fold, "seed": seed,
+           **{f"num_{k}": len(dm.splits[k]) for k in ("train", "val", "test")}, **result}
+    log.info("%s seed %d %s: test acc %.4f (dev %.4f)", where, seed, method, run["test_acc"], run["val_acc"])
+    if on_run is not None:
+        on_run(run)
+    return run
+
+
+def summarize(runs: Sequence[dict]) -> dict:
+    """Per method: test accuracy in per cent, ``mean``, ``std`` (n - 1; 0 for one run), ``n``."""
+    out: dict[str, dict] = {}
+    for method in dict.fromkeys(r["method"] for r in runs):
+        acc = np.array([100 * r["test_acc"] for r in runs if r["method"] == method])
+        out[method] = {"mean": round(float(acc.mean()), 2),
+                       "std": round(float(acc.std(ddof=1)) if len(acc) > 1 else 0.0, 2), "n": int(len(acc))}
+    return out
+
+
+# -- the table -----------------------------------------------------------------------------------
+
+
+def _cell(stats: Optional[dict]) -> str:
+    if not stats:
+        return "–"
+    return f"{stats['mean']:.1f} ± {stats['std']:.1f}"
+
+
+def format_table(report: dict) -> str:
+    """The Markdown table of a ``bench`` report: methods × data sets, then Kim's rows and the
+    protocol each data set was run with."""
+    sets = report["datasets"]
+    names = list(sets)
+    head = "| model | " + " | ".join(sets[n]["title"] for n in names) + " |"
+    lines = [head, "|---|" + "---:|" * len(names)]
+    methods = [m for m in (*VARIANTS, *BASELINES) if any(m in sets[n]["summary"] for n in names)]
+    for m in methods:
+        lines.append(f"| {LABELS[m]} | " + " | ".join(_cell(sets[n]["summary"].get(m)) for n in names) + " |")
+    for v in VARIANTS:
+        if v in methods:
+            cells = [f"{KIM_2014[v][n]:.1f}" if n in KIM_2014[v] else "–" for n in names]
+            lines.append(f"| *Kim (2014) {LABELS[v]}, word2vec 300d* | " + " | ".join(cells) + " |")
+    s = report["settings"]
+    lines += [
+        "",
+        f"Test accuracy (%), mean ± standard deviation over runs. Generated by `{report['command']}` on "
+        f"{report['date'][:10]} in {report['elapsed_minutes']:.0f} min "
+        f"({', '.join(f'{k} {v}' for k, v in report['versions'].items())}).",
+        "",
+    ]
+    for n in names:
+        d = sets[n]
+        lines.append(f"- {d['title']}: {d['protocol']}; vectors {d['vectors']}.")
+    lines.append(f"- CNN: {s['epochs']} epochs, best epoch by dev accuracy; rand: {s['rand_dim']}-d random "
+                 "table. Baselines: trained on the same training part (without the dev part), C in "
+                 f"{list(C_GRID)} chosen by dev accuracy.")
+    return "\n".join(lines) + "\n"
+
+
+def _versions() -> dict:
+    import lightning
+    import sklearn
+    import torch
+
+    from . import __version__
+
+    return {"textcnn": __version__, "torch": torch.__version__, "lightning": lightning.__version__,
+            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+
+
+def _describe_protocol(protocol: str, folds: int, fold_ids: Sequence[int], seeds: Sequence[int]) -> str:
+    if protocol == "cv":
+        which = "all folds" if len(fold_ids) == folds else f"folds {', '.join(str(i + 1) for i in fold_ids)} run"
+        return f"{folds}-fold CV ({which}), seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+    return f"dev-selected test, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def _common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--variants", nargs="+", default=None, choices=VARIANTS, metavar="VARIANT",
+                   help=f"CNN variants ({', '.join(VARIANTS)})")
+    p.add_argument("--folds", type=int, default=10, help="k of k-fold cross-validation (default 10, Kim's)")
+    p.add_argument("--max-folds", type=int, default=None, help="run only the first N of the k folds (a quick run)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's max_epochs)")
+    p.add_argument("--rand-dim", type=int, default=300, help="embedding width of CNN-rand (Kim: 300)")
+    p.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
+    p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed on a GPU")
+    p.add_argument("--work-dir", default=None, help="per-run test reports go here")
+    p.add_argument("--verbose", action="store_true", help="print a line per epoch and the test reports")
+
+
+def _quiet_lightning() -> None:
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    import warnings
+
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*The number of training batches.*")
+
+
+def _fold_ids(args) -> list[int]:
+    if args.folds < 2:
+        raise ValueError(f"--folds must be at least 2, got {args.folds}")
+    n = args.folds if args.max_folds is None else max(1, min(args.max_folds, args.folds))
+    return list(range(n))
+
+
+def cv_main(argv: Sequence[str]) -> int:
+    """``textcnn cv``: stratified k-fold cross-validation of a config's model (and baselines)."""
+    p = argparse.ArgumentParser(prog="textcnn cv", description="Stratified k-fold cross-validation of a "
+                                "`textcnn fit` config: in each fold 10%% of the training part is the dev set "
+                                "(model selection), the held-out fold the test set. Prints mean ± std, "
+                                "writes per-fold results as JSON.")
+    p.add_argument("--config", required=True, help="a `textcnn fit` YAML config, e.g. configs/mr.yaml")
+    p.add_argument("--train-path", default=None, help="the labelled file to cross-validate (default: the config's)")
+    p.add_argument("--baselines", nargs="*", default=[], choices=BASELINES, metavar="BASELINE",
+                   help=f"also run these linear baselines on the same folds ({', '.join(BASELINES)})")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default: the config's)")
+    p.add_argument("--out", default=None, help="JSON file of per-fold results (default: runs/cv/<config>.json)")
+    _common_options(p)
+    args = p.parse_args(argv)
+    _quiet_lightning()
+    config = load_config(args.config)
+    if args.train_path:
+        config["data"]["train_path"] = args.train_path
+    variants = args.variants or [config["model"].get("variant", "multichannel")]
+    seeds = args.seeds or [config["seed"]]
+    epochs = args.epochs or config["max_epochs"]
+    name = Path(args.config).stem
+    out = Path(args.out or f"runs/cv/{name}.json")
+    work_dir = Path(args.work_dir or f"runs/cv/{name}")
+    fold_ids = _fold_ids(args)
+    start = time.perf_counter()
+    report = {"command": "textcnn cv " + shlex.join(argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "versions": _versions(), "config": str(args.config), "train_path": config["data"].get("train_path"),
+              "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds), "epochs": epochs, "runs": []}
+
+    def save(run: dict) -> None:
+        report["runs"].append(run)
+        report["summary"] = summarize(report["runs"])
+        report["elapsed_minutes"] = round((time.perf_counter() - start) / 60, 2)
+        atomic_write(out, (json.dumps(report, indent=2) + "\n").encode("utf-8"))
+        where = f"fold {run['fold'] + 1}/{args.folds}"
+        print(f"{where}  seed {run['seed']}  {run['method']:<13} test {100 * run['test_acc']:.2f}  "
+              f"dev {100 * run['val_acc']:.2f}", flush=True)
+
+    evaluate(config, "cv", variants, args.baselines, epochs, work_dir, folds=args.folds, fold_ids=fold_ids,
+             seeds=seeds, rand_dim=args.rand_dim, accelerator=args.accelerator, precision=args.precision,
+             verbose=args.verbose, on_run=save)
+    print(f"\n{report['protocol']}, {epochs} epochs:")
+    for method, s in report["summary"].items():
+        print(f"  {LABELS[method]:<42} {s['mean']:.2f} ± {s['std']:.2f}  (n={s['n']})")
+    print(f"per-fold results written to {out}")
+    return 0
+
+
+README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def _update_readme(path: Path, table: str) -> None:
+    """Replace the text between the bench markers of ``path`` with ``table``."""
+    text = path.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        raise DataError(f"no {README_START} ... {README_END} markers; add them where the table belongs", path)
+    head, rest = text.split(README_START, 1)
+    tail = rest.split(README_END, 1)[1]
+    atomic_write(path, f"{head}{README_START}\n{table}{README_END}{tail}".encode("utf-8"))
+
+
+def bench_main(argv: Sequence[str]) -> int:
+    """``textcnn bench``: the four variants and two linear baselines on every data set found."""
+    p = argparse.ArgumentParser(prog="textcnn bench", description="Reproduce Kim (2014) on a folder laid out "
+                                "like ../shared/benchmarks: CNN variants and linear baselines on the same "
+                                "splits (10-fold CV for MR and Subj, dev-selected test for the others); "
+                                "writes a Markdown table and JSON.")
+    p.add_argument("--data-dir", default="../shared/benchmarks", help="folder with mr/, sst2/, subj/, trec/, thucnews/")
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS), metavar="NAME",
+                   help=f"data sets to run, of those found ({', '.join(DATASETS)})")
+    p.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=BASELINES, metavar="BASELINE",
+                   help=f"linear baselines ({', '.join(BASELINES)}); none with an empty list")
+    p.add_argument("--seeds", type=int, default=3, help="seeds (0..N-1) for the sets with a test split")
+    p.add_argument("--vectors-en", default=None,
+                   help="vectors for the English sets (default: the configs', GloVe 6B 50d), e.g. GoogleNews-vectors-negative300.bin")
+    p.add_argument("--vectors-zh", default=None,
+                   help="vectors for THUCNews (default: tencent_char_200d.txt in the data folder)")
+    p.add_argument("--set", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value for every data set, e.g. data.vectors_scale=0.14 (YAML value)")
+    p.add_argument("--out", default="results/benchmark", help="writes OUT.md and OUT.json")
+    p.add_argument("--readme", default=None, help="also put the table between the bench markers of this README")
+    _common_options(p)
+    args = p.parse_args(argv)
+    _quiet_lightning()
+    import yaml
+
+    data_dir = Path(args.data_dir)
+    variants = args.variants or list(VARIANTS)
+    fold_ids = _fold_ids(args)
+    seeds = list(range(args.seeds))
+    work_root = Path(args.work_dir or "runs/bench")
+    out = Path(args.out)
+    found = [n for n in args.datasets
+             if all((data_dir / DATASETS[n].folder / f).is_file() for f in DATASETS[n].files.values())]
+    missing = [n for n in args.datasets if n not in found]
+    if missing:
+        print(f"skipped (files not found under {data_dir}): {', '.join(missing)}", file=sys.stderr)
+    if not found:
+        raise DataError(f"none of {', '.join(args.datasets)} found; expected e.g. mr/mr.csv in it", data_dir)
+    overrides = []
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if not sep or section not in ("data", "model") or not name:
+            raise ValueError(f"--set {item!r}: expected data.KEY=VALUE or model.KEY=VALUE")
+        overrides.append((section, name, yaml.safe_load(value)))
+
+    start = time.perf_counter()
+    report = {"command": "textcnn bench " + shlex.join(argv),
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": _versions(),
+              "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, accelerator {args.accelerator}",
+              "settings": {"data_dir": str(data_dir), "variants": variants, "baselines": args.baselines,
+                           "epochs": args.epochs, "folds": args.folds, "folds_run": len(fold_ids),
+                           "seeds": seeds, "rand_dim": args.rand_dim, "precision": args.precision,
+                           "set": args.set, "c_grid": list(C_GRID)},
+              "kim2014": KIM_2014, "datasets": {}}
+
+    def save() -> None:
+        report["elapsed_minutes"] = round((time.perf_counter() - start) / 60, 2)
+        atomic_write(out.with_suffix(".json"), (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
+        atomic_write(out.with_suffix(".md"), format_table(report).encode("utf-8"))
+
+    for name in found:
+        ds = DATASETS[name]
+        config = load_config(CONFIG_DIR / ds.config)
+        for key, file in ds.files.items():
+            config["data"][key] = str(data_dir / ds.folder / file)
+        vectors = args.vectors_zh if ds.language == "zh" else args.vectors_en
+        if vectors:
+            config["data"]["vectors"] = vectors
+        for section, key, value in overrides:
+            config[section][key] = value
+        epochs = args.epochs or config["max_epochs"]
+        ds_seeds = [config["seed"]] if ds.protocol == "cv" else seeds
+        entry = report["datasets"][name] = {
+            "title": ds.title, "protocol": _describe_protocol(ds.protocol, args.folds, fold_ids, ds_seeds),
+            "epochs": epochs, "vectors": Path(str(config["data"].get("vectors"))).name,
+            "data": {k: v for k, v in config["data"].items() if not k.endswith("_path")},
+            "model": config["model"], "runs": [], "summary": {},
+        }
+        print(f"== {ds.title}: {entry['protocol']}, {epochs} epochs", flush=True)
+
+        def on_run(run: dict, entry=entry) -> None:
+            entry["runs"].append(run)
+            entry["summary"] = summarize(entry["runs"])
+            save()
+
+        evaluate(config, ds.protocol, variants, args.baselines, epochs, work_root / name, folds=args.folds,
+                 fold_ids=fold_ids, seeds=ds_seeds, rand_dim=args.rand_dim, accelerator=args.accelerator,
+                 precision=args.precision, verbose=args.verbose, on_run=on_run)
+        for method, s in entry["summary"].items():
+            print(f"   {LABELS[method]:<42} {s['mean']:.2f} ± {s['std']:.2f}  (n={s['n']})", flush=True)
+    save()
+    table = format_table(report)
+    if args.readme:
+        _update_readme(Path(args.readme), table)
+    print("\n" + table)
+    print(f"written {out.with_suffix('.md')} and {out.with_suffix('.json')} in {report['elapsed_minutes']:.1f} min")
+    return 0
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
