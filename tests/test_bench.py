@@ -56,7 +56,7 @@ def test_bench_writes_table_and_json_for_the_sets_found(tiny_glove, tmp_path, mo
     assert table.splitlines()[0] == "| model | MR | SST-2 |"
     assert "| CNN-static |" in table and "| TF-IDF 1-2-grams + LR |" in table and "Kim (2014)" in table
     text = readme.read_text()
-    assert "old" not in text and table in text and text.endswith("## Next\n")
+    assert "\nold\n" not in text and table in text and text.endswith("## Next\n")
 
 
 def test_bench_without_any_data_set_is_a_one_line_error(tmp_path, capsys):

@@ -140,13 +140,17 @@ def _epoch_times():
     return EpochTimes
 
 
-def make_datamodule(data: dict, model: dict, variant: str, rand_dim: int, **splits):
-    """A ``TextDataModule`` for ``variant``: ``rand`` drops the vectors and gets a
-    ``rand_dim``-wide random table; ``splits`` (num_folds, fold, split_seed, ...) override."""
+def make_datamodule(data: dict, model: dict, rand_dim: Optional[int] = None, **splits):
+    """A ``TextDataModule`` of ``data`` with ``splits`` (num_folds, fold, split_seed, ...) on top.
+
+    With ``rand_dim`` it has no vectors and a ``rand_dim``-wide table (Kim's CNN-rand: 300);
+    without, CNN-rand shares the pretrained variants' vocabulary and width and simply never
+    loads the pretrained table.
+    """
     from .data import TextDataModule
 
     kwargs = {**data, **splits, "min_len": max(model.get("kernel_sizes") or [3, 4, 5])}
-    if variant == "rand":
+    if rand_dim is not None:
         kwargs.update(vectors=None, vectors_vocab=0, vectors_scale=None, embedding_dim=rand_dim)
     return TextDataModule(**kwargs)
 
@@ -274,7 +278,8 @@ def baseline_scores(name: str, tokenizer: Callable[[str], list[str]], train: tup
 
 def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Sequence[str], epochs: int,
              work_dir: Path, folds: int = 10, fold_ids: Optional[Sequence[int]] = None,
-             seeds: Sequence[int] = (0,), val_fraction: float = 0.1, rand_dim: int = 300, accelerator: str = "auto",
+             seeds: Sequence[int] = (0,), val_fraction: float = 0.1, rand_dim: Optional[int] = None,
+             accelerator: str = "auto",
              precision: str = "32-true", verbose: bool = False,
              on_run: Optional[Callable[[dict], None]] = None) -> list[dict]:
     """Run ``variants`` and ``baselines`` on the same splits; one dict per (split, method).
@@ -308,20 +313,20 @@ def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Se
     runs = []
     for split, fold, seed in splits:
         where = f"fold {fold + 1}/{folds}" if fold is not None else "test"
-        pretrained_dm = None
+        shared_dm = None  # one vocabulary and one vectors load for the variants of a split
         first_dm = None
         for variant in variants:
-            if variant == "rand":
-                dm = make_datamodule(data, model, variant, rand_dim, **split)
-            else:  # the pretrained variants share one vocabulary and one vectors load
-                pretrained_dm = pretrained_dm or make_datamodule(data, model, variant, rand_dim, **split)
-                dm = pretrained_dm
+            if variant == "rand" and rand_dim is not None:
+                dm = make_datamodule(data, model, rand_dim, **split)
+            else:
+                shared_dm = shared_dm or make_datamodule(data, model, **split)
+                dm = shared_dm
             first_dm = first_dm or dm
             run_dir = work_dir / (f"fold{fold}" if fold is not None else "test") / f"seed{seed}" / variant
             result = train_and_test(dm, model, variant, epochs, seed, run_dir, accelerator, precision, verbose)
             runs.append(_record(variant, fold, seed, dm, result, on_run, where))
         if baselines:
-            dm = first_dm or make_datamodule(data, model, "rand", rand_dim, **split)
+            dm = first_dm or make_datamodule(data, model, **split)
             dm.prepare()
             parts = {name: (dm.texts[name], dm.splits[name].labels) for name in ("train", "val", "test")}
             for name in baselines:
@@ -383,8 +388,9 @@ def format_table(report: dict) -> str:
     for n in names:
         d = sets[n]
         lines.append(f"- {d['title']}: {d['protocol']}; vectors {d['vectors']}.")
-    lines.append(f"- CNN: {s['epochs']} epochs, best epoch by dev accuracy; rand: {s['rand_dim']}-d random "
-                 "table. Baselines: trained on the same training part (without the dev part), C in "
+    rand = f"{s['rand_dim']}-d random table" if s["rand_dim"] else "random table as wide as the vectors"
+    lines.append(f"- CNN: {s['epochs'] or 'config'} epochs, best epoch by dev accuracy; rand: {rand}. "
+                 "Baselines: trained on the same training part (without the dev part), C in "
                  f"{list(C_GRID)} chosen by dev accuracy.")
     return "\n".join(lines) + "\n"
 
@@ -416,20 +422,28 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, default=10, help="k of k-fold cross-validation (default 10, Kim's)")
     p.add_argument("--max-folds", type=int, default=None, help="run only the first N of the k folds (a quick run)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's max_epochs)")
-    p.add_argument("--rand-dim", type=int, default=300, help="embedding width of CNN-rand (Kim: 300)")
+    p.add_argument("--rand-dim", type=int, default=None, help="embedding width of CNN-rand (Kim: 300; default: "
+                   "the width of the pretrained vectors, so that rand differs from the others only in its start)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is much faster on a busy machine)")
     p.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
     p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed on a GPU")
     p.add_argument("--work-dir", default=None, help="per-run test reports go here")
     p.add_argument("--verbose", action="store_true", help="print a line per epoch and the test reports")
 
 
-def _quiet_lightning() -> None:
+def _setup(args) -> None:
+    """Quiet Lightning's start-up lines and set the CPU threads."""
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     import warnings
 
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=".*The number of training batches.*")
+    warnings.filterwarnings("ignore", message=".*isinstance.treespec, LeafSpec.*")
 
 
 def _fold_ids(args) -> list[int]:
@@ -453,7 +467,7 @@ def cv_main(argv: Sequence[str]) -> int:
     p.add_argument("--out", default=None, help="JSON file of per-fold results (default: runs/cv/<config>.json)")
     _common_options(p)
     args = p.parse_args(argv)
-    _quiet_lightning()
+    _setup(args)
     config = load_config(args.config)
     if args.train_path:
         config["data"]["train_path"] = args.train_path
@@ -523,7 +537,7 @@ def bench_main(argv: Sequence[str]) -> int:
     p.add_argument("--readme", default=None, help="also put the table between the bench markers of this README")
     _common_options(p)
     args = p.parse_args(argv)
-    _quiet_lightning()
+    _setup(args)
     import yaml
 
     data_dir = Path(args.data_dir)
@@ -554,6 +568,7 @@ def bench_main(argv: Sequence[str]) -> int:
               "settings": {"data_dir": str(data_dir), "variants": variants, "baselines": args.baselines,
                            "epochs": args.epochs, "folds": args.folds, "folds_run": len(fold_ids),
                            "seeds": seeds, "rand_dim": args.rand_dim, "precision": args.precision,
+                           "threads": args.threads,
                            "set": args.set, "c_grid": list(C_GRID)},
               "kim2014": KIM_2014, "datasets": {}}
 
