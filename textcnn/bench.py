@@ -167,6 +167,7 @@ def train_and_test(dm, model: dict, variant: str, epochs: int, seed: int, work_d
 
     from .module import TextCNNModule
 
+    shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)  # left by an interrupted run
     L.seed_everything(seed, verbose=False)
     module = TextCNNModule(vocab_size=dm.vocab_size, num_classes=dm.num_classes, embed_dim=dm.embed_dim,
                            **{**model, "variant": variant, "report_dir": str(work_dir)})

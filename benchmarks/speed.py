@@ -1,0 +1,206 @@
+"""Speed on MR: training seconds per epoch and sentences per second for each variant, through
+Lightning and through a bare PyTorch loop with the same model, optimiser and batches;
+``TextClassifier.predict`` latency and throughput; peak memory of training and of loading a
+3,000,000 x 300 word2vec file.
+
+    python benchmarks/speed.py                                  # everything, MR from ../shared
+    python benchmarks/speed.py --epochs 3 --variants multichannel --skip-vectors
+    python benchmarks/speed.py --accelerator gpu --precision bf16-mixed
+
+Each variant trains in a fresh subprocess, so its ``ru_maxrss`` is that training's peak.
+Figures are printed (and written as JSON with ``--out``), never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+__all__ = ["train_speed", "predict_speed", "main"]
+
+
+def _median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def train_speed(config: str, train_path: str, variant: str, epochs: int, accelerator: str, precision: str) -> dict:
+    """Seconds per training epoch of ``variant`` on the config's training split, through a
+    Lightning ``Trainer`` and through a bare loop (same model, optimiser, max-norm, batches)."""
+    import lightning as L
+    import torch
+    import torch.nn.functional as F
+
+    from textcnn.bench import _epoch_times, load_config, make_datamodule
+    from textcnn.module import TextCNNModule
+
+    cfg = load_config(config)
+    cfg["data"]["train_path"] = train_path
+    model_cfg = {k: v for k, v in cfg["model"].items() if k != "variant"}
+    dm = make_datamodule(cfg["data"], model_cfg)
+    dm.setup("fit")
+
+    def new_module():
+        L.seed_everything(0, verbose=False)
+        return TextCNNModule(vocab_size=dm.vocab_size, num_classes=dm.num_classes, embed_dim=dm.embed_dim,
+                             variant=variant, **model_cfg)
+
+    # Lightning: the `textcnn fit` path without validation, so that only training is timed.
+    timer = _epoch_times()(enabled=False)
+    trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=[timer], enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                        accelerator=accelerator, devices=1, precision=precision)
+    trainer.fit(new_module(), datamodule=dm)
+    lightning_seconds = timer.seconds
+
+    # The bare loop: the module's own network, optimiser settings and max-norm, the same loader.
+    module = new_module()
+    device = trainer.strategy.root_device
+    if variant != "rand":
+        module.model.load_pretrained(torch.from_numpy(dm.embedding_matrix))
+    model = module.model.to(device).train()
+    optimizer = module.configure_optimizers()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision.startswith("bf16"))
+    bare_seconds = []
+    for _ in range(epochs):
+        start = time.perf_counter()
+        for batch in dm.train_dataloader():
+            tokens, labels = batch["tokens"].to(device), batch["labels"].to(device)
+            optimizer.zero_grad()
+            with autocast:
+                loss = F.cross_entropy(model(tokens), labels)
+            loss.backward()
+            optimizer.step()
+            model.apply_max_norm(module.hparams.max_norm)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        bare_seconds.append(time.perf_counter() - start)
+    n = len(dm.splits["train"])
+    lit, bare = _median(lightning_seconds[1:] or lightning_seconds), _median(bare_seconds[1:] or bare_seconds)
+    return {"variant": variant, "num_train": n, "epochs": epochs, "lightning_epoch_s": lit, "bare_epoch_s": bare,
+            "lightning_sent_per_s": n / lit, "bare_sent_per_s": n / bare, "ratio": lit / bare,
+            "lightning_all_s": lightning_seconds, "bare_all_s": bare_seconds}
+
+
+def predict_speed(bundle: str, texts: list[str], singles: int, batch_size: int) -> dict:
+    """``TextClassifier.predict`` latency of one text (p50, p99 over ``singles`` texts) and the
+    throughput of one call on all ``texts``."""
+    import numpy as np
+
+    from textcnn.api import TextClassifier
+
+    clf = TextClassifier.load(bundle, device="cpu")
+    for t in texts[:20]:  # warm-up
+        clf.predict([t])
+    latencies = []
+    for t in texts[:singles]:
+        start = time.perf_counter()
+        clf.predict([t])
+        latencies.append(time.perf_counter() - start)
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        clf.predict(texts, batch_size=batch_size)
+        runs.append(time.perf_counter() - start)
+    ms = np.array(latencies) * 1000
+    return {"bundle": bundle, "single_p50_ms": float(np.percentile(ms, 50)), "single_p99_ms": float(np.percentile(ms, 99)),
+            "singles": len(latencies), "batch_texts": len(texts), "batch_size": batch_size,
+            "batch_texts_per_s": len(texts) / min(runs)}
+
+
+def _child(args) -> None:
+    """One variant's training speed in this fresh process, with its peak RSS, as a JSON line."""
+    import resource
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    import logging
+    import warnings
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore")
+    result = train_speed(args.config, args.train_path, args.child, args.epochs, args.accelerator, args.precision)
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps(result))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the measurements named by the options and print one table per kind."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", default=str(ROOT / "configs" / "mr.yaml"))
+    p.add_argument("--train-path", default=str(ROOT.parent / "shared" / "benchmarks" / "mr" / "mr.csv"))
+    p.add_argument("--variants", nargs="+", default=["rand", "static", "non-static", "multichannel"])
+    p.add_argument("--epochs", type=int, default=3, help="epochs timed per path (the first is left out of the median)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--accelerator", default="cpu")
+    p.add_argument("--precision", default="32-true", help="e.g. bf16-mixed on a GPU")
+    p.add_argument("--bundle", default=str(ROOT / "checkpoints" / "mr-multichannel-glove50"))
+    p.add_argument("--singles", type=int, default=1000, help="texts timed one at a time")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--skip-train", action="store_true")
+    p.add_argument("--skip-predict", action="store_true")
+    p.add_argument("--skip-vectors", action="store_true", help="skip the 3,000,000 x 300 vectors load")
+    p.add_argument("--vectors-path", default="/tmp/textcnn-bench/w2v-random.bin")
+    p.add_argument("--out", default=None, help="also write the figures as JSON")
+    p.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        return _child(args)
+
+    import platform
+
+    import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    report = {"command": "python benchmarks/speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
+              "torch": torch.__version__, "machine": platform.machine(), "threads": args.threads or torch.get_num_threads()}
+    if not args.skip_train:
+        print(f"Training on {Path(args.train_path).name} ({args.epochs} epochs per path, median of epochs 2..; "
+              f"{args.accelerator}, {args.precision}, {report['threads']} threads)")
+        print(f"{'variant':<13} {'Lightning s/epoch':>17} {'sent/s':>8} {'bare s/epoch':>13} {'sent/s':>8} "
+              f"{'ratio':>6} {'peak RSS':>9}")
+        report["train"] = []
+        for variant in args.variants:
+            cmd = [sys.executable, __file__, "--child", variant, "--config", args.config, "--train-path",
+                   args.train_path, "--epochs", str(args.epochs), "--accelerator", args.accelerator,
+                   "--precision", args.precision] + (["--threads", str(args.threads)] if args.threads else [])
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            report["train"].append(r)
+            print(f"{variant:<13} {r['lightning_epoch_s']:>17.2f} {r['lightning_sent_per_s']:>8.0f} "
+                  f"{r['bare_epoch_s']:>13.2f} {r['bare_sent_per_s']:>8.0f} {r['ratio']:>6.2f} "
+                  f"{r['peak_rss_mib']:>6.0f} MiB", flush=True)
+    if not args.skip_predict:
+        from textcnn.data import read_examples
+
+        texts = read_examples(args.train_path)[0]
+        r = predict_speed(args.bundle, texts, args.singles, args.batch_size)
+        report["predict"] = r
+        print(f"\nTextClassifier.predict ({Path(args.bundle).name}, cpu): one text p50 {r['single_p50_ms']:.2f} ms, "
+              f"p99 {r['single_p99_ms']:.2f} ms ({r['singles']} texts); all {r['batch_texts']:,} texts in one call "
+              f"(batch {r['batch_size']}): {r['batch_texts_per_s']:,.0f} texts/s", flush=True)
+    if not args.skip_vectors:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import vectors_load
+
+        print("\nLoading 20,000 words from a 3,000,000 x 300 word2vec binary file (benchmarks/vectors_load.py):",
+              flush=True)
+        vectors_load.main(["--path", args.vectors_path])
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+        print(f"\nwritten {args.out}")
+
+
+if __name__ == "__main__":
+    main()
