@@ -280,8 +280,7 @@ def baseline_scores(name: str, tokenizer: Callable[[str], list[str]], train: tup
 def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Sequence[str], epochs: int,
              work_dir: Path, folds: int = 10, fold_ids: Optional[Sequence[int]] = None,
              seeds: Sequence[int] = (0,), val_fraction: float = 0.1, rand_dim: Optional[int] = None,
-             accelerator: str = "auto",
-             precision: str = "32-true", verbose: bool = False,
+             accelerator: str = "auto", precision: str = "32-true", verbose: bool = False,
              on_run: Optional[Callable[[dict], None]] = None) -> list[dict]:
     """Run ``variants`` and ``baselines`` on the same splits; one dict per (split, method).
 
@@ -289,7 +288,8 @@ def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Se
     is the test set and ``val_fraction`` of the rest (Kim: 10%) the dev set, for ``i`` in
     ``fold_ids`` (default: all), with each seed in ``seeds``. ``protocol="test"``: the
     config's test file, once per seed (the seed also draws the dev split when it is held out
-    of the training file). ``on_run`` is called with each run as soon as it is done.
+    of the training file). Baselines are deterministic: they run once per distinct split.
+    ``on_run`` is called with each run as soon as it is done.
     """
     if protocol not in ("cv", "test"):
         raise ValueError(f"protocol must be 'cv' or 'test', got {protocol!r}")
@@ -312,6 +312,7 @@ def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Se
         splits = [({"split_seed": seed}, None, seed) for seed in seeds]
 
     runs = []
+    baseline_splits = set()
     for split, fold, seed in splits:
         where = f"fold {fold + 1}/{folds}" if fold is not None else "test"
         shared_dm = None  # one vocabulary and one vectors load for the variants of a split
@@ -326,7 +327,8 @@ def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Se
             run_dir = work_dir / (f"fold{fold}" if fold is not None else "test") / f"seed{seed}" / variant
             result = train_and_test(dm, model, variant, epochs, seed, run_dir, accelerator, precision, verbose)
             runs.append(_record(variant, fold, seed, dm, result, on_run, where))
-        if baselines:
+        if baselines and tuple(sorted(split.items())) not in baseline_splits:
+            baseline_splits.add(tuple(sorted(split.items())))
             dm = first_dm or make_datamodule(data, model, **split)
             dm.prepare()
             parts = {name: (dm.texts[name], dm.splits[name].labels) for name in ("train", "val", "test")}
@@ -457,7 +459,7 @@ def _fold_ids(args) -> list[int]:
 def cv_main(argv: Sequence[str]) -> int:
     """``textcnn cv``: stratified k-fold cross-validation of a config's model (and baselines)."""
     p = argparse.ArgumentParser(prog="textcnn cv", description="Stratified k-fold cross-validation of a "
-                                "`textcnn fit` config: in each fold 10%% of the training part is the dev set "
+                                "`textcnn fit` config: in each fold 10% of the training part is the dev set "
                                 "(model selection), the held-out fold the test set. Prints mean ± std, "
                                 "writes per-fold results as JSON.")
     p.add_argument("--config", required=True, help="a `textcnn fit` YAML config, e.g. configs/mr.yaml")
