@@ -379,7 +379,7 @@ def format_table(report: dict) -> str:
     for m in methods:
         lines.append(f"| {LABELS[m]} | " + " | ".join(_cell(sets[n]["summary"].get(m)) for n in names) + " |")
     for v in VARIANTS:
-        if v in methods:
+        if v in methods and any(n in KIM_2014[v] for n in names):
             cells = [f"{KIM_2014[v][n]:.1f}" if n in KIM_2014[v] else "–" for n in names]
             lines.append(f"| *Kim (2014) {LABELS[v]}, word2vec 300d* | " + " | ".join(cells) + " |")
     s = report["settings"]
