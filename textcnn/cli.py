@@ -11,15 +11,19 @@ import csv
 import json
 import logging
 import os
+import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.plugins.io import CheckpointIO
 
+from .checkpoint_io import AtomicCheckpointIO
 from .data import DataError, TextDataModule
 from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
@@ -30,7 +34,9 @@ __all__ = ["TextCNNCLI", "EpochSummary", "PredictionWriter", "main"]
 log = logging.getLogger("textcnn")
 
 # Errors caused by what the user gave (files, settings): printed as one line, no traceback.
-USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueError, FileNotFoundError)
+# argparse.ArgumentError: a bad option or config value (jsonargparse raises it with exit_on_error=False).
+USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueError, FileNotFoundError,
+               argparse.ArgumentError)
 
 
 class EpochSummary(Callback):
@@ -106,7 +112,15 @@ class PredictionWriter(BasePredictionWriter):
 
 class TextCNNCLI(LightningCLI):
     """LightningCLI that links the data's sizes into the model, keeps the best checkpoint by
-    dev accuracy and tests it after ``fit``."""
+    dev accuracy and tests it after ``fit``. Checkpoints are written atomically and read with
+    ``weights_only=True`` (``AtomicCheckpointIO``) unless the config names another CheckpointIO."""
+
+    def instantiate_trainer(self, **kwargs):
+        plugins = self._get(self.config_init, "trainer", default={}).get("plugins")
+        plugins = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if not any(isinstance(p, CheckpointIO) for p in plugins):
+            kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
+        return super().instantiate_trainer(**kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data", "model.vocab_size", compute_fn=lambda dm: dm.vocab_size, apply_on="instantiate")
@@ -128,6 +142,25 @@ class TextCNNCLI(LightningCLI):
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="after fit, test the best checkpoint (by val/acc) when there is test data")
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException:
+            self._remove_empty_run_dir()
+            raise
+
+    def _remove_empty_run_dir(self) -> None:
+        """After a failure, delete the run folder if it holds no checkpoint, only the saved config
+        and logs, so that it cannot be mistaken for a result."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or not trainer.is_global_zero or not trainer.log_dir:
+            return
+        run = Path(trainer.log_dir)
+        files = [f for f in run.rglob("*") if f.is_file()] if run.is_dir() else []
+        if run.is_dir() and all(f.name in ("config.yaml", "hparams.yaml", "metrics.csv") or
+                                f.name.startswith("events.out.tfevents") for f in files):
+            shutil.rmtree(run, ignore_errors=True)
 
     def after_fit(self) -> None:
         cfg = self.config.get(self.subcommand, self.config)
@@ -191,12 +224,14 @@ EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main}
 def _run(argv: list[str]) -> int:
     if argv and argv[0] in EXTRA_COMMANDS:
         return EXTRA_COMMANDS[argv[0]](argv[1:])
+    # main() hands over sys.argv without --debug; the warning about both being given is noise.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     TextCNNCLI(
         TextCNNModule,
         TextDataModule,
         args=argv,
         save_config_kwargs={"overwrite": True},
-        parser_kwargs={"description": "Kim (2014) TextCNN: fit, validate, test, predict; also "
+        parser_kwargs={"exit_on_error": False, "description": "Kim (2014) TextCNN: fit, validate, test, predict; also "
                        "`textcnn export` (checkpoint -> bundle) and `textcnn classify` (bundle -> labels)."},
     )
     return 0
@@ -214,7 +249,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     except USER_ERRORS as e:
         if debug:
             raise
-        print(f"textcnn: error: {e}", file=sys.stderr)
+        # jsonargparse wraps errors raised while computing linked arguments (the data's sizes).
+        while isinstance(e.__cause__, USER_ERRORS) and str(e.__cause__) in str(e):
+            e = e.__cause__
+        message = " ".join(line.strip() for line in str(e).splitlines()) if isinstance(e, argparse.ArgumentError) else e
+        print(f"textcnn: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("textcnn: interrupted", file=sys.stderr)
