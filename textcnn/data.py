@@ -101,6 +101,9 @@ def _table_records(
     """Rows of a csv (quoted fields allowed) or tsv (no quoting) file with a header row."""
     is_csv = delimiter == ","
     kind = "CSV" if is_csv else "TSV"
+    # The csv module refuses fields over 128 KiB by default (a 1 MB text would read as an
+    # unclosed quote); the whole file is in memory already, so allow a field of its size.
+    csv.field_size_limit(max(csv.field_size_limit(), len(content)))
     reader = csv.reader(
         io.StringIO(content, newline=""),
         delimiter=delimiter,

@@ -133,8 +133,12 @@ def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        detail = str(e).split("\n", 1)[-1].strip()
-        raise BundleError(f"{weights}: weights do not match {CONFIG_FILE}: {detail}") from None
+        details = [line.strip() for line in str(e).split("\n")[1:] if line.strip()] or [str(e)]
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        raise BundleError(
+            f"{weights}: weights do not match {CONFIG_FILE}: {details[0]}{more}; the bundle is inconsistent, "
+            "re-export it with `textcnn export`"
+        ) from None
     return model.to(device).eval(), config
 
 
