@@ -29,7 +29,7 @@ from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
 from .module import TextCNNModule
 
-__all__ = ["TextCNNCLI", "EpochSummary", "PredictionWriter", "main"]
+__all__ = ["TextCNNCLI", "Checkpoint", "EpochSummary", "PredictionWriter", "main"]
 
 log = logging.getLogger("textcnn")
 
@@ -37,6 +37,20 @@ log = logging.getLogger("textcnn")
 # argparse.ArgumentError: a bad option or config value (jsonargparse raises it with exit_on_error=False).
 USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueError, FileNotFoundError,
                argparse.ArgumentError)
+
+
+class Checkpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` whose ``last.ckpt`` follows every save interval (each epoch by default).
+
+    Lightning 2.6 refreshes ``last.ckpt`` only when a top-k checkpoint is written at the same
+    step, so after the best epoch it goes stale and a run resumed from it would redo epochs.
+    """
+
+    def _save_topk_checkpoint(self, trainer, monitor_candidates) -> None:
+        super()._save_topk_checkpoint(trainer, monitor_candidates)
+        if self.save_last:
+            # Lightning saves last.ckpt right after this when the step counts as saved.
+            self._last_global_step_saved = trainer.global_step
 
 
 class EpochSummary(Callback):
@@ -127,7 +141,7 @@ class TextCNNCLI(LightningCLI):
         parser.link_arguments("data", "model.num_classes", compute_fn=lambda dm: dm.num_classes, apply_on="instantiate")
         parser.link_arguments("data", "model.embed_dim", compute_fn=lambda dm: dm.embed_dim, apply_on="instantiate")
         parser.link_arguments("model.kernel_sizes", "data.min_len", compute_fn=max, apply_on="parse")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(Checkpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",
