@@ -168,9 +168,11 @@ class TextCNNCLI(LightningCLI):
         """After a failure, delete the run folder if it holds no checkpoint, only the saved config
         and logs, so that it cannot be mistaken for a result."""
         trainer = getattr(self, "trainer", None)
-        if trainer is None or not trainer.is_global_zero or not trainer.log_dir:
+        # the logger's folder, not trainer.log_dir: that one is a collective call under DDP
+        log_dir = getattr(trainer.logger, "log_dir", None) if trainer is not None and trainer.logger else None
+        if not log_dir or not trainer.is_global_zero:
             return
-        run = Path(trainer.log_dir)
+        run = Path(log_dir)
         files = [f for f in run.rglob("*") if f.is_file()] if run.is_dir() else []
         if run.is_dir() and all(f.name in ("config.yaml", "hparams.yaml", "metrics.csv") or
                                 f.name.startswith("events.out.tfevents") for f in files):

@@ -195,8 +195,8 @@ class TextCNNModule(L.LightningModule):
         self.test_report = report
         self.log("test/acc", report["accuracy"])
         self.log("test/macro_f1", report["macro_f1"])
+        out = self._report_dir()  # on every process: trainer.log_dir is a collective call under DDP
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
-            out = self._report_dir()
             print("\n" + format_report(report) + "\n")
             if out is not None:
                 save_report(report, out / "test_metrics.json")
