@@ -206,3 +206,32 @@ def test_checkpoints_of_a_run_load_with_weights_only(tiny_csv, tmp_path, monkeyp
         ckpt = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code needed
         assert ckpt["textcnn"]["data"]["labels"] == ["positive", "negative"]
     assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+class Payload:
+    """A class a malicious checkpoint could name so that loading runs its code."""
+
+
+def test_checkpoint_loading_refuses_pickled_objects(tmp_path):
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": Payload()}, path)
+    with pytest.raises(Exception, match="Weights only load failed"):
+        AtomicCheckpointIO().load_checkpoint(path)
+
+
+def test_a_bundle_loads_without_pickle(tmp_path, monkeypatch):
+    import pickle
+
+    from test_export import tiny_bundle
+    from textcnn import TextClassifier
+
+    path, _ = tiny_bundle(tmp_path / "b")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a bundle must load without pickle")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    probs = TextClassifier.load(path, device="cpu").predict_proba(["good film"])
+    assert probs.shape == (1, 2)
