@@ -66,6 +66,8 @@ def test_kill_9_mid_epoch_then_resume_finishes_the_right_number_of_epochs(tmp_pa
     timeline += [(time.monotonic() - start, "run 2: " + l) for l in epochs]
     assert [l.split()[1] for l in epochs] == [f"{e}/{EPOCHS}" for e in range(killed["epoch"] + 2, EPOCHS + 1)]
     final = _ckpt(runs / "version_1" / "checkpoints" / "last.ckpt")
+    timeline.append((time.monotonic() - start, f"run 2 ended: last.ckpt epoch {final['epoch'] + 1}, "
+                                               f"step {final['global_step']}"))
     assert final["epoch"] == EPOCHS - 1 and final["global_step"] == EPOCHS * steps_per_epoch
     with open(runs / "version_1" / "metrics.csv", newline="") as f:
         logged = sorted({int(r["epoch"]) for r in csv.DictReader(f) if r.get("val/acc")})

@@ -235,3 +235,11 @@ def test_a_bundle_loads_without_pickle(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "load", refuse)
     probs = TextClassifier.load(path, device="cpu").predict_proba(["good film"])
     assert probs.shape == (1, 2)
+
+
+def test_export_of_a_corrupt_checkpoint_leaves_no_bundle(tmp_path, capsys):
+    ckpt = tmp_path / "cut.ckpt"
+    ckpt.write_bytes(b"PK\x03\x04 truncated zip archive")
+    code, err = run_cli(["export", "--ckpt", str(ckpt), "--out", str(tmp_path / "bundle")], capsys)
+    assert_clean_failure(code, err, tmp_path / "none", "cut.ckpt", "cannot read checkpoint")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.ckpt"]
