@@ -25,9 +25,9 @@ EXAMPLES = {  # per bundle folder name; a bundle not listed here simply has no e
     ],
     "thucnews-nonstatic-char200": [
         "国足主帅公布世界杯预选赛大名单",
-        "央行宣布下调存款准备金率0.5个百分点",
         "苹果发布新款iPhone，搭载自研芯片",
         "教育部：今年高考报名人数再创新高",
+        "北京楼市成交量环比上涨三成",
     ],
 }
 
