@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -191,6 +192,9 @@ EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main}
 def _run(argv: list[str]) -> int:
     if argv and argv[0] in EXTRA_COMMANDS:
         return EXTRA_COMMANDS[argv[0]](argv[1:])
+    # main() always hands LightningCLI its arguments (without --debug); its warning about
+    # args given next to sys.argv would print on every run.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     TextCNNCLI(
         TextCNNModule,
         TextDataModule,
