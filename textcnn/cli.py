@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -258,6 +259,9 @@ def _run(argv: list[str]) -> int:
         return EXTRA_COMMANDS[argv[0]](argv[1:])
     if argv and argv[0] == "predict" and any(a == "--bundle" or a.startswith("--bundle=") for a in argv[1:]):
         return _predict_main(argv[1:])  # the streaming, bundle-based predictor; else LightningCLI's
+    # main() always hands LightningCLI its arguments (without --debug); its warning about
+    # args given next to sys.argv would print on every run.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     TextCNNCLI(
         TextCNNModule,
         TextDataModule,
