@@ -1,8 +1,10 @@
 """The ``textcnn`` command: LightningCLI's ``fit | validate | test | predict`` with YAML
-configs, plus ``export``.
+configs, plus ``export``, ``classify``, ``demo`` and the streaming ``predict --bundle``.
 
     textcnn fit --config configs/mr.yaml
-    textcnn export --ckpt runs/mr/.../best.ckpt --out bundles/mr
+    textcnn export --ckpt runs/mr/.../best.ckpt --out bundles/mr [--format onnx]
+    textcnn predict --bundle bundles/mr --input texts.csv --output preds.csv
+    textcnn demo
 """
 from __future__ import annotations
 
@@ -268,7 +270,8 @@ def _run(argv: list[str]) -> int:
         args=argv,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"description": "Kim (2014) TextCNN: fit, validate, test, predict; also "
-                       "`textcnn export` (checkpoint -> bundle) and `textcnn classify` (bundle -> labels)."},
+                       "`textcnn export` (checkpoint -> bundle), `textcnn classify` (bundle -> labels), "
+                       "`textcnn predict --bundle` (file -> predictions) and `textcnn demo`."},
     )
     return 0
 
