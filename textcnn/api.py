@@ -13,7 +13,7 @@ from .export import load_bundle
 from .model import TextCNN, pad_batch
 from .text import Vocab, build_tokenizer
 
-__all__ = ["Prediction", "TextClassifier"]
+__all__ = ["Prediction", "Explanation", "TextClassifier"]
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,24 @@ class Prediction:
     def score(self) -> float:
         """Probability of the predicted label."""
         return self.probabilities[self.label]
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Which tokens drove a prediction: ``scores[i]`` is token ``tokens[i]``'s share of the
+    predicted label's logit (positive: supports the label), from the max-pooled windows."""
+
+    label: str
+    probabilities: dict[str, float]
+    tokens: list[str]
+    scores: list[float]
+    separator: str = " "
+
+    def spans(self) -> list[tuple[str, float]]:
+        """``(token + separator, score)`` pairs with scores scaled to [-1, 1] by the largest
+        magnitude: the format of a highlighted text (e.g. ``gr.HighlightedText``)."""
+        top = max((abs(s) for s in self.scores), default=0.0) or 1.0
+        return [(t + self.separator, s / top) for t, s in zip(self.tokens, self.scores)]
 
 
 class TextClassifier:
@@ -90,6 +108,46 @@ class TextClassifier:
             )
             for row in probs
         ]
+
+    @torch.inference_mode()
+    def explain(self, text: str) -> Explanation:
+        """Predict ``text`` and say which tokens drove it (max pooling only).
+
+        Each filter's 1-max picks one window (tokens ``t .. t+k-1``); its contribution to the
+        predicted class is ``pooled value x head weight[pred, feature]`` (no dropout at
+        inference). A window's contribution is spread evenly over its tokens, and the
+        token scores therefore sum to the predicted logit minus the head's bias.
+        """
+        model = self.model
+        if model.pool.mode != "max":
+            raise ValueError(
+                f"explanations need max pooling (each filter picks one window); this model pools "
+                f"with {model.pool.mode!r}"
+            )
+        tokens = self.tokenize(text)
+        ids = pad_batch([self.vocab.encode(tokens)], self.min_len).to(self.device)
+        values, starts = [], []
+        for fmap, k in zip(model.forward_conv(ids), model.kernel_sizes):
+            fmap = fmap.masked_fill(~model.window_mask(ids, k).unsqueeze(1), float("-inf"))
+            v, t = fmap[0].max(dim=1)  # (F,) pooled value and winning window start per filter
+            values.append(v)
+            starts.extend((int(i), k) for i in t)
+        pooled = torch.cat(values).float()  # (num_features,)
+        probs = torch.softmax(model.forward_head(pooled.unsqueeze(0).to(values[0].dtype)).float(), -1)[0]
+        pred = int(probs.argmax())
+        contrib = (pooled * model.head.weight[pred].float()).cpu().tolist()
+        scores = [0.0] * len(tokens)
+        for c, (start, k) in zip(contrib, starts):
+            window = range(start, min(start + k, len(tokens)))  # padding carries no share
+            for i in window:
+                scores[i] += c / len(window)
+        return Explanation(
+            label=self.labels[pred],
+            probabilities={name: float(p) for name, p in zip(self.labels, probs.cpu().tolist())},
+            tokens=tokens,
+            scores=scores,
+            separator="" if self.config["tokenizer"].get("type") == "char" else " ",
+        )
 
     def __repr__(self) -> str:
         cfg = self.config["model"]

@@ -1,8 +1,10 @@
 """The ``textcnn`` command: LightningCLI's ``fit | validate | test | predict`` with YAML
-configs, plus ``export``.
+configs, plus ``export``, ``classify``, ``demo`` and the streaming ``predict --bundle``.
 
     textcnn fit --config configs/mr.yaml
-    textcnn export --ckpt runs/mr/.../best.ckpt --out bundles/mr
+    textcnn export --ckpt runs/mr/.../best.ckpt --out bundles/mr [--format onnx]
+    textcnn predict --bundle bundles/mr --input texts.csv --output preds.csv
+    textcnn demo
 """
 from __future__ import annotations
 
@@ -193,15 +195,29 @@ class TextCNNCLI(LightningCLI):
 
 def _export_main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="textcnn export", description="Write a self-contained model bundle from a checkpoint.")
-    p.add_argument("--ckpt", required=True, help="training checkpoint (.ckpt) written by `textcnn fit`")
-    p.add_argument("--out", required=True, help="bundle folder to write (replaced atomically if it is a bundle)")
+    p.add_argument("--ckpt", help="training checkpoint (.ckpt) written by `textcnn fit`")
+    p.add_argument("--out", help="bundle folder to write (replaced atomically if it is a bundle)")
     p.add_argument("--metrics", help="optional JSON file of metrics to record in the bundle (e.g. test_metrics.json)")
+    p.add_argument("--format", choices=("bundle", "onnx"), default="bundle",
+                   help="onnx: also write model.onnx (dynamic batch and length) beside textcnn.json")
+    p.add_argument("--bundle", help="with --format onnx: add model.onnx to this existing bundle instead of --ckpt/--out")
     args = p.parse_args(argv)
+    if args.bundle and args.format == "onnx" and not args.ckpt:
+        from .export import export_onnx
+
+        print(f"ONNX model written to {export_onnx(args.bundle)}")
+        return 0
+    if not args.ckpt or not args.out:
+        p.error("--ckpt and --out are required (or --bundle DIR --format onnx)")
     metrics = None
     if args.metrics:
         metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
         metrics = {k: metrics[k] for k in ("accuracy", "macro_f1", "num_examples") if k in metrics}
     out = export_checkpoint(args.ckpt, args.out, metrics=metrics)
+    if args.format == "onnx":
+        from .export import export_onnx
+
+        export_onnx(out)
     size = sum(f.stat().st_size for f in out.iterdir())
     print(f"bundle written to {out} ({size / 1e6:.1f} MB)")
     return 0
@@ -234,21 +250,76 @@ def _classify_main(argv: Sequence[str]) -> int:
     return 0
 
 
-EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main}
+def _predict_main(argv: Sequence[str]) -> int:
+    from .predict import INPUT_FORMATS, OUTPUT_FORMATS, predict_file
+
+    p = argparse.ArgumentParser(prog="textcnn predict --bundle", description="Predict a file of texts of any size "
+                                "with a bundle, in chunks; unreadable rows are reported with their line numbers.")
+    p.add_argument("--bundle", required=True, help="bundle folder written by `textcnn export`")
+    p.add_argument("--input", required=True, help="CSV / TSV (with a header) / JSONL / TXT (one text a line)")
+    p.add_argument("--output", required=True, help="CSV or JSONL: line, text, label and one probability per label")
+    p.add_argument("--format", choices=INPUT_FORMATS, default="auto", help="input format (default: by extension)")
+    p.add_argument("--output-format", choices=OUTPUT_FORMATS, default="auto", help="default: by extension")
+    p.add_argument("--text-column", default="text", help="text column (CSV / TSV) or key (JSONL)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    from .api import TextClassifier
+
+    clf = TextClassifier.load(args.bundle, device=args.device)
+    start = time.perf_counter()
+    summary = predict_file(clf, args.input, args.output, format=args.format, output_format=args.output_format,
+                           text_column=args.text_column, batch_size=args.batch_size, progress=not args.no_progress)
+    seconds = time.perf_counter() - start
+    print(f"{summary.predicted} texts predicted in {seconds:.1f} s ({summary.predicted / max(seconds, 1e-9):.0f}/s), "
+          f"written to {args.output}")
+    if summary.errors:
+        lines = ", ".join(str(e.line) for e in summary.errors[:20]) + (", ..." if len(summary.errors) > 20 else "")
+        print(f"{len(summary.errors)} row(s) could not be read and were skipped (line(s) {lines})", file=sys.stderr)
+    return 0 if summary.predicted else 2
+
+
+def _demo_main(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="textcnn demo", description="Launch the Gradio demo (app.py) on this machine.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--checkpoints", default=None, help="folder of bundles (default: the repository's checkpoints/)")
+    p.add_argument("--max-chars", type=int, default=None, help="longest text accepted (default 2000)")
+    args = p.parse_args(argv)
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    if not app.is_file():
+        raise FileNotFoundError(f"{app}: the demo lives in the repository's app.py; run from a checkout "
+                                "installed with `pip install -e \".[demo]\"`")
+    for key, value in (("TEXTCNN_HOST", args.host), ("TEXTCNN_PORT", args.port),
+                       ("TEXTCNN_CHECKPOINTS", args.checkpoints), ("TEXTCNN_MAX_CHARS", args.max_chars)):
+        if value is not None:
+            os.environ[key] = str(value)
+    import runpy
+
+    runpy.run_path(str(app), run_name="__main__")
+    return 0
+
+
+EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main, "demo": _demo_main}
 
 
 def _run(argv: list[str]) -> int:
     if argv and argv[0] in EXTRA_COMMANDS:
         return EXTRA_COMMANDS[argv[0]](argv[1:])
-    # main() hands over sys.argv without --debug; the warning about both being given is noise.
-    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    if argv and argv[0] == "predict" and any(a == "--bundle" or a.startswith("--bundle=") for a in argv[1:]):
+        return _predict_main(argv[1:])  # the streaming, bundle-based predictor; else LightningCLI's
+    # main() always hands LightningCLI its arguments (without --debug); its warning about
+    # args given next to sys.argv would print on every run.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     TextCNNCLI(
         TextCNNModule,
         TextDataModule,
         args=argv,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"exit_on_error": False, "description": "Kim (2014) TextCNN: fit, validate, test, predict; also "
-                       "`textcnn export` (checkpoint -> bundle) and `textcnn classify` (bundle -> labels)."},
+                       "`textcnn export` (checkpoint -> bundle), `textcnn classify` (bundle -> labels), "
+                       "`textcnn predict --bundle` (file -> predictions) and `textcnn demo`."},
     )
     return 0
 
