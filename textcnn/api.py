@@ -9,9 +9,9 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
+from .bundle import BundleText
 from .export import load_bundle
-from .model import TextCNN, pad_batch
-from .text import Vocab, build_tokenizer
+from .model import TextCNN
 
 __all__ = ["Prediction", "Explanation", "TextClassifier"]
 
@@ -47,7 +47,7 @@ class Explanation:
         return [(t + self.separator, s / top) for t, s in zip(self.tokens, self.scores)]
 
 
-class TextClassifier:
+class TextClassifier(BundleText):
     """A trained TextCNN with its tokenizer, vocabulary and labels.
 
     >>> clf = TextClassifier.load("checkpoints/mr-multichannel-glove50")
@@ -56,14 +56,9 @@ class TextClassifier:
     """
 
     def __init__(self, model: TextCNN, config: dict, device: Union[str, torch.device] = "cpu"):
-        self.config = config
-        self.labels: list[str] = list(config["labels"])
-        self.vocab = Vocab(config["vocab"])
-        self.tokenizer = build_tokenizer(config["tokenizer"])
-        self.max_len: Optional[int] = config.get("max_len")
+        super().__init__(config)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.min_len = max(int(config.get("min_len") or 1), model.min_len)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: Optional[str] = None) -> "TextClassifier":
@@ -73,29 +68,14 @@ class TextClassifier:
         model, config = load_bundle(path, device=device)
         return cls(model, config, device=device)
 
-    def tokenize(self, text: str) -> list[str]:
-        """The tokens the model sees for ``text`` (after truncation to ``max_len``)."""
-        tokens = self.tokenizer(text)
-        return tokens[: self.max_len] if self.max_len else tokens
-
-    def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text."""
-        return [self.vocab.encode(self.tokenize(t)) for t in texts]
-
     @torch.inference_mode()
     def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
         """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``."""
-        if isinstance(texts, str):
-            texts = [texts]
-        ids = self.encode(texts)
-        out = np.empty((len(ids), len(self.labels)), dtype=np.float32)
-        # Similar lengths together waste less padding; the model masks padding, so the
-        # order changes no probability.
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            tokens = pad_batch([ids[i] for i in chunk], self.min_len).to(self.device)
-            out[chunk] = torch.softmax(self.model(tokens).float(), dim=-1).cpu().numpy()
+        n = 1 if isinstance(texts, str) else len(texts)
+        out = np.empty((n, len(self.labels)), dtype=np.float32)
+        for rows, tokens in self.padded_batches(texts, batch_size):
+            logits = self.model(torch.from_numpy(tokens).to(self.device))
+            out[rows] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         return out
 
     def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[Prediction]:
@@ -125,7 +105,8 @@ class TextClassifier:
                 f"with {model.pool.mode!r}"
             )
         tokens = self.tokenize(text)
-        ids = pad_batch([self.vocab.encode(tokens)], self.min_len).to(self.device)
+        ((_, padded),) = self.padded_batches([text], 1)
+        ids = torch.from_numpy(padded).to(self.device)
         values, starts = [], []
         for fmap, k in zip(model.forward_conv(ids), model.kernel_sizes):
             fmap = fmap.masked_fill(~model.window_mask(ids, k).unsqueeze(1), float("-inf"))

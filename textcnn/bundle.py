@@ -1,13 +1,19 @@
-"""The JSON side of a bundle, torch-free: format constants, ``BundleError`` and
-``read_bundle_config``, shared by ``export`` (torch) and ``onnx_predict`` (onnxruntime only)."""
+"""The JSON side of a bundle, torch-free: format constants, ``BundleError``,
+``read_bundle_config`` and ``BundleText`` (texts -> padded id batches), shared by ``export`` /
+``api`` (torch) and ``onnx_predict`` (onnxruntime only)."""
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Iterator, Optional, Sequence, Union
+
+import numpy as np
+
+from .text import Vocab, build_tokenizer
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "ONNX_FILE", "BundleError",
-           "read_bundle_config"]
+           "read_bundle_config", "BundleText"]
 
 BUNDLE_FORMAT = "textcnn-bundle"
 BUNDLE_VERSION = 1
@@ -42,3 +48,41 @@ def read_bundle_config(path: str | os.PathLike) -> dict:
     if missing:
         raise BundleError(f"{cfg_path}: missing {', '.join(missing)}")
     return config
+
+
+class BundleText:
+    """The text side of a bundle: tokenizer, vocabulary, labels and length rules (truncate to
+    ``max_len``; pad to at least the largest window). Base of ``TextClassifier`` and
+    ``OnnxClassifier``, so both see exactly the same ids."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.labels: list[str] = list(config["labels"])
+        self.vocab = Vocab(config["vocab"])
+        self.tokenizer = build_tokenizer(config["tokenizer"])
+        self.max_len: Optional[int] = config.get("max_len")
+        self.min_len = max(int(config.get("min_len") or 1), max(config["model"].get("kernel_sizes") or (1,)))
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens the model sees for ``text`` (after truncation to ``max_len``)."""
+        tokens = self.tokenizer(text)
+        return tokens[: self.max_len] if self.max_len else tokens
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text."""
+        return [self.vocab.encode(self.tokenize(t)) for t in texts]
+
+    def padded_batches(self, texts: Union[str, Sequence[str]], batch_size: int) -> Iterator[tuple[list[int], np.ndarray]]:
+        """``(rows, tokens)`` pairs: indices into ``texts`` and their ``(B, L)`` int64 ids, right-padded
+        with 0. Texts of similar length go together to waste less padding; the model masks
+        padding, so the grouping changes no probability."""
+        if isinstance(texts, str):
+            texts = [texts]
+        ids = self.encode(texts)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            tokens = np.zeros((len(rows), max(self.min_len, max(len(ids[i]) for i in rows))), dtype=np.int64)
+            for r, i in enumerate(rows):
+                tokens[r, : len(ids[i])] = ids[i]
+            yield rows, tokens

@@ -233,20 +233,28 @@ def _text_label_records(path: str, content: str, with_labels: bool) -> Iterator[
         yield number, text, label if with_labels else None
 
 
-def _resolve_format(path: str, format: str) -> str:
+def _resolve_format(
+    path: str,
+    format: str,
+    formats: Sequence[str] = FORMATS,
+    extensions: Optional[dict[str, str]] = None,
+    what: str = "data",
+    hint: str = "pass format=",
+) -> str:
     """The concrete format: ``format`` itself, or guessed from the extension for ``"auto"``."""
-    if format not in FORMATS:
-        raise ValueError(f"unknown data format {format!r}; expected one of {FORMATS}")
+    extensions = _EXTENSIONS if extensions is None else extensions
+    if format not in formats:
+        raise DataError(f"unknown {what} format {format!r}; expected one of {tuple(formats)}")
     if format != "auto":
         return format
     extension = os.path.splitext(path)[1].lower()
-    if extension not in _EXTENSIONS:
+    if extension not in extensions:
         raise DataError(
-            f"cannot tell the format from the extension {extension or '(none)'!r} (auto knows "
-            f"{', '.join(_EXTENSIONS)}); pass format= one of {FORMATS[1:]}",
+            f"cannot tell the {what} format from the extension {extension or '(none)'!r} (auto knows "
+            f"{', '.join(extensions)}); {hint} one of {tuple(f for f in formats if f != 'auto')}",
             path,
         )
-    return _EXTENSIONS[extension]
+    return extensions[extension]
 
 
 def read_examples(

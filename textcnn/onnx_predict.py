@@ -12,8 +12,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from .bundle import ONNX_FILE, BundleError, read_bundle_config
-from .text import Vocab, build_tokenizer
+from .bundle import ONNX_FILE, BundleError, BundleText, read_bundle_config
 
 __all__ = ["OnnxClassifier", "onnx_predict"]
 
@@ -23,7 +22,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-class OnnxClassifier:
+class OnnxClassifier(BundleText):
     """A bundle's ``model.onnx`` with its tokenizer, vocabulary and labels (torch-free twin of
     ``TextClassifier``: same tokens, same padding, same probabilities to ~1e-6)."""
 
@@ -31,16 +30,11 @@ class OnnxClassifier:
         import onnxruntime as ort
 
         path = Path(path)
-        self.config = config = read_bundle_config(path)
+        super().__init__(read_bundle_config(path))
         if not (path / ONNX_FILE).is_file():
             raise BundleError(
                 f"{path}: no {ONNX_FILE}; create it with `textcnn export --bundle {path} --format onnx`"
             )
-        self.labels: list[str] = list(config["labels"])
-        self.vocab = Vocab(config["vocab"])
-        self.tokenizer = build_tokenizer(config["tokenizer"])
-        self.max_len = config.get("max_len")
-        self.min_len = max(int(config.get("min_len") or 1), max(config["model"].get("kernel_sizes", (3, 4, 5))))
         self.session = ort.InferenceSession(str(path / ONNX_FILE), providers=list(providers))
 
     @classmethod
@@ -48,29 +42,13 @@ class OnnxClassifier:
         """Same as the constructor; mirrors ``TextClassifier.load``."""
         return cls(path, **kwargs)
 
-    def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text, truncated to ``max_len`` as in training."""
-        out = []
-        for text in texts:
-            tokens = self.tokenizer(text)
-            out.append(self.vocab.encode(tokens[: self.max_len] if self.max_len else tokens))
-        return out
-
     def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
         """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``."""
-        if isinstance(texts, str):
-            texts = [texts]
-        ids = self.encode(texts)
-        out = np.empty((len(ids), len(self.labels)), dtype=np.float32)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            width = max(self.min_len, max(len(ids[i]) for i in chunk))
-            tokens = np.zeros((len(chunk), width), dtype=np.int64)  # id 0 is padding
-            for row, i in enumerate(chunk):
-                tokens[row, : len(ids[i])] = ids[i]
+        n = 1 if isinstance(texts, str) else len(texts)
+        out = np.empty((n, len(self.labels)), dtype=np.float32)
+        for rows, tokens in self.padded_batches(texts, batch_size):
             (logits,) = self.session.run(["logits"], {"tokens": tokens})
-            out[chunk] = _softmax(logits.astype(np.float64))
+            out[rows] = _softmax(logits.astype(np.float64))
         return out
 
     def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[tuple[str, dict[str, float]]]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Optional, Union
 
-from .data import _EXTENSIONS, DataError
+from .data import _EXTENSIONS, DataError, _resolve_format
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "RowError", "iter_texts", "PredictSummary", "predict_file"]
 
@@ -28,21 +28,6 @@ class RowError:
 
     line: int
     message: str
-
-
-def _resolve(path: str, format: str, known: dict[str, str], formats: tuple[str, ...], what: str) -> str:
-    if format not in formats:
-        raise DataError(f"unknown {what} format {format!r}; choose one of: {', '.join(formats)}")
-    if format != "auto":
-        return format
-    extension = os.path.splitext(path)[1].lower()
-    if extension not in known:
-        raise DataError(
-            f"cannot tell the {what} format from the extension {extension or '(none)'!r} (auto knows "
-            f"{', '.join(known)}); pass --format / --output-format",
-            path,
-        )
-    return known[extension]
 
 
 class _Lines:
@@ -185,9 +170,9 @@ def predict_file(
     input_path, output_path = os.fspath(input_path), os.fspath(output_path)
     if not os.path.isfile(input_path):
         raise DataError("file not found; check the path" if not os.path.exists(input_path) else "is a folder; expected a file", input_path)
-    fmt = _resolve(input_path, format, _INPUT_EXTENSIONS, INPUT_FORMATS, "input")
-    out_fmt = _resolve(output_path, output_format, {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"},
-                       OUTPUT_FORMATS, "output")
+    fmt = _resolve_format(input_path, format, INPUT_FORMATS, _INPUT_EXTENSIONS, "input", "pass --format")
+    out_fmt = _resolve_format(output_path, output_format, OUTPUT_FORMATS,
+                              {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}, "output", "pass --output-format")
     report = report or (lambda message: print(message, file=sys.stderr))
     summary = PredictSummary()
     tmp = f"{output_path}.part"
