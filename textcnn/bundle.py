@@ -70,7 +70,8 @@ class BundleText:
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text."""
-        return [self.vocab.encode(self.tokenize(t)) for t in texts]
+        tokens = self.tokenizer.tokenize_many(texts)
+        return [self.vocab.encode(t[: self.max_len] if self.max_len else t) for t in tokens]
 
     def padded_batches(self, texts: Union[str, Sequence[str]], batch_size: int) -> Iterator[tuple[list[int], np.ndarray]]:
         """``(rows, tokens)`` pairs: indices into ``texts`` and their ``(B, L)`` int64 ids, right-padded

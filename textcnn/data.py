@@ -536,11 +536,10 @@ class TextDataModule(L.LightningDataModule):
         return read_examples(path, format=h.format, text_column=h.text_column, label_column=h.label_column,
                              with_labels=with_labels, return_lines=True)
 
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+    def _tokenize(self, texts: Sequence[str]) -> list[list[str]]:
         max_len = self.hparams.max_len
-        encode = self.vocab.encode
-        tok = self.tokenizer
-        return [encode(tok(t)[:max_len] if max_len else tok(t)) for t in texts]
+        tokens = self.tokenizer.tokenize_many(texts)
+        return [t[:max_len] for t in tokens] if max_len else tokens
 
     def prepare(self) -> None:
         """Read the files, make the splits, build the vocabulary and encode every split (once)."""
@@ -576,19 +575,14 @@ class TextDataModule(L.LightningDataModule):
             idx = [idx[i] for i in keep]
         parts["train"] = ([texts[i] for i in idx], [y[i] for i in idx])
 
-        train_texts = parts["train"][0]
+        if h.predict_path:
+            parts["predict"] = (self._read(h.predict_path, with_labels=False)[0], None)
+        tokens = {name: self._tokenize(t) for name, (t, _) in parts.items()}
         extra = frequent_words(h.vectors, h.vectors_vocab, h.vectors_format) if h.vectors and h.vectors_vocab else ()
-        self.vocab = Vocab.build(
-            (self.tokenizer(t) for t in train_texts), min_freq=h.min_freq, max_size=h.max_vocab_size,
-            extra_tokens=extra,
-        )
+        self.vocab = Vocab.build(tokens["train"], min_freq=h.min_freq, max_size=h.max_vocab_size, extra_tokens=extra)
         for name, (t, lab) in parts.items():
             self.texts[name] = t
-            self.splits[name] = EncodedDataset(self._encode(t), lab)
-        if h.predict_path:
-            ptexts = self._read(h.predict_path, with_labels=False)[0]
-            self.texts["predict"] = ptexts
-            self.splits["predict"] = EncodedDataset(self._encode(ptexts))
+            self.splits[name] = EncodedDataset([self.vocab.encode(x) for x in tokens[name]], lab)
         sizes = ", ".join(f"{k} {len(v)}" for k, v in self.splits.items())
         log.info("data: %s; vocabulary %d; labels %s", sizes, len(self.vocab), self.labels)
         self._prepared = True
