@@ -52,3 +52,23 @@ def tiny_glove(tmp_path) -> Path:
             v[0] = 1.0 if word in POSITIVE else -1.0 if word in NEGATIVE else 0.0
             f.write(word + " " + " ".join(f"{x:.5f}" for x in v) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_dir(tmp_path_factory) -> Path:
+    """An untrained word-level bundle over the generated vocabulary: windows 2, 3, 5, labels
+    positive / negative, max pooling. Built once per session; treat it as read-only."""
+    import torch
+
+    from textcnn.export import save_bundle
+    from textcnn.model import TextCNN
+    from textcnn.text import PAD, UNK, WordTokenizer
+
+    torch.manual_seed(0)
+    vocab = [PAD, UNK, *POSITIVE, *NEGATIVE, *FILLER, "."]
+    cfg = {"vocab_size": len(vocab), "num_classes": 2, "embed_dim": 16, "variant": "non-static",
+           "kernel_sizes": [2, 3, 5], "num_filters": 6}
+    model = TextCNN(**cfg)
+    config = {"model": cfg, "vocab": vocab, "labels": ["positive", "negative"],
+              "tokenizer": WordTokenizer().to_config(), "min_len": 5}
+    return save_bundle(tmp_path_factory.mktemp("bundles") / "tiny-sentiment", model, config)

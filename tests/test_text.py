@@ -93,6 +93,15 @@ def test_ascii_fast_path_matches_unicode_path(tokenizer):  # the two code paths 
         assert tokenizer._ascii_tokens(text) == tokenizer._unicode_tokens(text), repr(text)
 
 
+@pytest.mark.parametrize("tokenizer", TOKENIZERS, ids=repr)
+def test_tokenize_many_equals_one_text_at_a_time(tokenizer):
+    rng = random.Random(2)
+    alphabet = [chr(i) for i in range(128)] + ["Ab9", "n't", "'s", "'VE", "é", "你", "\u2019s"] * 4
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 40))) for _ in range(300)]
+    texts += ["", "a\x00b", "'", "s", "n't"]  # NUL inside a text, clitics at text edges
+    assert tokenizer.tokenize_many(texts) == [tokenizer(t) for t in texts]
+
+
 # --- build_tokenizer ----------------------------------------------------------------------
 
 

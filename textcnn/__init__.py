@@ -6,7 +6,14 @@ The public API for other programs is ``TextClassifier``::
     clf = TextClassifier.load("checkpoints/mr-multichannel-glove50")
     clf.predict(["a gorgeous, witty, seductive movie."])
 """
-from .api import Prediction, TextClassifier
-
-__all__ = ["Prediction", "TextClassifier", "__version__"]
+__all__ = ["Prediction", "Explanation", "TextClassifier", "__version__"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Lazy, so that torch-free modules (textcnn.onnx_predict, textcnn.text) import without torch.
+    if name in ("Prediction", "Explanation", "TextClassifier"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'textcnn' has no attribute {name!r}")

@@ -9,11 +9,11 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
+from .bundle import BundleText
 from .export import load_bundle
-from .model import TextCNN, pad_batch
-from .text import Vocab, build_tokenizer
+from .model import TextCNN
 
-__all__ = ["Prediction", "TextClassifier"]
+__all__ = ["Prediction", "Explanation", "TextClassifier"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,25 @@ class Prediction:
         return self.probabilities[self.label]
 
 
-class TextClassifier:
+@dataclass(frozen=True)
+class Explanation:
+    """Which tokens drove a prediction: ``scores[i]`` is token ``tokens[i]``'s share of the
+    predicted label's logit (positive: supports the label), from the max-pooled windows."""
+
+    label: str
+    probabilities: dict[str, float]
+    tokens: list[str]
+    scores: list[float]
+    separator: str = " "
+
+    def spans(self) -> list[tuple[str, float]]:
+        """``(token + separator, score)`` pairs with scores scaled to [-1, 1] by the largest
+        magnitude: the format of a highlighted text (e.g. ``gr.HighlightedText``)."""
+        top = max((abs(s) for s in self.scores), default=0.0) or 1.0
+        return [(t + self.separator, s / top) for t, s in zip(self.tokens, self.scores)]
+
+
+class TextClassifier(BundleText):
     """A trained TextCNN with its tokenizer, vocabulary and labels.
 
     >>> clf = TextClassifier.load("checkpoints/mr-multichannel-glove50")
@@ -38,14 +56,9 @@ class TextClassifier:
     """
 
     def __init__(self, model: TextCNN, config: dict, device: Union[str, torch.device] = "cpu"):
-        self.config = config
-        self.labels: list[str] = list(config["labels"])
-        self.vocab = Vocab(config["vocab"])
-        self.tokenizer = build_tokenizer(config["tokenizer"])
-        self.max_len: Optional[int] = config.get("max_len")
+        super().__init__(config)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.min_len = max(int(config.get("min_len") or 1), model.min_len)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: Optional[str] = None) -> "TextClassifier":
@@ -55,29 +68,14 @@ class TextClassifier:
         model, config = load_bundle(path, device=device)
         return cls(model, config, device=device)
 
-    def tokenize(self, text: str) -> list[str]:
-        """The tokens the model sees for ``text`` (after truncation to ``max_len``)."""
-        tokens = self.tokenizer(text)
-        return tokens[: self.max_len] if self.max_len else tokens
-
-    def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        """Token ids of each text."""
-        return [self.vocab.encode(self.tokenize(t)) for t in texts]
-
     @torch.inference_mode()
     def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
         """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``."""
-        if isinstance(texts, str):
-            texts = [texts]
-        ids = self.encode(texts)
-        out = np.empty((len(ids), len(self.labels)), dtype=np.float32)
-        # Similar lengths together waste less padding; the model masks padding, so the
-        # order changes no probability.
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            tokens = pad_batch([ids[i] for i in chunk], self.min_len).to(self.device)
-            out[chunk] = torch.softmax(self.model(tokens).float(), dim=-1).cpu().numpy()
+        n = 1 if isinstance(texts, str) else len(texts)
+        out = np.empty((n, len(self.labels)), dtype=np.float32)
+        for rows, tokens in self.padded_batches(texts, batch_size):
+            logits = self.model(torch.from_numpy(tokens).to(self.device))
+            out[rows] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         return out
 
     def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[Prediction]:
@@ -90,6 +88,47 @@ class TextClassifier:
             )
             for row in probs
         ]
+
+    @torch.inference_mode()
+    def explain(self, text: str) -> Explanation:
+        """Predict ``text`` and say which tokens drove it (max pooling only).
+
+        Each filter's 1-max picks one window (tokens ``t .. t+k-1``); its contribution to the
+        predicted class is ``pooled value x head weight[pred, feature]`` (no dropout at
+        inference). A window's contribution is spread evenly over its tokens, and the
+        token scores therefore sum to the predicted logit minus the head's bias.
+        """
+        model = self.model
+        if model.pool.mode != "max":
+            raise ValueError(
+                f"explanations need max pooling (each filter picks one window); this model pools "
+                f"with {model.pool.mode!r}"
+            )
+        tokens = self.tokenize(text)
+        ((_, padded),) = self.padded_batches([text], 1)
+        ids = torch.from_numpy(padded).to(self.device)
+        values, starts = [], []
+        for fmap, k in zip(model.forward_conv(ids), model.kernel_sizes):
+            fmap = fmap.masked_fill(~model.window_mask(ids, k).unsqueeze(1), float("-inf"))
+            v, t = fmap[0].max(dim=1)  # (F,) pooled value and winning window start per filter
+            values.append(v)
+            starts.extend((int(i), k) for i in t)
+        pooled = torch.cat(values).float()  # (num_features,)
+        probs = torch.softmax(model.forward_head(pooled.unsqueeze(0).to(values[0].dtype)).float(), -1)[0]
+        pred = int(probs.argmax())
+        contrib = (pooled * model.head.weight[pred].float()).cpu().tolist()
+        scores = [0.0] * len(tokens)
+        for c, (start, k) in zip(contrib, starts):
+            window = range(start, min(start + k, len(tokens)))  # padding carries no share
+            for i in window:
+                scores[i] += c / len(window)
+        return Explanation(
+            label=self.labels[pred],
+            probabilities={name: float(p) for name, p in zip(self.labels, probs.cpu().tolist())},
+            tokens=tokens,
+            scores=scores,
+            separator="" if self.config["tokenizer"].get("type") == "char" else " ",
+        )
 
     def __repr__(self) -> str:
         cfg = self.config["model"]

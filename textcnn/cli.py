@@ -1,8 +1,10 @@
 """The ``textcnn`` command: LightningCLI's ``fit | validate | test | predict`` with YAML
-configs, plus ``export``.
+configs, plus ``export``, ``classify``, ``demo`` and the streaming ``predict --bundle``.
 
     textcnn fit --config configs/mr.yaml
-    textcnn export --ckpt runs/mr/.../best.ckpt --out bundles/mr
+    textcnn export --ckpt runs/mr/.../best.ckpt --out bundles/mr [--format onnx]
+    textcnn predict --bundle bundles/mr --input texts.csv --output preds.csv
+    textcnn demo
 """
 from __future__ import annotations
 
@@ -11,26 +13,46 @@ import csv
 import json
 import logging
 import os
+import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.plugins.io import CheckpointIO
 
+from .checkpoint_io import AtomicCheckpointIO
 from .data import DataError, TextDataModule
 from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
 from .module import TextCNNModule
 
-__all__ = ["TextCNNCLI", "EpochSummary", "PredictionWriter", "main"]
+__all__ = ["TextCNNCLI", "Checkpoint", "EpochSummary", "PredictionWriter", "main"]
 
 log = logging.getLogger("textcnn")
 
 # Errors caused by what the user gave (files, settings): printed as one line, no traceback.
-USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueError, FileNotFoundError)
+# argparse.ArgumentError: a bad option or config value (jsonargparse raises it with exit_on_error=False).
+USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueError, FileNotFoundError,
+               argparse.ArgumentError)
+
+
+class Checkpoint(ModelCheckpoint):
+    """``ModelCheckpoint`` whose ``last.ckpt`` follows every save interval (each epoch by default).
+
+    Lightning 2.6 refreshes ``last.ckpt`` only when a top-k checkpoint is written at the same
+    step, so after the best epoch it goes stale and a run resumed from it would redo epochs.
+    """
+
+    def _save_topk_checkpoint(self, trainer, monitor_candidates) -> None:
+        super()._save_topk_checkpoint(trainer, monitor_candidates)
+        if self.save_last:
+            # Lightning saves last.ckpt right after this when the step counts as saved.
+            self._last_global_step_saved = trainer.global_step
 
 
 class EpochSummary(Callback):
@@ -106,14 +128,22 @@ class PredictionWriter(BasePredictionWriter):
 
 class TextCNNCLI(LightningCLI):
     """LightningCLI that links the data's sizes into the model, keeps the best checkpoint by
-    dev accuracy and tests it after ``fit``."""
+    dev accuracy and tests it after ``fit``. Checkpoints are written atomically and read with
+    ``weights_only=True`` (``AtomicCheckpointIO``) unless the config names another CheckpointIO."""
+
+    def instantiate_trainer(self, **kwargs):
+        plugins = self._get(self.config_init, "trainer", default={}).get("plugins")
+        plugins = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if not any(isinstance(p, CheckpointIO) for p in plugins):
+            kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
+        return super().instantiate_trainer(**kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data", "model.vocab_size", compute_fn=lambda dm: dm.vocab_size, apply_on="instantiate")
         parser.link_arguments("data", "model.num_classes", compute_fn=lambda dm: dm.num_classes, apply_on="instantiate")
         parser.link_arguments("data", "model.embed_dim", compute_fn=lambda dm: dm.embed_dim, apply_on="instantiate")
         parser.link_arguments("model.kernel_sizes", "data.min_len", compute_fn=max, apply_on="parse")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(Checkpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",
@@ -128,6 +158,27 @@ class TextCNNCLI(LightningCLI):
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="after fit, test the best checkpoint (by val/acc) when there is test data")
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException:
+            self._remove_empty_run_dir()
+            raise
+
+    def _remove_empty_run_dir(self) -> None:
+        """After a failure, delete the run folder if it holds no checkpoint, only the saved config
+        and logs, so that it cannot be mistaken for a result."""
+        trainer = getattr(self, "trainer", None)
+        # the logger's folder, not trainer.log_dir: that one is a collective call under DDP
+        log_dir = getattr(trainer.logger, "log_dir", None) if trainer is not None and trainer.logger else None
+        if not log_dir or not trainer.is_global_zero:
+            return
+        run = Path(log_dir)
+        files = [f for f in run.rglob("*") if f.is_file()] if run.is_dir() else []
+        if run.is_dir() and all(f.name in ("config.yaml", "hparams.yaml", "metrics.csv") or
+                                f.name.startswith("events.out.tfevents") for f in files):
+            shutil.rmtree(run, ignore_errors=True)
 
     def after_fit(self) -> None:
         cfg = self.config.get(self.subcommand, self.config)
@@ -144,15 +195,29 @@ class TextCNNCLI(LightningCLI):
 
 def _export_main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="textcnn export", description="Write a self-contained model bundle from a checkpoint.")
-    p.add_argument("--ckpt", required=True, help="training checkpoint (.ckpt) written by `textcnn fit`")
-    p.add_argument("--out", required=True, help="bundle folder to write (replaced atomically if it is a bundle)")
+    p.add_argument("--ckpt", help="training checkpoint (.ckpt) written by `textcnn fit`")
+    p.add_argument("--out", help="bundle folder to write (replaced atomically if it is a bundle)")
     p.add_argument("--metrics", help="optional JSON file of metrics to record in the bundle (e.g. test_metrics.json)")
+    p.add_argument("--format", choices=("bundle", "onnx"), default="bundle",
+                   help="onnx: also write model.onnx (dynamic batch and length) beside textcnn.json")
+    p.add_argument("--bundle", help="with --format onnx: add model.onnx to this existing bundle instead of --ckpt/--out")
     args = p.parse_args(argv)
+    if args.bundle and args.format == "onnx" and not args.ckpt:
+        from .export import export_onnx
+
+        print(f"ONNX model written to {export_onnx(args.bundle)}")
+        return 0
+    if not args.ckpt or not args.out:
+        p.error("--ckpt and --out are required (or --bundle DIR --format onnx)")
     metrics = None
     if args.metrics:
         metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
         metrics = {k: metrics[k] for k in ("accuracy", "macro_f1", "num_examples") if k in metrics}
     out = export_checkpoint(args.ckpt, args.out, metrics=metrics)
+    if args.format == "onnx":
+        from .export import export_onnx
+
+        export_onnx(out)
     size = sum(f.stat().st_size for f in out.iterdir())
     print(f"bundle written to {out} ({size / 1e6:.1f} MB)")
     return 0
@@ -185,6 +250,57 @@ def _classify_main(argv: Sequence[str]) -> int:
     return 0
 
 
+def _predict_main(argv: Sequence[str]) -> int:
+    from .predict import INPUT_FORMATS, OUTPUT_FORMATS, predict_file
+
+    p = argparse.ArgumentParser(prog="textcnn predict --bundle", description="Predict a file of texts of any size "
+                                "with a bundle, in chunks; unreadable rows are reported with their line numbers.")
+    p.add_argument("--bundle", required=True, help="bundle folder written by `textcnn export`")
+    p.add_argument("--input", required=True, help="CSV / TSV (with a header) / JSONL / TXT (one text a line)")
+    p.add_argument("--output", required=True, help="CSV or JSONL: line, text, label and one probability per label")
+    p.add_argument("--format", choices=INPUT_FORMATS, default="auto", help="input format (default: by extension)")
+    p.add_argument("--output-format", choices=OUTPUT_FORMATS, default="auto", help="default: by extension")
+    p.add_argument("--text-column", default="text", help="text column (CSV / TSV) or key (JSONL)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    from .api import TextClassifier
+
+    clf = TextClassifier.load(args.bundle, device=args.device)
+    start = time.perf_counter()
+    summary = predict_file(clf, args.input, args.output, format=args.format, output_format=args.output_format,
+                           text_column=args.text_column, batch_size=args.batch_size, progress=not args.no_progress)
+    seconds = time.perf_counter() - start
+    print(f"{summary.predicted} texts predicted in {seconds:.1f} s ({summary.predicted / max(seconds, 1e-9):.0f}/s), "
+          f"written to {args.output}")
+    if summary.errors:
+        lines = ", ".join(str(e.line) for e in summary.errors[:20]) + (", ..." if len(summary.errors) > 20 else "")
+        print(f"{len(summary.errors)} row(s) could not be read and were skipped (line(s) {lines})", file=sys.stderr)
+    return 0 if summary.predicted else 2
+
+
+def _demo_main(argv: Sequence[str]) -> int:
+    p = argparse.ArgumentParser(prog="textcnn demo", description="Launch the Gradio demo (app.py) on this machine.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--checkpoints", default=None, help="folder of bundles (default: the repository's checkpoints/)")
+    p.add_argument("--max-chars", type=int, default=None, help="longest text accepted (default 2000)")
+    args = p.parse_args(argv)
+    app = Path(__file__).resolve().parents[1] / "app.py"
+    if not app.is_file():
+        raise FileNotFoundError(f"{app}: the demo lives in the repository's app.py; run from a checkout "
+                                "installed with `pip install -e \".[demo]\"`")
+    for key, value in (("TEXTCNN_HOST", args.host), ("TEXTCNN_PORT", args.port),
+                       ("TEXTCNN_CHECKPOINTS", args.checkpoints), ("TEXTCNN_MAX_CHARS", args.max_chars)):
+        if value is not None:
+            os.environ[key] = str(value)
+    import runpy
+
+    runpy.run_path(str(app), run_name="__main__")
+    return 0
+
+
 def _cv_main(argv: Sequence[str]) -> int:
     from .bench import cv_main
 
@@ -197,19 +313,26 @@ def _bench_main(argv: Sequence[str]) -> int:
     return bench_main(argv)
 
 
-EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main, "cv": _cv_main, "bench": _bench_main}
+EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main, "demo": _demo_main, "cv": _cv_main,
+                  "bench": _bench_main}
 
 
 def _run(argv: list[str]) -> int:
     if argv and argv[0] in EXTRA_COMMANDS:
         return EXTRA_COMMANDS[argv[0]](argv[1:])
+    if argv and argv[0] == "predict" and any(a == "--bundle" or a.startswith("--bundle=") for a in argv[1:]):
+        return _predict_main(argv[1:])  # the streaming, bundle-based predictor; else LightningCLI's
+    # main() always hands LightningCLI its arguments (without --debug); its warning about
+    # args given next to sys.argv would print on every run.
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     TextCNNCLI(
         TextCNNModule,
         TextDataModule,
         args=argv,
         save_config_kwargs={"overwrite": True},
-        parser_kwargs={"description": "Kim (2014) TextCNN: fit, validate, test, predict; also "
-                       "`textcnn export` (checkpoint -> bundle) and `textcnn classify` (bundle -> labels)."},
+        parser_kwargs={"exit_on_error": False, "description": "Kim (2014) TextCNN: fit, validate, test, predict; also "
+                       "`textcnn export` (checkpoint -> bundle), `textcnn classify` (bundle -> labels), "
+                       "`textcnn predict --bundle` (file -> predictions) and `textcnn demo`."},
     )
     return 0
 
@@ -226,7 +349,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     except USER_ERRORS as e:
         if debug:
             raise
-        print(f"textcnn: error: {e}", file=sys.stderr)
+        # jsonargparse wraps errors raised while computing linked arguments (the data's sizes).
+        while isinstance(e.__cause__, USER_ERRORS) and str(e.__cause__) in str(e):
+            e = e.__cause__
+        message = " ".join(line.strip() for line in str(e).splitlines()) if isinstance(e, argparse.ArgumentError) else e
+        print(f"textcnn: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("textcnn: interrupted", file=sys.stderr)

@@ -101,6 +101,9 @@ def _table_records(
     """Rows of a csv (quoted fields allowed) or tsv (no quoting) file with a header row."""
     is_csv = delimiter == ","
     kind = "CSV" if is_csv else "TSV"
+    # The csv module refuses fields over 128 KiB by default (a 1 MB text would read as an
+    # unclosed quote); the whole file is in memory already, so allow a field of its size.
+    csv.field_size_limit(max(csv.field_size_limit(), len(content)))
     reader = csv.reader(
         io.StringIO(content, newline=""),
         delimiter=delimiter,
@@ -230,20 +233,28 @@ def _text_label_records(path: str, content: str, with_labels: bool) -> Iterator[
         yield number, text, label if with_labels else None
 
 
-def _resolve_format(path: str, format: str) -> str:
+def _resolve_format(
+    path: str,
+    format: str,
+    formats: Sequence[str] = FORMATS,
+    extensions: Optional[dict[str, str]] = None,
+    what: str = "data",
+    hint: str = "pass format=",
+) -> str:
     """The concrete format: ``format`` itself, or guessed from the extension for ``"auto"``."""
-    if format not in FORMATS:
-        raise ValueError(f"unknown data format {format!r}; expected one of {FORMATS}")
+    extensions = _EXTENSIONS if extensions is None else extensions
+    if format not in formats:
+        raise DataError(f"unknown {what} format {format!r}; expected one of {tuple(formats)}")
     if format != "auto":
         return format
     extension = os.path.splitext(path)[1].lower()
-    if extension not in _EXTENSIONS:
+    if extension not in extensions:
         raise DataError(
-            f"cannot tell the format from the extension {extension or '(none)'!r} (auto knows "
-            f"{', '.join(_EXTENSIONS)}); pass format= one of {FORMATS[1:]}",
+            f"cannot tell the {what} format from the extension {extension or '(none)'!r} (auto knows "
+            f"{', '.join(extensions)}); {hint} one of {tuple(f for f in formats if f != 'auto')}",
             path,
         )
-    return _EXTENSIONS[extension]
+    return extensions[extension]
 
 
 def read_examples(
@@ -525,11 +536,10 @@ class TextDataModule(L.LightningDataModule):
         return read_examples(path, format=h.format, text_column=h.text_column, label_column=h.label_column,
                              with_labels=with_labels, return_lines=True)
 
-    def _encode(self, texts: Sequence[str]) -> list[list[int]]:
+    def _tokenize(self, texts: Sequence[str]) -> list[list[str]]:
         max_len = self.hparams.max_len
-        encode = self.vocab.encode
-        tok = self.tokenizer
-        return [encode(tok(t)[:max_len] if max_len else tok(t)) for t in texts]
+        tokens = self.tokenizer.tokenize_many(texts)
+        return [t[:max_len] for t in tokens] if max_len else tokens
 
     def prepare(self) -> None:
         """Read the files, make the splits, build the vocabulary and encode every split (once)."""
@@ -565,19 +575,14 @@ class TextDataModule(L.LightningDataModule):
             idx = [idx[i] for i in keep]
         parts["train"] = ([texts[i] for i in idx], [y[i] for i in idx])
 
-        train_texts = parts["train"][0]
+        if h.predict_path:
+            parts["predict"] = (self._read(h.predict_path, with_labels=False)[0], None)
+        tokens = {name: self._tokenize(t) for name, (t, _) in parts.items()}
         extra = frequent_words(h.vectors, h.vectors_vocab, h.vectors_format) if h.vectors and h.vectors_vocab else ()
-        self.vocab = Vocab.build(
-            (self.tokenizer(t) for t in train_texts), min_freq=h.min_freq, max_size=h.max_vocab_size,
-            extra_tokens=extra,
-        )
+        self.vocab = Vocab.build(tokens["train"], min_freq=h.min_freq, max_size=h.max_vocab_size, extra_tokens=extra)
         for name, (t, lab) in parts.items():
             self.texts[name] = t
-            self.splits[name] = EncodedDataset(self._encode(t), lab)
-        if h.predict_path:
-            ptexts = self._read(h.predict_path, with_labels=False)[0]
-            self.texts["predict"] = ptexts
-            self.splits["predict"] = EncodedDataset(self._encode(ptexts))
+            self.splits[name] = EncodedDataset([self.vocab.encode(x) for x in tokens[name]], lab)
         sizes = ", ".join(f"{k} {len(v)}" for k, v in self.splits.items())
         log.info("data: %s; vocabulary %d; labels %s", sizes, len(self.vocab), self.labels)
         self._prepared = True

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -15,6 +16,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from .bundle import (
+    _REQUIRED, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, WEIGHTS_FILE, BundleError, read_bundle_config,
+)
 from .model import TextCNN
 
 __all__ = [
@@ -27,18 +31,8 @@ __all__ = [
     "read_bundle_config",
     "load_bundle",
     "export_checkpoint",
+    "export_onnx",
 ]
-
-BUNDLE_FORMAT = "textcnn-bundle"
-BUNDLE_VERSION = 1
-WEIGHTS_FILE = "model.safetensors"
-CONFIG_FILE = "textcnn.json"
-_REQUIRED = ("model", "vocab", "labels", "tokenizer")
-
-
-class BundleError(ValueError):
-    """A bundle that cannot be written or read; the message names the file and what is wrong."""
-
 
 def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict) -> Path:
     """Write ``model``'s weights and ``config`` as a bundle folder at ``path``.
@@ -91,29 +85,6 @@ def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict) -> Path:
     return path
 
 
-def read_bundle_config(path: str | os.PathLike) -> dict:
-    """Read and check ``textcnn.json`` of the bundle at ``path``."""
-    path = Path(path)
-    cfg_path = path / CONFIG_FILE
-    if not cfg_path.is_file():
-        raise BundleError(f"{path}: not a textcnn bundle (no {CONFIG_FILE}); create one with `textcnn export`")
-    try:
-        config = json.loads(cfg_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"{cfg_path}: not valid JSON ({e}); re-export the bundle") from None
-    if config.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{cfg_path}: format is {config.get('format')!r}, expected {BUNDLE_FORMAT!r}")
-    if config.get("version", 0) > BUNDLE_VERSION:
-        raise BundleError(
-            f"{cfg_path}: bundle version {config['version']} is newer than this textcnn reads "
-            f"({BUNDLE_VERSION}); upgrade textcnn"
-        )
-    missing = [k for k in _REQUIRED if k not in config]
-    if missing:
-        raise BundleError(f"{cfg_path}: missing {', '.join(missing)}")
-    return config
-
-
 def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[TextCNN, dict]:
     """Build the ``TextCNN`` of a bundle and load its weights (no pickle); returns ``(model, config)``."""
     path = Path(path)
@@ -138,8 +109,12 @@ def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
-        detail = str(e).split("\n", 1)[-1].strip()
-        raise BundleError(f"{weights}: weights do not match {CONFIG_FILE}: {detail}") from None
+        details = [line.strip() for line in str(e).split("\n")[1:] if line.strip()] or [str(e)]
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        raise BundleError(
+            f"{weights}: weights do not match {CONFIG_FILE}: {details[0]}{more}; the bundle is inconsistent, "
+            "re-export it with `textcnn export`"
+        ) from None
     return model.to(device).eval(), config
 
 
@@ -173,3 +148,31 @@ def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, metr
     if metrics:
         config["metrics"] = metrics
     return save_bundle(out, model, config)
+
+
+def export_onnx(bundle: str | os.PathLike, opset: int = 17) -> Path:
+    """Add ``model.onnx`` to the bundle folder ``bundle``, beside its ``textcnn.json``.
+
+    The graph maps ``tokens`` ``(B, L)`` int64 ids to ``logits`` ``(B, C)``, with dynamic
+    batch and length; inputs must be padded with id 0 to at least ``min_len`` (the largest
+    window) tokens, as ``textcnn.onnx_predict`` does. Masked pooling is in the graph, so
+    padding changes no output. Written to a temporary file, then renamed.
+    """
+    bundle = Path(bundle)
+    model, config = load_bundle(bundle, device="cpu")
+    min_len = max(int(config.get("min_len") or 1), model.min_len)
+    example = torch.ones(2, min_len + 3, dtype=torch.long)
+    tmp = bundle / f".{ONNX_FILE}.tmp"
+    try:
+        with warnings.catch_warnings():  # the length check in forward_conv is traced as a constant
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter: dynamic axes, no onnxscript
+            torch.onnx.export(
+                model, (example,), str(tmp), dynamo=False, opset_version=opset,
+                input_names=["tokens"], output_names=["logits"],
+                dynamic_axes={"tokens": {0: "batch", 1: "length"}, "logits": {0: "batch"}},
+            )
+        os.replace(tmp, bundle / ONNX_FILE)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return bundle / ONNX_FILE

@@ -27,6 +27,11 @@ OPTIMIZERS = {
 }
 
 
+# The hyper-parameters that are TextCNN's own arguments (the rest are training settings).
+MODEL_KEYS = ("vocab_size", "num_classes", "embed_dim", "variant", "kernel_sizes", "num_filters", "act_layer",
+              "norm_layer", "pooling", "pool_k", "drop_rate", "init")
+
+
 class TextCNNModule(L.LightningModule):
     """Trains and evaluates a ``TextCNN``.
 
@@ -71,20 +76,7 @@ class TextCNNModule(L.LightningModule):
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
         self.save_hyperparameters()
-        self.model = TextCNN(
-            vocab_size=vocab_size,
-            num_classes=num_classes,
-            embed_dim=embed_dim,
-            variant=variant,
-            kernel_sizes=kernel_sizes,
-            num_filters=num_filters,
-            act_layer=act_layer,
-            norm_layer=norm_layer,
-            pooling=pooling,
-            pool_k=pool_k,
-            drop_rate=drop_rate,
-            init=init,
-        )
+        self.model = TextCNN(**self.model_config())
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         # Vocabulary, labels and tokenizer settings: saved in every checkpoint so that a
         # checkpoint can be exported to a bundle without the training data.
@@ -94,9 +86,7 @@ class TextCNNModule(L.LightningModule):
 
     def model_config(self) -> dict:
         """The ``TextCNN`` constructor arguments, as saved in a bundle."""
-        keys = ("vocab_size", "num_classes", "embed_dim", "variant", "kernel_sizes", "num_filters", "act_layer",
-                "norm_layer", "pooling", "pool_k", "drop_rate", "init")
-        return {k: (list(self.hparams[k]) if k == "kernel_sizes" else self.hparams[k]) for k in keys}
+        return {k: (list(self.hparams[k]) if k == "kernel_sizes" else self.hparams[k]) for k in MODEL_KEYS}
 
     # -- set-up -----------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
@@ -195,8 +185,8 @@ class TextCNNModule(L.LightningModule):
         self.test_report = report
         self.log("test/acc", report["accuracy"])
         self.log("test/macro_f1", report["macro_f1"])
+        out = self._report_dir()  # on every process: trainer.log_dir is a collective call under DDP
         if self.trainer.is_global_zero and not self.trainer.sanity_checking:
-            out = self._report_dir()
             print("\n" + format_report(report) + "\n")
             if out is not None:
                 save_report(report, out / "test_metrics.json")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import operator
@@ -18,6 +19,20 @@ from typing import Protocol, runtime_checkable
 __all__ = ["PAD", "UNK", "Tokenizer", "WordTokenizer", "CharTokenizer", "build_tokenizer", "Vocab"]
 
 PAD, UNK = "<pad>", "<unk>"
+
+
+class _no_cyclic_gc:
+    """Pause the cyclic garbage collector while millions of token lists are made: they hold
+    only strings, so no cycles can form, and the collector would scan them all over and over
+    (a third of the time of tokenising a data set)."""
+
+    def __enter__(self):
+        self.was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc):
+        if self.was_enabled:
+            gc.enable()
 
 
 def _mark_ranges() -> str:
@@ -44,6 +59,8 @@ _WORD = re.compile(rf"[\w'`{_mark_ranges()}]+|[(),!?]")
 _WORD_PUNCTUATION = tuple((mark, f" {mark} ") for mark in "(),!?")
 _WORD_KEPT = frozenset((string.ascii_letters + string.digits + "'`(),!?").encode())
 _WORD_ASCII_BLANK = bytes(b if b in _WORD_KEPT else ord(" ") for b in range(256))
+# For many texts at once: joined by NUL, which this table keeps as the separator.
+_WORD_ASCII_BLANK_KEEP_NUL = b"\x00" + _WORD_ASCII_BLANK[1:]
 _CHAR = re.compile("[0-9A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f\u1e00-\u1eff]+|\\S")
 _CHAR_ASCII_NOT_SYMBOL = (string.ascii_letters + string.digits + string.whitespace).encode()
 
@@ -53,6 +70,8 @@ class Tokenizer(Protocol):
     """Anything that turns a text into tokens and describes itself as a JSON-able dict."""
 
     def __call__(self, text: str) -> list[str]: ...
+
+    def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]: ...
 
     def to_config(self) -> dict: ...
 
@@ -76,14 +95,37 @@ class WordTokenizer:
             return self._ascii_tokens(text)
         return self._unicode_tokens(text)
 
+    def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
+        """The tokens of each text, exactly as ``[self(t) for t in texts]``. ASCII texts are
+        joined and go through the string operations once: several times faster for many
+        short texts (tests/test_text.py checks the two agree)."""
+        texts = list(texts)
+        with _no_cyclic_gc():
+            out: list[list[str]] = [[] for _ in texts]
+            rows = []
+            for i, text in enumerate(texts):
+                if text.isascii() and "\x00" not in text:
+                    rows.append(i)
+                else:
+                    out[i] = self(text)
+            if rows:
+                joined = self._ascii_spaced("\x00".join([texts[i] for i in rows]), _WORD_ASCII_BLANK_KEEP_NUL)
+                for i, part in zip(rows, joined.split("\x00")):
+                    out[i] = part.split()
+        return out
+
     def _ascii_tokens(self, text: str) -> list[str]:
-        text = text.encode("ascii").translate(_WORD_ASCII_BLANK).decode("ascii")
+        return self._ascii_spaced(text, _WORD_ASCII_BLANK).split()
+
+    def _ascii_spaced(self, text: str, table: bytes) -> str:
+        """ASCII ``text`` with dropped characters blanked and tokens separated by spaces."""
+        text = text.encode("ascii").translate(table).decode("ascii")
         if self.lowercase:
             text = text.lower()
         for mark, spaced in _WORD_PUNCTUATION:
             if mark in text:
                 text = text.replace(mark, spaced)
-        return self._split_clitics(text).split()
+        return self._split_clitics(text)
 
     def _unicode_tokens(self, text: str) -> list[str]:
         text = unicodedata.normalize("NFC", text).replace("\u2019", "'").replace("\u2018", "'")
@@ -121,6 +163,11 @@ class CharTokenizer:
         if text.isascii():
             return self._ascii_tokens(text)
         return self._unicode_tokens(text)
+
+    def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
+        """The tokens of each text (``[self(t) for t in texts]``)."""
+        with _no_cyclic_gc():
+            return [self(t) for t in texts]
 
     def _ascii_tokens(self, text: str) -> list[str]:
         if self.lowercase:

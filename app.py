@@ -1,0 +1,110 @@
+"""Gradio demo: a thin skin over ``textcnn.api``. Type a text, see the label, the probability of
+every label and the words that drove the decision; or upload a file and download predictions.
+
+    python app.py            # http://127.0.0.1:7860 (TEXTCNN_HOST / TEXTCNN_PORT to change)
+    textcnn demo --help      # the same, with options
+"""
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
+
+import gradio as gr
+
+from textcnn.api import TextClassifier
+from textcnn.predict import predict_file
+
+CHECKPOINTS = Path(os.environ.get("TEXTCNN_CHECKPOINTS", Path(__file__).resolve().parent / "checkpoints"))
+MAX_CHARS = int(os.environ.get("TEXTCNN_MAX_CHARS", "2000"))
+EXAMPLES = {  # per bundle folder name; a bundle not listed here simply has no examples
+    "mr-multichannel-glove50": [
+        "A gorgeous, witty, seductive movie.",
+        "The plot is thin and the acting is wooden; I was bored from start to finish.",
+        "Not the best film of the year, but a charming and sincere one.",
+    ],
+    "thucnews-nonstatic-char200": [
+        "国足主帅公布世界杯预选赛大名单",
+        "苹果发布新款iPhone，搭载自研芯片",
+        "教育部：今年高考报名人数再创新高",
+        "北京楼市成交量环比上涨三成",
+    ],
+}
+
+# Models are loaded once, when the app starts.
+MODELS = {p.name: TextClassifier.load(p, device="cpu") for p in sorted(CHECKPOINTS.iterdir())
+          if (p / "textcnn.json").is_file()} if CHECKPOINTS.is_dir() else {}
+if not MODELS:
+    raise SystemExit(f"{CHECKPOINTS}: no model bundles found (folders with textcnn.json); "
+                     "set TEXTCNN_CHECKPOINTS or create one with `textcnn export`")
+
+
+def check_text(text: str) -> str:
+    """The stripped text, or a gr.Error with what to do when it is empty or too long."""
+    text = (text or "").strip()
+    if not text:
+        raise gr.Error("Please type or paste a text to classify.")
+    if len(text) > MAX_CHARS:
+        raise gr.Error(f"The text has {len(text):,} characters; the limit is {MAX_CHARS:,}. Shorten it, "
+                       "or use the Batch tab for many texts.")
+    return text
+
+
+def classify(model_name: str, text: str):
+    """Label probabilities for gr.Label and token highlights for gr.HighlightedText."""
+    clf = MODELS[model_name]
+    text = check_text(text)
+    if clf.model.pool.mode != "max":
+        return clf.predict(text)[0].probabilities, [(f"(highlights need max pooling; this model uses "
+                                                     f"{clf.model.pool.mode})", None)]
+    explanation = clf.explain(text)
+    return explanation.probabilities, explanation.spans()
+
+
+def classify_file(model_name: str, path: str):
+    """Predictions of an uploaded CSV / TSV / JSONL / TXT file, as a CSV to download."""
+    if not path:
+        raise gr.Error("Please upload a CSV (with a 'text' column), JSONL or TXT (one text a line) file.")
+    out = Path(tempfile.mkdtemp(prefix="textcnn-")) / f"{Path(path).stem}-predictions.csv"
+    errors = []
+    try:
+        summary = predict_file(MODELS[model_name], path, out, progress=False, report=errors.append)
+    except ValueError as e:  # DataError: unreadable format or header, message names the file
+        raise gr.Error(str(e).replace(str(path), Path(path).name)) from None
+    note = f"{summary.predicted} text(s) predicted."
+    if errors:
+        note += f" {len(errors)} row(s) could not be read: " + "; ".join(e.replace(str(path), Path(path).name) for e in errors[:5])
+    return str(out), note
+
+
+with gr.Blocks(title="TextCNN") as demo:
+    gr.Markdown("# TextCNN (Kim 2014)\nThe label, the probability of every label, and the words whose "
+                "convolution windows won the max-pooling, coloured by how much they pushed towards the "
+                "predicted label (red: for, blue: against).")
+    model = gr.Dropdown(choices=list(MODELS), value=next(iter(MODELS)), label="Model")
+    with gr.Tab("Text"):
+        text = gr.Textbox(label="Text", lines=3, placeholder="Type or paste a sentence", elem_id="text-input")
+        button = gr.Button("Classify", variant="primary", elem_id="classify")
+        label = gr.Label(label="Prediction", num_top_classes=10, elem_id="label")
+        highlights = gr.HighlightedText(label="Words that drove the decision", elem_id="highlights",
+                                        combine_adjacent=False, show_legend=False)
+        examples = [[name, t] for name in MODELS for t in EXAMPLES.get(name, [])]
+        if examples:
+            gr.Examples(examples, inputs=[model, text], label="Examples (model, text)")
+        gr.on([button.click, text.submit], classify, inputs=[model, text], outputs=[label, highlights],
+              api_name="classify")
+    with gr.Tab("Batch"):
+        upload = gr.File(label="CSV (column 'text'), TSV, JSONL or TXT (one text a line)", type="filepath",
+                         file_types=[".csv", ".tsv", ".jsonl", ".txt"])
+        run = gr.Button("Predict file", variant="primary")
+        result = gr.File(label="Predictions (CSV)")
+        note = gr.Markdown()
+        run.click(classify_file, inputs=[model, upload], outputs=[result, note], api_name="classify_file")
+
+demo.queue(default_concurrency_limit=2, max_size=64)  # bounded concurrency and waiting line
+
+if __name__ == "__main__":
+    print(f"TextCNN demo: open http://{os.environ.get('TEXTCNN_HOST', '127.0.0.1')}:"
+          f"{os.environ.get('TEXTCNN_PORT', '7860')} in a browser (Ctrl+C stops it)")
+    demo.launch(server_name=os.environ.get("TEXTCNN_HOST", "127.0.0.1"),
+                server_port=int(os.environ.get("TEXTCNN_PORT", "7860")))

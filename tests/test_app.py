@@ -1,0 +1,119 @@
+"""The Gradio demo (app.py): handlers called directly, a real server on 127.0.0.1 through
+gradio_client, and a real headless Chromium typing a sentence and reading the page."""
+import csv
+import importlib.util
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+gr = pytest.importorskip("gradio", reason="the demo tests need the demo extra: pip install -e '.[demo]'")
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+SENTENCE = "a superb and funny film"
+
+
+@pytest.fixture(scope="module")
+def app(tiny_bundle_dir, tmp_path_factory):
+    """app.py loaded as a module over a checkpoints folder holding the tiny bundle."""
+    checkpoints = tmp_path_factory.mktemp("checkpoints")
+    shutil.copytree(tiny_bundle_dir, checkpoints / "tiny-sentiment")
+    old = os.environ.get("TEXTCNN_CHECKPOINTS")
+    os.environ["TEXTCNN_CHECKPOINTS"] = str(checkpoints)
+    try:
+        spec = importlib.util.spec_from_file_location("textcnn_demo_app", REPO / "app.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        os.environ.pop("TEXTCNN_CHECKPOINTS") if old is None else os.environ.__setitem__("TEXTCNN_CHECKPOINTS", old)
+    yield module
+    module.demo.close()
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    """The demo served on a free port of 127.0.0.1; yields its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    app.demo.close()
+
+
+def test_classify_handler_gives_probabilities_and_highlights(app):
+    probs, spans = app.classify("tiny-sentiment", f"  {SENTENCE}  ")
+    assert set(probs) == {"positive", "negative"} and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    assert [t.strip() for t, _ in spans] == SENTENCE.split()
+    assert all(-1.0 <= s <= 1.0 for _, s in spans)
+
+
+def test_empty_and_over_long_input_get_a_clear_message(app, monkeypatch):
+    for empty in ("", "   \n", None):
+        with pytest.raises(gr.Error, match="type or paste a text"):
+            app.classify("tiny-sentiment", empty)
+    probs, spans = app.classify("tiny-sentiment", "@#$% ~~")  # no token survives: still an answer
+    assert spans == [] and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    monkeypatch.setattr(app, "MAX_CHARS", 20)
+    with pytest.raises(gr.Error, match="the limit is 20"):
+        app.classify("tiny-sentiment", "good " * 10)
+    with pytest.raises(gr.Error, match="upload"):
+        app.classify_file("tiny-sentiment", None)
+
+
+def test_batch_handler_returns_a_csv_and_reports_bad_rows(app, tmp_path):
+    src = tmp_path / "texts.csv"
+    src.write_text("text,x\na superb film,1\nbad,row,3\ndull,4\n", encoding="utf-8")
+    out, note = app.classify_file("tiny-sentiment", str(src))
+    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    assert [r["text"] for r in rows] == ["a superb film", "dull"]
+    assert "2 text(s) predicted" in note and "1 row(s) could not be read" in note and "line 3" in note
+    bad = tmp_path / "texts.bin"
+    bad.write_text("x", encoding="utf-8")
+    with pytest.raises(gr.Error, match="cannot tell the input format"):
+        app.classify_file("tiny-sentiment", str(bad))
+
+
+def test_server_answers_through_gradio_client(app, server):
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    label, highlights = client.predict("tiny-sentiment", SENTENCE, api_name="/classify")
+    expected = app.MODELS["tiny-sentiment"].predict(SENTENCE)[0]
+    assert label["label"] == expected.label
+    confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
+    assert confidences == pytest.approx(expected.probabilities, abs=1e-6)
+    assert [t["token"].strip() for t in highlights] == SENTENCE.split()
+    with pytest.raises(Exception, match="type or paste a text"):
+        client.predict("tiny-sentiment", "", api_name="/classify")
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}: install the Debian package `chromium`")
+def test_headless_chromium_types_a_sentence_and_reads_label_and_highlights(app, server, tmp_path):
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    expected = app.MODELS["tiny-sentiment"].predict(SENTENCE)[0]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1000})
+            page.goto(server, wait_until="domcontentloaded", timeout=30_000)
+            page.locator("#text-input textarea").fill(SENTENCE)
+            page.locator("#classify").click()
+            label = page.locator("#label")
+            label.get_by_text(expected.label).first.wait_for(timeout=30_000)
+            highlights = page.locator("#highlights")
+            highlights.get_by_text("superb").first.wait_for(timeout=30_000)
+            label_text, highlight_text = label.inner_text(), highlights.inner_text()
+            shot = Path(os.environ.get("TEXTCNN_SCREENSHOT", tmp_path / "demo.png"))
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert expected.label in label_text and "%" in label_text
+    for word in SENTENCE.split():
+        assert word in highlight_text
+    assert shot.stat().st_size > 10_000

@@ -1,0 +1,35 @@
+"""TextClassifier.explain: which tokens' max-pooled windows drove the predicted label."""
+import pytest
+import torch
+
+from textcnn import TextClassifier
+from textcnn.model import pad_batch
+
+
+def test_token_scores_add_up_to_the_predicted_logit(tiny_bundle_dir):
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    for text in ["the film was great and lovely , a really moving story .", "bad", "a dull , boring plot"]:
+        exp = clf.explain(text)
+        assert exp.tokens == clf.tokenize(text) and len(exp.scores) == len(exp.tokens)
+        assert exp.probabilities == pytest.approx(clf.predict(text)[0].probabilities, abs=1e-6)
+        assert exp.label == max(exp.probabilities, key=exp.probabilities.get)
+        with torch.no_grad():
+            logits = clf.model(pad_batch(clf.encode([text]), clf.min_len))[0]
+        pred = clf.labels.index(exp.label)
+        # every pooled feature's contribution lands on the tokens of its winning window
+        assert sum(exp.scores) == pytest.approx(float(logits[pred] - clf.model.head.bias[pred].detach()), abs=1e-4)
+
+
+def test_spans_are_scaled_for_highlighting_and_empty_text_is_fine(tiny_bundle_dir):
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    spans = clf.explain("a superb and funny film").spans()
+    assert [t for t, _ in spans] == ["a ", "superb ", "and ", "funny ", "film "]
+    assert max(abs(s) for _, s in spans) == pytest.approx(1.0)
+    assert clf.explain("").spans() == []
+
+
+def test_other_poolings_are_refused_with_a_reason(tiny_bundle_dir):
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    clf.model.pool.mode = "avg"
+    with pytest.raises(ValueError, match="need max pooling"):
+        clf.explain("good film")

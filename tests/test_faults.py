@@ -1,0 +1,96 @@
+"""Faults: a training process killed with SIGKILL mid-epoch resumes from its last checkpoint and
+finishes with the right number of epochs; the same seed on CPU gives the same metrics twice."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import make_sentences, write_csv
+from textcnn.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+DEBUG = str(REPO / "configs" / "debug.yaml")
+EPOCHS = 3
+
+
+def _ckpt(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_kill_9_mid_epoch_then_resume_finishes_the_right_number_of_epochs(tmp_path):
+    # 2,000 generated sentences: 160 steps and about a second per epoch on a CPU, long enough to
+    # land a kill inside an epoch without slowing training artificially.
+    data = write_csv(tmp_path / "d.csv", make_sentences(2000))
+    cmd = [sys.executable, "-m", "textcnn.cli", "fit", "--config", DEBUG, "--data.train_path", str(data),
+           "--trainer.max_epochs", str(EPOCHS), "--trainer.enable_progress_bar", "false",
+           "--test_after_fit", "false", "--checkpoint.every_n_epochs", "1"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}  # one thread: kind to a shared CPU
+    start = time.monotonic()
+    timeline = []
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    try:
+        for line in proc.stdout:
+            if line.startswith("epoch 1/"):
+                timeline.append((time.monotonic() - start, "run 1: " + line.strip()))
+                break
+        else:
+            pytest.fail(f"training ended before its first epoch (exit {proc.wait()})")
+        time.sleep(0.3)  # early in epoch 2
+        proc.send_signal(signal.SIGKILL)
+        timeline.append((time.monotonic() - start, "run 1: SIGKILL sent"))
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    runs = tmp_path / "runs" / "debug" / "debug"
+    last = runs / "version_0" / "checkpoints" / "last.ckpt"
+    killed = _ckpt(last)  # complete and readable despite the kill
+    steps_per_epoch = killed["global_step"] // (killed["epoch"] + 1)
+    assert killed["epoch"] < EPOCHS - 1, "the kill came too late: training had finished"
+    assert not list(runs.rglob("*.tmp")), "a half-written checkpoint was left behind"
+    timeline.append((time.monotonic() - start, f"last.ckpt: epoch {killed['epoch'] + 1} done, "
+                                               f"step {killed['global_step']}"))
+
+    result = subprocess.run([*cmd, "--ckpt_path", str(last)], cwd=tmp_path, capture_output=True, text=True,
+                            env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    epochs = [l for l in result.stdout.splitlines() if l.startswith("epoch ")]
+    timeline += [(time.monotonic() - start, "run 2: " + l) for l in epochs]
+    assert [l.split()[1] for l in epochs] == [f"{e}/{EPOCHS}" for e in range(killed["epoch"] + 2, EPOCHS + 1)]
+    final = _ckpt(runs / "version_1" / "checkpoints" / "last.ckpt")
+    timeline.append((time.monotonic() - start, f"run 2 ended: last.ckpt epoch {final['epoch'] + 1}, "
+                                               f"step {final['global_step']}"))
+    assert final["epoch"] == EPOCHS - 1 and final["global_step"] == EPOCHS * steps_per_epoch
+    with open(runs / "version_1" / "metrics.csv", newline="") as f:
+        logged = sorted({int(r["epoch"]) for r in csv.DictReader(f) if r.get("val/acc")})
+    assert logged == list(range(killed["epoch"] + 1, EPOCHS))
+    print("\n".join(f"{t:6.1f} s  {what}" for t, what in timeline))
+
+
+def test_same_seed_on_cpu_gives_identical_metrics_and_weights(tiny_csv, tmp_path, monkeypatch):
+    results = []
+    for run in ("a", "b"):
+        folder = tmp_path / run
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        assert main(["fit", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--trainer.max_epochs", "2",
+                     "--trainer.enable_progress_bar", "false", "--seed_everything", "7"]) == 0
+        version = folder / "runs" / "debug" / "debug" / "version_0"
+        metrics = json.loads((version / "test_metrics.json").read_text())
+        with open(version / "metrics.csv", newline="") as f:
+            logged = [{k: v for k, v in row.items() if "seconds" not in k} for row in csv.DictReader(f)]
+        last = _ckpt(version / "checkpoints" / "last.ckpt")
+        assert last["epoch"] == 1  # last.ckpt follows every epoch, not only the best ones
+        weights = last["state_dict"]
+        results.append((metrics, logged, weights))
+    (m1, l1, w1), (m2, l2, w2) = results
+    assert m1 == m2 and l1 == l2
+    assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)

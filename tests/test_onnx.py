@@ -1,0 +1,64 @@
+"""ONNX export: dynamic batch and length, parity with PyTorch, and a predictor without torch."""
+import json
+import random
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnxruntime", reason="ONNX tests need the export extra: pip install -e '.[export]'")
+
+from textcnn import TextClassifier
+from textcnn.cli import main
+from textcnn.export import export_onnx
+from textcnn.onnx_predict import OnnxClassifier
+
+from conftest import FILLER, NEGATIVE, POSITIVE
+
+
+@pytest.fixture(scope="module")
+def onnx_bundle(tiny_bundle_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("onnx") / "b"
+    shutil.copytree(tiny_bundle_dir, path)
+    export_onnx(path)
+    return path
+
+
+def test_onnxruntime_matches_pytorch_on_batches_of_several_lengths(onnx_bundle):
+    torch_clf = TextClassifier.load(onnx_bundle, device="cpu")
+    onnx_clf = OnnxClassifier.load(onnx_bundle)
+    rng = random.Random(0)
+    words = POSITIVE + NEGATIVE + FILLER + ["unseen", "."]
+    for batch_size, max_words in [(1, 1), (3, 4), (17, 12), (64, 60)]:  # 1-4 words: shorter than the window 5
+        texts = [" ".join(rng.choices(words, k=rng.randint(1, max_words))) for _ in range(batch_size)]
+        expected = torch_clf.predict_proba(texts)
+        got = onnx_clf.predict_proba(texts, batch_size=batch_size)
+        np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    assert onnx_clf.predict_proba([""]).shape == (1, 2)
+
+
+def test_cli_writes_onnx_into_a_bundle_and_predictor_needs_no_torch(onnx_bundle, tmp_path, capsys):
+    bundle = tmp_path / "b"
+    shutil.copytree(onnx_bundle, bundle)
+    (bundle / "model.onnx").unlink()
+    assert main(["export", "--bundle", str(bundle), "--format", "onnx"]) == 0
+    assert sorted(p.name for p in bundle.iterdir()) == ["model.onnx", "model.safetensors", "textcnn.json"]
+    script = (
+        "import json, sys\n"
+        "from textcnn.onnx_predict import onnx_predict\n"
+        "out = onnx_predict(sys.argv[1], ['a superb film', 'dull'])\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'out': out}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(bundle)], capture_output=True, text=True,
+                            cwd=tmp_path, check=True)
+    out = json.loads(result.stdout)
+    assert out["torch"] is False
+    expected = TextClassifier.load(bundle, device="cpu").predict(["a superb film", "dull"])
+    assert [label for label, _ in out["out"]] == [p.label for p in expected]
+
+
+def test_missing_onnx_file_says_how_to_make_it(tiny_bundle_dir):
+    with pytest.raises(ValueError, match="textcnn export --bundle .* --format onnx"):
+        OnnxClassifier.load(tiny_bundle_dir)

@@ -1,0 +1,245 @@
+"""Bad input through the `textcnn` command: one line on stderr naming the file / line / field and
+what to do, exit status 2, no traceback (unless --debug), no checkpoint or run folder left behind.
+The readers' own messages are tested in test_data.py and test_embeddings.py; here, what the
+user of the command sees."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import make_sentences, write_csv
+from textcnn.cli import main
+from textcnn.checkpoint_io import AtomicCheckpointIO
+
+REPO = Path(__file__).resolve().parents[1]
+DEBUG = str(REPO / "configs" / "debug.yaml")
+
+
+def run_cli(args, capsys):
+    """(exit status, stderr) of ``textcnn ARGS`` run in this process."""
+    code = main(args)
+    return code, capsys.readouterr().err
+
+
+def assert_clean_failure(code, err, tmp_path, *expected):
+    lines = [l for l in err.splitlines() if l.startswith("textcnn: error:")]
+    assert code == 2, err
+    assert len(lines) == 1 and "Traceback" not in err, err
+    for text in expected:
+        assert text in lines[0], lines[0]
+    assert not list(tmp_path.rglob("*.ckpt")), "a failed run left a checkpoint behind"
+    assert not (tmp_path / "runs").exists() or not any(p.is_file() for p in (tmp_path / "runs").rglob("*"))
+
+
+def fit(path, *extra):
+    return ["fit", "--config", DEBUG, "--data.train_path", str(path), "--trainer.enable_progress_bar", "false", *extra]
+
+
+BAD_TRAIN_FILES = {
+    "empty": (b"", ["empty.csv", "no examples"]),
+    "header_only": (b"text,label\n", ["header_only.csv", "no examples", "only a header"]),
+    "no_text_column": (b"sentence,label\na,1\n", ["no_text_column.csv, line 1", "no column 'text'", "text_column"]),
+    "no_label_column": (b"text,class\na,1\n", ["no_label_column.csv, line 1", "no column 'label'", "label_column"]),
+    "blank_texts": (b'text,label\n"  ",1\n,0\n" \t ",1\n', ["blank_texts.csv", "all 3 texts are empty"]),
+    "single_class": (b"text,label\n" + b"".join(b"film %d,pos\n" % i for i in range(20)),
+                     ["single_class.csv", "single label 'pos'", "at least two classes"]),
+    "not_utf8": (b"text,label\ngood,1\ncaf\xe9 bad,0\n", ["not_utf8.csv, line 3", "not valid UTF-8", "iconv"]),
+    "unclosed_quote": (b'text,label\ngood,1\n"bad film,0\nfine,1\n', ["unclosed_quote.csv, line 3", "never closed"]),
+}
+
+
+@pytest.mark.parametrize("name", BAD_TRAIN_FILES)
+def test_bad_training_file(name, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    content, expected = BAD_TRAIN_FILES[name]
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(content)
+    assert_clean_failure(*run_cli(fit(path), capsys), tmp_path, *expected)
+
+
+def test_a_test_label_never_seen_in_training(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    test = tmp_path / "test.csv"
+    test.write_text("text,label\ngood film,positive\nso-so film,neutral\n", encoding="utf-8")
+    code, err = run_cli(fit(tiny_csv, "--data.test_path", str(test)), capsys)
+    assert_clean_failure(code, err, tmp_path, "test.csv, line 3", "label 'neutral'", "fix the label")
+
+
+def test_blank_texts_among_good_ones_are_skipped_with_a_warning(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = write_csv(tmp_path / "d.csv", make_sentences(60) + [("   ", "positive"), ("", "negative")])
+    with pytest.warns(UserWarning, match="skipped 2 example"):
+        assert main(fit(path, "--trainer.fast_dev_run", "true")) == 0
+
+
+def test_a_1_mb_text_is_read_and_trained_on(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    big = ("good film and story " * 52_000)[:1_000_000]
+    path = write_csv(tmp_path / "d.csv", make_sentences(60) + [(big, "positive")])
+    # max_len bounds the memory of a batch that holds the huge text
+    assert main(fit(path, "--trainer.fast_dev_run", "true", "--data.max_len", "500")) == 0
+
+
+def _vectors_case(tmp_path, tiny_glove, kind):
+    if kind == "wrong_dim_line":
+        lines = tiny_glove.read_text(encoding="utf-8").splitlines()
+        lines[2] = " ".join(lines[2].split()[:-3])
+        path = tmp_path / "bad.txt"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        word = lines[2].split()[0]
+        return path, [], ["bad.txt, line 3", f"word {word!r}", "expected 16"]
+    if kind == "truncated_binary":
+        rows = [line.split() for line in tiny_glove.read_text(encoding="utf-8").splitlines()]
+        body = f"{len(rows)} 16\n".encode() + b"".join(
+            r[0].encode() + b" " + np.asarray(r[1:], dtype="<f4").tobytes() for r in rows)
+        path = tmp_path / "cut.bin"
+        path.write_bytes(body[:-10])
+        return path, [], ["cut.bin", "bytes"]
+    # vectors of dimension 16 against --data.embedding_dim 300
+    return tiny_glove, ["--data.embedding_dim", "300"], [tiny_glove.name, "dimension 16", "--data.embedding_dim is 300"]
+
+
+@pytest.mark.parametrize("kind", ["wrong_dim_line", "truncated_binary", "dim_differs_from_config"])
+def test_bad_vectors(kind, tiny_csv, tiny_glove, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path, extra, expected = _vectors_case(tmp_path, tiny_glove, kind)
+    args = fit(tiny_csv, "--data.vectors", str(path), "--model.variant", "static", *extra)
+    if "--data.embedding_dim" not in extra:
+        args += ["--data.embedding_dim", "null"]
+    assert_clean_failure(*run_cli(args, capsys), tmp_path, *expected)
+
+
+@pytest.mark.parametrize("option, value, expected", [
+    ("--model.variant", "dynamic", ["unknown variant 'dynamic'", "multichannel"]),
+    ("--model.act_layer", "swishy", ["unknown activation 'swishy'", "relu"]),
+    ("--model.pooling", "median", ["unknown pooling 'median'", "kmax"]),
+    ("--model.optimizer", "rmsprop", ["unknown optimizer 'rmsprop'", "adadelta"]),
+    ("--data.tokenizer", "bpe", ["unknown tokenizer 'bpe'", "word, char"]),
+    ("--model.num_filters", "many", ['"model.num_filters"', "many"]),
+    ("--model.dropout", "0.3", ["unrecognized arguments: --model.dropout"]),
+])
+def test_bad_config_values(option, value, expected, tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert_clean_failure(*run_cli(fit(tiny_csv, option, value), capsys), tmp_path, *expected)
+
+
+def test_bad_values_in_a_config_file(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / "my.yaml"
+    cfg.write_text("model:\n  act_layer: swishy\n", encoding="utf-8")
+    code, err = run_cli(fit(tiny_csv, "--config", str(cfg)), capsys)
+    assert_clean_failure(code, err, tmp_path, "unknown activation 'swishy'")
+    code, err = run_cli(fit(tiny_csv, "--config", str(tmp_path / "missing.yaml")), capsys)
+    assert_clean_failure(code, err, tmp_path, "missing.yaml", "does not exist")
+
+
+def test_a_setup_failure_leaves_no_run_folder(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    # refused in the module's setup, after the trainer made its run folder
+    code, err = run_cli(fit(tiny_csv, "--model.variant", "static"), capsys)
+    assert_clean_failure(code, err, tmp_path, "needs pretrained vectors", "--data.vectors")
+    assert not list((tmp_path / "runs").rglob("config.yaml"))
+
+
+def test_an_absurd_learning_rate_stops_with_a_clear_message(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, err = run_cli(fit(tiny_csv, "--model.optimizer", "sgd", "--model.lr", "1e30", "--model.max_norm", "null"),
+                        capsys)
+    assert_clean_failure(code, err, tmp_path, "training loss became", "lower the learning rate")
+
+
+def test_a_bundle_whose_weights_do_not_match_its_json(tmp_path, capsys):
+    from test_export import tiny_bundle
+
+    path, _ = tiny_bundle(tmp_path / "b")
+    cfg = json.loads((path / "textcnn.json").read_text())
+    cfg["model"]["num_filters"] = 7
+    (path / "textcnn.json").write_text(json.dumps(cfg))
+    code, err = run_cli(["classify", "--bundle", str(path), "good film"], capsys)
+    assert_clean_failure(code, err, tmp_path, "model.safetensors", "weights do not match textcnn.json", "re-export")
+
+
+def test_the_console_command_fails_without_traceback_and_debug_shows_it(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"text,label\ncaf\xe9,1\n")
+    cmd = [sys.executable, "-m", "textcnn.cli", "fit", "--config", DEBUG, "--data.train_path", str(bad)]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("textcnn: error: ")
+    assert "bad.csv, line 2" in result.stderr
+    result = subprocess.run([*cmd, "--debug"], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" in result.stderr and "DataError" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+
+class Unsaveable:
+    def __reduce__(self):
+        raise RuntimeError("disk full")  # a save that fails half-way
+
+
+def test_a_failed_checkpoint_save_leaves_nothing_and_keeps_the_old_file(tmp_path):
+    io = AtomicCheckpointIO()
+    path = tmp_path / "ckpts" / "last.ckpt"
+    io.save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)
+    with pytest.raises(RuntimeError, match="disk full"):
+        io.save_checkpoint({"epoch": 2, "w": torch.zeros(1000), "bad": Unsaveable()}, path)
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temporary file
+    assert io.load_checkpoint(path)["epoch"] == 1  # the old checkpoint, complete
+    with pytest.raises(RuntimeError, match="disk full"):
+        io.save_checkpoint({"bad": Unsaveable()}, tmp_path / "ckpts" / "new.ckpt")
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]
+
+
+def test_checkpoints_of_a_run_load_with_weights_only(tiny_csv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(fit(tiny_csv, "--trainer.max_epochs", "1", "--test_after_fit", "false")) == 0
+    ckpts = sorted((tmp_path / "runs").rglob("*.ckpt"))
+    assert {p.name.split("-")[0] for p in ckpts} == {"best", "last.ckpt"}
+    for path in ckpts:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)  # no pickled code needed
+        assert ckpt["textcnn"]["data"]["labels"] == ["positive", "negative"]
+    assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+class Payload:
+    """A class a malicious checkpoint could name so that loading runs its code."""
+
+
+def test_checkpoint_loading_refuses_pickled_objects(tmp_path):
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "payload": Payload()}, path)
+    with pytest.raises(Exception, match="Weights only load failed"):
+        AtomicCheckpointIO().load_checkpoint(path)
+
+
+def test_a_bundle_loads_without_pickle(tmp_path, monkeypatch):
+    import pickle
+
+    from test_export import tiny_bundle
+    from textcnn import TextClassifier
+
+    path, _ = tiny_bundle(tmp_path / "b")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a bundle must load without pickle")
+
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    probs = TextClassifier.load(path, device="cpu").predict_proba(["good film"])
+    assert probs.shape == (1, 2)
+
+
+def test_export_of_a_corrupt_checkpoint_leaves_no_bundle(tmp_path, capsys):
+    ckpt = tmp_path / "cut.ckpt"
+    ckpt.write_bytes(b"PK\x03\x04 truncated zip archive")
+    code, err = run_cli(["export", "--ckpt", str(ckpt), "--out", str(tmp_path / "bundle")], capsys)
+    assert_clean_failure(code, err, tmp_path / "none", "cut.ckpt", "cannot read checkpoint")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.ckpt"]

@@ -1,0 +1,89 @@
+"""The JSON side of a bundle, torch-free: format constants, ``BundleError``,
+``read_bundle_config`` and ``BundleText`` (texts -> padded id batches), shared by ``export`` /
+``api`` (torch) and ``onnx_predict`` (onnxruntime only)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterator, Optional, Sequence, Union
+
+import numpy as np
+
+from .text import Vocab, build_tokenizer
+
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "ONNX_FILE", "BundleError",
+           "read_bundle_config", "BundleText"]
+
+BUNDLE_FORMAT = "textcnn-bundle"
+BUNDLE_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "textcnn.json"
+ONNX_FILE = "model.onnx"
+_REQUIRED = ("model", "vocab", "labels", "tokenizer")
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be written or read; the message names the file and what is wrong."""
+
+
+def read_bundle_config(path: str | os.PathLike) -> dict:
+    """Read and check ``textcnn.json`` of the bundle at ``path``."""
+    path = Path(path)
+    cfg_path = path / CONFIG_FILE
+    if not cfg_path.is_file():
+        raise BundleError(f"{path}: not a textcnn bundle (no {CONFIG_FILE}); create one with `textcnn export`")
+    try:
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BundleError(f"{cfg_path}: not valid JSON ({e}); re-export the bundle") from None
+    if config.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{cfg_path}: format is {config.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+    if config.get("version", 0) > BUNDLE_VERSION:
+        raise BundleError(
+            f"{cfg_path}: bundle version {config['version']} is newer than this textcnn reads "
+            f"({BUNDLE_VERSION}); upgrade textcnn"
+        )
+    missing = [k for k in _REQUIRED if k not in config]
+    if missing:
+        raise BundleError(f"{cfg_path}: missing {', '.join(missing)}")
+    return config
+
+
+class BundleText:
+    """The text side of a bundle: tokenizer, vocabulary, labels and length rules (truncate to
+    ``max_len``; pad to at least the largest window). Base of ``TextClassifier`` and
+    ``OnnxClassifier``, so both see exactly the same ids."""
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.labels: list[str] = list(config["labels"])
+        self.vocab = Vocab(config["vocab"])
+        self.tokenizer = build_tokenizer(config["tokenizer"])
+        self.max_len: Optional[int] = config.get("max_len")
+        self.min_len = max(int(config.get("min_len") or 1), max(config["model"].get("kernel_sizes") or (1,)))
+
+    def tokenize(self, text: str) -> list[str]:
+        """The tokens the model sees for ``text`` (after truncation to ``max_len``)."""
+        tokens = self.tokenizer(text)
+        return tokens[: self.max_len] if self.max_len else tokens
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text."""
+        tokens = self.tokenizer.tokenize_many(texts)
+        return [self.vocab.encode(t[: self.max_len] if self.max_len else t) for t in tokens]
+
+    def padded_batches(self, texts: Union[str, Sequence[str]], batch_size: int) -> Iterator[tuple[list[int], np.ndarray]]:
+        """``(rows, tokens)`` pairs: indices into ``texts`` and their ``(B, L)`` int64 ids, right-padded
+        with 0. Texts of similar length go together to waste less padding; the model masks
+        padding, so the grouping changes no probability."""
+        if isinstance(texts, str):
+            texts = [texts]
+        ids = self.encode(texts)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            tokens = np.zeros((len(rows), max(self.min_len, max(len(ids[i]) for i in rows))), dtype=np.int64)
+            for r, i in enumerate(rows):
+                tokens[r, : len(ids[i])] = ids[i]
+            yield rows, tokens

@@ -1,0 +1,67 @@
+"""Checkpoint files that are either complete or absent: written beside their final path,
+synced to disk and renamed into place; read with ``torch.load(weights_only=True)``."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+from lightning.fabric.utilities.cloud_io import get_filesystem
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+from fsspec.implementations.local import LocalFileSystem
+
+__all__ = ["AtomicCheckpointIO"]
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """``TorchCheckpointIO`` whose local saves cannot leave a partial ``.ckpt`` behind.
+
+    Lightning's own save writes through an fsspec transaction whose temporary file lives in
+    the system temp folder and is moved (copied, across file systems) onto the final path
+    without an fsync, so a crash or ``kill -9`` mid-copy can leave a truncated checkpoint.
+    Here the checkpoint goes to a hidden temporary file in the same folder, is fsynced and
+    then ``os.replace``d over the final name: a reader sees the old file or the new one.
+    Remote paths (``s3://`` ...) keep Lightning's behaviour.
+
+    Loading defaults to ``weights_only=True`` (tensors and plain data only, no pickled code).
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Optional[Any] = None) -> None:
+        if not isinstance(get_filesystem(path), LocalFileSystem):
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        if storage_options is not None:
+            raise TypeError(f"{type(self).__name__} does not take storage_options")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(checkpoint, f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)  # make the rename itself durable
+
+    def load_checkpoint(
+        self, path, map_location: Optional[Callable] = lambda storage, loc: storage, weights_only: Optional[bool] = None
+    ) -> dict[str, Any]:
+        return super().load_checkpoint(path, map_location=map_location,
+                                       weights_only=True if weights_only is None else weights_only)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open a folder
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,65 @@
+"""Run an exported bundle with onnxruntime and numpy only (no torch): what a service needs.
+
+    from textcnn.onnx_predict import OnnxClassifier
+    clf = OnnxClassifier.load("bundles/mr")          # model.onnx + textcnn.json
+    clf.predict_proba(["a gorgeous, witty, seductive movie."])   # (N, C), columns clf.labels
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence, Union
+
+import numpy as np
+
+from .bundle import ONNX_FILE, BundleError, BundleText, read_bundle_config
+
+__all__ = ["OnnxClassifier", "onnx_predict"]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+class OnnxClassifier(BundleText):
+    """A bundle's ``model.onnx`` with its tokenizer, vocabulary and labels (torch-free twin of
+    ``TextClassifier``: same tokens, same padding, same probabilities to ~1e-6)."""
+
+    def __init__(self, path: str | os.PathLike, providers: Sequence[str] = ("CPUExecutionProvider",)):
+        import onnxruntime as ort
+
+        path = Path(path)
+        super().__init__(read_bundle_config(path))
+        if not (path / ONNX_FILE).is_file():
+            raise BundleError(
+                f"{path}: no {ONNX_FILE}; create it with `textcnn export --bundle {path} --format onnx`"
+            )
+        self.session = ort.InferenceSession(str(path / ONNX_FILE), providers=list(providers))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, **kwargs) -> "OnnxClassifier":
+        """Same as the constructor; mirrors ``TextClassifier.load``."""
+        return cls(path, **kwargs)
+
+    def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
+        """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``."""
+        n = 1 if isinstance(texts, str) else len(texts)
+        out = np.empty((n, len(self.labels)), dtype=np.float32)
+        for rows, tokens in self.padded_batches(texts, batch_size):
+            (logits,) = self.session.run(["logits"], {"tokens": tokens})
+            out[rows] = _softmax(logits.astype(np.float64))
+        return out
+
+    def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[tuple[str, dict[str, float]]]:
+        """``(label, {label: probability})`` for each text."""
+        return [
+            (self.labels[int(row.argmax())], {name: float(p) for name, p in zip(self.labels, row)})
+            for row in self.predict_proba(texts, batch_size)
+        ]
+
+
+def onnx_predict(bundle: str | os.PathLike, texts: Sequence[str]) -> list[tuple[str, dict[str, float]]]:
+    """One-shot: load ``bundle``'s ``model.onnx`` and label ``texts``. ``textcnn.json`` names the
+    labels and the tokenizer; see ``OnnxClassifier`` to keep the session for many calls."""
+    return OnnxClassifier(bundle).predict(texts)
