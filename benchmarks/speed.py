@@ -129,6 +129,7 @@ def _child(args) -> None:
     warnings.filterwarnings("ignore")
     result = train_speed(args.config, args.train_path, args.child, args.epochs, args.accelerator, args.precision)
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    result["torch"], result["threads"] = torch.__version__, torch.get_num_threads()
     print(json.dumps(result))
 
 
@@ -155,15 +156,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         return _child(args)
 
+    import os
     import platform
 
-    import torch
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
+    # No torch in this process until the children are started: Linux carries a parent's peak RSS
+    # over into a forked child's ru_maxrss, so a heavy parent would inflate the children's figures.
+    threads = args.threads or min(len(os.sched_getaffinity(0)), os.cpu_count() or 1)
     report = {"command": "python benchmarks/speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
-              "torch": torch.__version__, "machine": platform.machine(), "threads": args.threads or torch.get_num_threads()}
+              "machine": platform.machine(), "threads": threads}
     if not args.skip_train:
         print(f"Training on {Path(args.train_path).name} ({args.epochs} epochs per path, median of epochs 2..; "
               f"{args.accelerator}, {args.precision}, {report['threads']} threads)")
@@ -180,7 +180,18 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{variant:<13} {r['lightning_epoch_s']:>17.2f} {r['lightning_sent_per_s']:>8.0f} "
                   f"{r['bare_epoch_s']:>13.2f} {r['bare_sent_per_s']:>8.0f} {r['ratio']:>6.2f} "
                   f"{r['peak_rss_mib']:>6.0f} MiB", flush=True)
+    if not args.skip_vectors:
+        print("\nLoading 20,000 words from a 3,000,000 x 300 word2vec binary file (benchmarks/vectors_load.py):",
+              flush=True)
+        out = subprocess.run([sys.executable, str(Path(__file__).resolve().parent / "vectors_load.py"), "--path",
+                              args.vectors_path], check=True, capture_output=True, text=True)
+        print(out.stdout.strip(), flush=True)
+        report["vectors_load"] = out.stdout.strip().splitlines()
     if not args.skip_predict:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
         from textcnn.data import read_examples
 
         texts = read_examples(args.train_path)[0]
@@ -189,13 +200,6 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nTextClassifier.predict ({Path(args.bundle).name}, cpu): one text p50 {r['single_p50_ms']:.2f} ms, "
               f"p99 {r['single_p99_ms']:.2f} ms ({r['singles']} texts); all {r['batch_texts']:,} texts in one call "
               f"(batch {r['batch_size']}): {r['batch_texts_per_s']:,.0f} texts/s", flush=True)
-    if not args.skip_vectors:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        import vectors_load
-
-        print("\nLoading 20,000 words from a 3,000,000 x 300 word2vec binary file (benchmarks/vectors_load.py):",
-              flush=True)
-        vectors_load.main(["--path", args.vectors_path])
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
