@@ -38,6 +38,8 @@ __all__ = [
     "Dataset",
     "DATASETS",
     "load_config",
+    "epoch_timer",
+    "make_datamodule",
     "train_and_test",
     "baseline_scores",
     "evaluate",
@@ -124,8 +126,9 @@ def load_config(path: str | Path) -> dict:
 # -- one CNN run ---------------------------------------------------------------------------------
 
 
-def _epoch_times():
-    """An ``EpochSummary`` that also keeps every epoch's training seconds in ``.seconds``."""
+def epoch_timer():
+    """The class of an ``EpochSummary`` that also keeps every epoch's training seconds in
+    ``.seconds`` (made on demand: ``cli`` imports this module)."""
     from .cli import EpochSummary
 
     class EpochTimes(EpochSummary):
@@ -173,7 +176,7 @@ def train_and_test(dm, model: dict, variant: str, epochs: int, seed: int, work_d
                            **{**model, "variant": variant, "report_dir": str(work_dir)})
     ckpt = ModelCheckpoint(dirpath=work_dir / "checkpoints", monitor="val/acc", mode="max", save_top_k=1,
                            filename="best-epoch{epoch:03d}", auto_insert_metric_name=False)
-    timer = _epoch_times()(enabled=verbose)
+    timer = epoch_timer()(enabled=verbose)
     trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=[ckpt, timer], accelerator=accelerator,
                         devices=1, precision=precision, default_root_dir=work_dir, enable_progress_bar=False,
                         enable_model_summary=False, num_sanity_val_steps=0)
