@@ -37,7 +37,8 @@ def train_speed(config: str, train_path: str, variant: str, epochs: int, acceler
     import torch
     import torch.nn.functional as F
 
-    from textcnn.bench import epoch_timer, load_config, make_datamodule
+    from textcnn.bench import load_config, make_datamodule
+    from textcnn.cli import EpochSummary
     from textcnn.module import TextCNNModule
 
     cfg = load_config(config)
@@ -52,7 +53,7 @@ def train_speed(config: str, train_path: str, variant: str, epochs: int, acceler
                              variant=variant, **model_cfg)
 
     # Lightning: the `textcnn fit` path without validation, so that only training is timed.
-    timer = epoch_timer()(enabled=False)
+    timer = EpochSummary(enabled=False)
     trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=[timer], enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
                         accelerator=accelerator, devices=1, precision=precision)

@@ -38,7 +38,6 @@ __all__ = [
     "Dataset",
     "DATASETS",
     "load_config",
-    "epoch_timer",
     "make_datamodule",
     "train_and_test",
     "baseline_scores",
@@ -126,23 +125,6 @@ def load_config(path: str | Path) -> dict:
 # -- one CNN run ---------------------------------------------------------------------------------
 
 
-def epoch_timer():
-    """The class of an ``EpochSummary`` that also keeps every epoch's training seconds in
-    ``.seconds`` (made on demand: ``cli`` imports this module)."""
-    from .cli import EpochSummary
-
-    class EpochTimes(EpochSummary):
-        def __init__(self, enabled: bool):
-            super().__init__(enabled)
-            self.seconds: list[float] = []
-
-        def on_train_epoch_end(self, trainer, pl_module) -> None:
-            super().on_train_epoch_end(trainer, pl_module)
-            self.seconds.append(self._train_seconds)
-
-    return EpochTimes
-
-
 def make_datamodule(data: dict, model: dict, rand_dim: Optional[int] = None, **splits):
     """A ``TextDataModule`` of ``data`` with ``splits`` (num_folds, fold, split_seed, ...) on top.
 
@@ -176,7 +158,9 @@ def train_and_test(dm, model: dict, variant: str, epochs: int, seed: int, work_d
                            **{**model, "variant": variant, "report_dir": str(work_dir)})
     ckpt = ModelCheckpoint(dirpath=work_dir / "checkpoints", monitor="val/acc", mode="max", save_top_k=1,
                            filename="best-epoch{epoch:03d}", auto_insert_metric_name=False)
-    timer = epoch_timer()(enabled=verbose)
+    from .cli import EpochSummary  # here: cli imports this module
+
+    timer = EpochSummary(enabled=verbose)
     trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=[ckpt, timer], accelerator=accelerator,
                         devices=1, precision=precision, default_root_dir=work_dir, enable_progress_bar=False,
                         enable_model_summary=False, num_sanity_val_steps=0)

@@ -58,12 +58,13 @@ class Checkpoint(ModelCheckpoint):
 class EpochSummary(Callback):
     """Prints one line per epoch: train loss, dev loss and accuracy, seconds of training.
 
-    The seconds cover the training batches only (not validation), and are logged as
-    ``train/epoch_seconds``.
+    The seconds cover the training batches only (not validation), are logged as
+    ``train/epoch_seconds`` and kept in ``seconds`` (one entry per epoch, for benchmarks).
     """
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
+        self.seconds: list[float] = []
         self._start = 0.0
         self._train_seconds = 0.0
 
@@ -74,6 +75,7 @@ class EpochSummary(Callback):
         # Lightning runs validation before this hook, so time it out of the count.
         self._train_seconds = time.perf_counter() - self._start - getattr(self, "_val_seconds", 0.0)
         self._val_seconds = 0.0
+        self.seconds.append(self._train_seconds)
         pl_module.log("train/epoch_seconds", self._train_seconds)
         if not self.enabled or not trainer.is_global_zero:
             return
