@@ -105,8 +105,7 @@ class TextClassifier(BundleText):
                 f"with {model.pool.mode!r}"
             )
         tokens = self.tokenize(text)
-        ((_, padded),) = self.padded_batches([text], 1)
-        ids = torch.from_numpy(padded).to(self.device)
+        ids = torch.from_numpy(self.pad([self.vocab.encode(tokens)])).to(self.device)
         values, starts = [], []
         for fmap, k in zip(model.forward_conv(ids), model.kernel_sizes):
             fmap = fmap.masked_fill(~model.window_mask(ids, k).unsqueeze(1), float("-inf"))

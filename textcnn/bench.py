@@ -29,7 +29,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from .data import DataError
-from .metrics import atomic_write
+from .fileio import atomic_write
 from .model import VARIANTS
 
 __all__ = [

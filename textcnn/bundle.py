@@ -83,7 +83,11 @@ class BundleText:
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            tokens = np.zeros((len(rows), max(self.min_len, max(len(ids[i]) for i in rows))), dtype=np.int64)
-            for r, i in enumerate(rows):
-                tokens[r, : len(ids[i])] = ids[i]
-            yield rows, tokens
+            yield rows, self.pad([ids[i] for i in rows])
+
+    def pad(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
+        """``(B, max(longest, min_len))`` int64 ids, right-padded with 0 (the padding id)."""
+        tokens = np.zeros((len(ids), max(self.min_len, max((len(x) for x in ids), default=0))), dtype=np.int64)
+        for r, x in enumerate(ids):
+            tokens[r, : len(x)] = x
+        return tokens

@@ -17,7 +17,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .bundle import (
-    _REQUIRED, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, WEIGHTS_FILE, BundleError, read_bundle_config,
+    _REQUIRED, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, WEIGHTS_FILE, BundleError, BundleText,
+    read_bundle_config,
 )
 from .model import TextCNN
 
@@ -160,8 +161,7 @@ def export_onnx(bundle: str | os.PathLike, opset: int = 17) -> Path:
     """
     bundle = Path(bundle)
     model, config = load_bundle(bundle, device="cpu")
-    min_len = max(int(config.get("min_len") or 1), model.min_len)
-    example = torch.ones(2, min_len + 3, dtype=torch.long)
+    example = torch.ones(2, BundleText(config).min_len + 3, dtype=torch.long)
     tmp = bundle / f".{ONNX_FILE}.tmp"
     try:
         with warnings.catch_warnings():  # the length check in forward_conv is traced as a constant

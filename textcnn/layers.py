@@ -7,7 +7,7 @@ instance, so a model resolves its strings once and passes classes down.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 import torch
 from torch import nn

@@ -9,12 +9,13 @@ import operator
 import os
 import re
 import string
-import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
+
+from .fileio import atomic_write
 
 __all__ = ["PAD", "UNK", "Tokenizer", "WordTokenizer", "CharTokenizer", "build_tokenizer", "Vocab"]
 
@@ -319,17 +320,7 @@ class Vocab:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write JSON (UTF-8) atomically: a temp file in the same folder, then `os.replace`."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".vocab-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(self.to_dict(), f, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        atomic_write(path, json.dumps(self.to_dict(), ensure_ascii=False).encode("utf-8"))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocab:
