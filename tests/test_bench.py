@@ -30,6 +30,32 @@ def test_cv_folds_partition_the_data_and_baselines_use_the_same_folds(tiny_csv, 
     assert "±" in capsys.readouterr().out
 
 
+def test_cv_with_jobs_matches_one_process_and_patience_stops_early(tiny_csv, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    reports = {}
+    try:
+        for jobs in (1, 2):
+            out = tmp_path / f"cv{jobs}.json"
+            assert main(["cv", "--config", DEBUG, "--train-path", str(tiny_csv), "--folds", "2", "--epochs", "6",
+                         "--patience", "1", "--variants", "rand", "--seeds", "0", "1", "--baselines", "nb-lr", "--threads", "1",
+                         "--jobs", str(jobs), "--out", str(out), "--work-dir", str(tmp_path / f"w{jobs}")]) == 0
+            reports[jobs] = json.loads(out.read_text())
+    finally:
+        torch.set_num_threads(threads)
+    keys = ("method", "fold", "seed", "num_train", "num_val", "num_test", "test_acc", "val_acc", "best_epoch")
+    one, two = ([{k: r.get(k) for k in keys} for r in reports[j]["runs"]] for j in (1, 2))
+    assert one == two  # worker processes give the same runs, reported in plan order
+    assert [(r["method"], r["fold"], r["seed"]) for r in one] == [  # the baseline once per split
+        ("rand", 0, 0), ("nb-lr", 0, 0), ("rand", 0, 1), ("rand", 1, 0), ("nb-lr", 1, 0), ("rand", 1, 1)]
+    for r in reports[2]["runs"]:
+        if r["method"] != "nb-lr":  # early stopping: one epoch without a better dev accuracy, then stop
+            assert r["epochs_run"] == min(6, r["best_epoch"] + 1)
+    assert reports[2]["patience"] == 1 and reports[2]["jobs"] == 2
+
+
 def test_bench_writes_table_and_json_for_the_sets_found(tiny_glove, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = tmp_path / "benchmarks"

@@ -41,6 +41,10 @@ __all__ = [
     "make_datamodule",
     "train_and_test",
     "baseline_scores",
+    "Unit",
+    "plan",
+    "run_unit",
+    "run_units",
     "evaluate",
     "summarize",
     "format_table",
@@ -141,14 +145,17 @@ def make_datamodule(data: dict, model: dict, rand_dim: Optional[int] = None, **s
 
 
 def train_and_test(dm, model: dict, variant: str, epochs: int, seed: int, work_dir: Path,
-                   accelerator: str = "auto", precision: str = "32-true", verbose: bool = False) -> dict:
+                   accelerator: str = "auto", precision: str = "32-true", verbose: bool = False,
+                   patience: Optional[int] = None) -> dict:
     """Train ``variant`` on ``dm``'s train split, keep the best epoch by dev accuracy, test it.
 
-    Returns test / dev accuracy, the best epoch (1-based) and timings; the checkpoint is
-    deleted afterwards, the test report stays in ``work_dir``.
+    With ``patience``, training stops early once dev accuracy has not improved for that many
+    epochs (Kim: "early stopping on dev sets"). Returns test / dev accuracy, the best epoch
+    (1-based), the epochs run and timings; the checkpoint is deleted afterwards, the test
+    report stays in ``work_dir``.
     """
     import lightning as L
-    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from .module import TextCNNModule
 
@@ -161,7 +168,10 @@ def train_and_test(dm, model: dict, variant: str, epochs: int, seed: int, work_d
     from .cli import EpochSummary  # here: cli imports this module
 
     timer = EpochSummary(enabled=verbose)
-    trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=[ckpt, timer], accelerator=accelerator,
+    callbacks = [ckpt, timer]
+    if patience:
+        callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=patience))
+    trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=callbacks, accelerator=accelerator,
                         devices=1, precision=precision, default_root_dir=work_dir, enable_progress_bar=False,
                         enable_model_summary=False, num_sanity_val_steps=0)
     start = time.perf_counter()
@@ -177,6 +187,7 @@ def train_and_test(dm, model: dict, variant: str, epochs: int, seed: int, work_d
         "val_acc": float(ckpt.best_model_score),
         "best_epoch": best_epoch,
         "epochs": epochs,
+        "epochs_run": len(timer.seconds),
         "fit_seconds": round(fit_seconds, 2),
         "train_seconds_per_epoch": round(float(np.mean(timer.seconds)), 3) if timer.seconds else None,
         "vocab_size": dm.vocab_size,
@@ -264,19 +275,47 @@ def baseline_scores(name: str, tokenizer: Callable[[str], list[str]], train: tup
 # -- a protocol over folds or seeds --------------------------------------------------------------
 
 
-def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Sequence[str], epochs: int,
-             work_dir: Path, folds: int = 10, fold_ids: Optional[Sequence[int]] = None,
-             seeds: Sequence[int] = (0,), val_fraction: float = 0.1, rand_dim: Optional[int] = None,
-             accelerator: str = "auto", precision: str = "32-true", verbose: bool = False,
-             on_run: Optional[Callable[[dict], None]] = None) -> list[dict]:
-    """Run ``variants`` and ``baselines`` on the same splits; one dict per (split, method).
+@dataclass(frozen=True)
+class Unit:
+    """One independent piece of a benchmark: a CNN variant, or the baselines, on one split.
+
+    Plain data, so that a worker process can run it (``run_unit``).
+    """
+
+    key: str  # the data set's name (bench) or "" (cv)
+    index: int  # position in the plan: runs are reported in this order
+    methods: tuple  # (variant,) or the baselines' names
+    data: dict
+    model: dict
+    split: dict
+    fold: Optional[int]
+    seed: int
+    epochs: int
+    work_dir: str
+    where: str
+    rand_dim: Optional[int] = None
+    accelerator: str = "auto"
+    precision: str = "32-true"
+    verbose: bool = False
+    patience: Optional[int] = None
+
+    @property
+    def is_cnn(self) -> bool:
+        return self.methods[0] in VARIANTS
+
+
+def plan(config: dict, protocol: str, variants: Sequence[str], baselines: Sequence[str], epochs: int,
+         work_dir: Path, folds: int = 10, fold_ids: Optional[Sequence[int]] = None,
+         seeds: Sequence[int] = (0,), val_fraction: float = 0.1, rand_dim: Optional[int] = None,
+         accelerator: str = "auto", precision: str = "32-true", verbose: bool = False,
+         patience: Optional[int] = None, key: str = "", start: int = 0) -> list[Unit]:
+    """The units of ``variants`` and ``baselines`` on the same splits, in report order.
 
     ``protocol="cv"``: fold ``i`` of a stratified ``folds``-fold split of the training file
     is the test set and ``val_fraction`` of the rest (Kim: 10%) the dev set, for ``i`` in
     ``fold_ids`` (default: all), with each seed in ``seeds``. ``protocol="test"``: the
     config's test file, once per seed (the seed also draws the dev split when it is held out
-    of the training file). Baselines are deterministic: they run once per distinct split.
-    ``on_run`` is called with each run as soon as it is done.
+    of the training file). Baselines are deterministic: one unit per distinct split.
     """
     if protocol not in ("cv", "test"):
         raise ValueError(f"protocol must be 'cv' or 'test', got {protocol!r}")
@@ -298,39 +337,113 @@ def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Se
             raise DataError("protocol 'test' needs data.test_path or data.test_fraction in the config")
         splits = [({"split_seed": seed}, None, seed) for seed in seeds]
 
-    runs = []
-    baseline_splits = set()
+    units: list[Unit] = []
+    seen = set()
+    common = dict(key=key, data=data, model=model, epochs=epochs, rand_dim=rand_dim, accelerator=accelerator,
+                  precision=precision, verbose=verbose, patience=patience)
     for split, fold, seed in splits:
         where = f"fold {fold + 1}/{folds}" if fold is not None else "test"
-        shared_dm = None  # one vocabulary and one vectors load for the variants of a split
-        first_dm = None
+        run_dir = work_dir / (f"fold{fold}" if fold is not None else "test") / f"seed{seed}"
         for variant in variants:
-            if variant == "rand" and rand_dim is not None:
-                dm = make_datamodule(data, model, rand_dim, **split)
-            else:
-                shared_dm = shared_dm or make_datamodule(data, model, **split)
-                dm = shared_dm
-            first_dm = first_dm or dm
-            run_dir = work_dir / (f"fold{fold}" if fold is not None else "test") / f"seed{seed}" / variant
-            result = train_and_test(dm, model, variant, epochs, seed, run_dir, accelerator, precision, verbose)
-            runs.append(_record(variant, fold, seed, dm, result, on_run, where))
-        if baselines and tuple(sorted(split.items())) not in baseline_splits:
-            baseline_splits.add(tuple(sorted(split.items())))
-            dm = first_dm or make_datamodule(data, model, **split)
-            dm.prepare()
-            parts = {name: (dm.texts[name], dm.splits[name].labels) for name in ("train", "val", "test")}
-            for name in baselines:
-                result = baseline_scores(name, dm.tokenizer, parts["train"], parts["val"], parts["test"])
-                runs.append(_record(name, fold, seed, dm, result, on_run, where))
+            units.append(Unit(index=start + len(units), methods=(variant,), split=split, fold=fold, seed=seed,
+                              work_dir=str(run_dir / variant), where=where, **common))
+        if baselines and tuple(sorted(split.items())) not in seen:
+            seen.add(tuple(sorted(split.items())))
+            units.append(Unit(index=start + len(units), methods=tuple(baselines), split=split, fold=fold,
+                              seed=seed, work_dir=str(run_dir), where=where, **common))
+    return units
+
+
+_DM_CACHE: dict = {}  # the last DataModule built in this process: the variants of a split share it
+
+
+def _datamodule(unit: Unit):
+    rand_dim = unit.rand_dim if unit.methods == ("rand",) else None
+    cache_key = json.dumps([unit.data, unit.model.get("kernel_sizes"), unit.split, rand_dim], sort_keys=True)
+    if cache_key not in _DM_CACHE:
+        _DM_CACHE.clear()
+        _DM_CACHE[cache_key] = make_datamodule(unit.data, unit.model, rand_dim, **unit.split)
+    return _DM_CACHE[cache_key]
+
+
+def run_unit(unit: Unit) -> list[dict]:
+    """Train and test one unit; one run dict per method."""
+    dm = _datamodule(unit)
+    runs = []
+    if unit.is_cnn:
+        (variant,) = unit.methods
+        result = train_and_test(dm, unit.model, variant, unit.epochs, unit.seed, Path(unit.work_dir),
+                                unit.accelerator, unit.precision, unit.verbose, unit.patience)
+        runs.append(_record(variant, unit, dm, result))
+    else:
+        dm.prepare()
+        parts = {name: (dm.texts[name], dm.splits[name].labels) for name in ("train", "val", "test")}
+        for name in unit.methods:
+            result = baseline_scores(name, dm.tokenizer, parts["train"], parts["val"], parts["test"])
+            runs.append(_record(name, unit, dm, result))
     return runs
 
 
-def _record(method: str, fold, seed: int, dm, result: dict, on_run, where: str) -> dict:
-    run = {"method": method, "fold": fold, "seed": seed,
+def _worker_init(threads: int) -> None:
+    _quiet(threads)
+
+
+def run_units(units: Sequence[Unit], on_run: Callable[[Unit, dict], None], jobs: int = 1,
+              threads: Optional[int] = None) -> None:
+    """Run ``units``, calling ``on_run(unit, run)`` in this process as each run is done.
+
+    ``jobs > 1`` runs that many units at once, each in its own process (spawned, with
+    ``threads`` torch threads, default 1), so a machine with many cores is used whole; runs
+    then arrive in the order they finish, each carrying its unit's ``index``.
+    """
+    if jobs <= 1:
+        for unit in units:
+            for run in run_unit(unit):
+                on_run(unit, run)
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(threads or 1,))
+    try:
+        pending = {pool.submit(run_unit, unit): unit for unit in units}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_EXCEPTION)
+            for future in done:
+                unit = pending.pop(future)
+                for run in future.result():  # a worker's error is raised here, with its own message
+                    on_run(unit, run)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Sequence[str], epochs: int,
+             work_dir: Path, folds: int = 10, fold_ids: Optional[Sequence[int]] = None,
+             seeds: Sequence[int] = (0,), val_fraction: float = 0.1, rand_dim: Optional[int] = None,
+             accelerator: str = "auto", precision: str = "32-true", verbose: bool = False,
+             on_run: Optional[Callable[[dict], None]] = None, patience: Optional[int] = None,
+             jobs: int = 1, threads: Optional[int] = None) -> list[dict]:
+    """Run ``variants`` and ``baselines`` on the same splits (see ``plan``); one dict per
+    (split, method), in plan order. ``on_run`` is called with each run as soon as it is done."""
+    units = plan(config, protocol, variants, baselines, epochs, work_dir, folds, fold_ids, seeds, val_fraction,
+                 rand_dim, accelerator, precision, verbose, patience)
+    runs: list[dict] = []
+
+    def collect(unit: Unit, run: dict) -> None:
+        runs.append(run)
+        if on_run is not None:
+            on_run(run)
+
+    run_units(units, collect, jobs, threads)
+    return sorted(runs, key=lambda r: r["unit"])
+
+
+def _record(method: str, unit: Unit, dm, result: dict) -> dict:
+    run = {"method": method, "fold": unit.fold, "seed": unit.seed, "unit": unit.index,
            **{f"num_{k}": len(dm.splits[k]) for k in ("train", "val", "test")}, **result}
-    log.info("%s seed %d %s: test acc %.4f (dev %.4f)", where, seed, method, run["test_acc"], run["val_acc"])
-    if on_run is not None:
-        on_run(run)
+    log.info("%s seed %d %s: test acc %.4f (dev %.4f)", unit.where, unit.seed, method, run["test_acc"],
+             run["val_acc"])
     return run
 
 
@@ -384,7 +497,9 @@ def format_table(report: dict) -> str:
         lines.append(f"- {d['title']}: {d['protocol']}; vectors {d['vectors']}"
                      + (f" ({', '.join(extra)})" if extra else "") + ".")
     rand = f"{s['rand_dim']}-d random table" if s["rand_dim"] else "random table as wide as the vectors"
-    lines.append(f"- CNN: {s['epochs'] or 'config'} epochs, best epoch by dev accuracy; rand: {rand}. "
+    stop = (f", stopped after {s['patience']} epochs without a better dev accuracy" if s.get("patience") else "")
+    epochs = s["epochs"] or "the config's"
+    lines.append(f"- CNN: up to {epochs} epochs, best epoch by dev accuracy{stop}; rand: {rand}. "
                  "Baselines: trained on the same training part (without the dev part), C in "
                  f"{list(C_GRID)} chosen by dev accuracy.")
     return "\n".join(lines) + "\n"
@@ -419,7 +534,12 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's max_epochs)")
     p.add_argument("--rand-dim", type=int, default=None, help="embedding width of CNN-rand (Kim: 300; default: "
                    "the width of the pretrained vectors, so that rand differs from the others only in its start)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (1 is much faster on a busy machine)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads per run (1 is much faster on a "
+                   "busy machine; with --jobs the default is 1)")
+    p.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process (default 1); "
+                   "e.g. --jobs 8 --threads 2 on 16 cores")
+    p.add_argument("--patience", type=int, default=None, help="stop a run once dev accuracy has not improved "
+                   "for this many epochs (Kim's early stopping on dev); default: train every epoch")
     p.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
     p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed on a GPU")
     p.add_argument("--work-dir", default=None, help="per-run test reports go here")
@@ -427,11 +547,19 @@ def _common_options(p: argparse.ArgumentParser) -> None:
 
 
 def _setup(args) -> None:
-    """Quiet Lightning's start-up lines and set the CPU threads."""
-    if args.threads:
+    if args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.patience is not None and args.patience < 1:
+        raise ValueError(f"--patience must be at least 1 epoch, got {args.patience}")
+    _quiet(args.threads)
+
+
+def _quiet(threads: Optional[int]) -> None:
+    """Quiet Lightning's start-up lines and set the CPU threads (here and in each worker)."""
+    if threads:
         import torch
 
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(threads)
     for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
         logging.getLogger(name).setLevel(logging.WARNING)
     import warnings
@@ -476,20 +604,26 @@ def cv_main(argv: Sequence[str]) -> int:
     start = time.perf_counter()
     report = {"command": "textcnn cv " + shlex.join(argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "versions": _versions(), "config": str(args.config), "train_path": config["data"].get("train_path"),
-              "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds), "epochs": epochs, "runs": []}
+              "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds), "epochs": epochs,
+              "patience": args.patience, "jobs": args.jobs, "runs": []}
 
-    def save(run: dict) -> None:
-        report["runs"].append(run)
+    def write() -> None:
         report["summary"] = summarize(report["runs"])
         report["elapsed_minutes"] = round((time.perf_counter() - start) / 60, 2)
         atomic_write(out, (json.dumps(report, indent=2) + "\n").encode("utf-8"))
+
+    def save(run: dict) -> None:
+        report["runs"].append(run)
+        write()
         where = f"fold {run['fold'] + 1}/{args.folds}"
         print(f"{where}  seed {run['seed']}  {run['method']:<13} test {100 * run['test_acc']:.2f}  "
               f"dev {100 * run['val_acc']:.2f}", flush=True)
 
-    evaluate(config, "cv", variants, args.baselines, epochs, work_dir, folds=args.folds, fold_ids=fold_ids,
-             seeds=seeds, rand_dim=args.rand_dim, accelerator=args.accelerator, precision=args.precision,
-             verbose=args.verbose, on_run=save)
+    report["runs"] = evaluate(config, "cv", variants, args.baselines, epochs, work_dir, folds=args.folds,
+                              fold_ids=fold_ids, seeds=seeds, rand_dim=args.rand_dim, accelerator=args.accelerator,
+                              precision=args.precision, verbose=args.verbose, on_run=save, patience=args.patience,
+                              jobs=args.jobs, threads=args.threads)
+    write()  # in plan order
     print(f"\n{report['protocol']}, {epochs} epochs:")
     for method, s in report["summary"].items():
         print(f"  {LABELS[method]:<42} {s['mean']:.2f} ± {s['std']:.2f}  (n={s['n']})")
@@ -563,7 +697,7 @@ def bench_main(argv: Sequence[str]) -> int:
               "settings": {"data_dir": str(data_dir), "variants": variants, "baselines": args.baselines,
                            "epochs": args.epochs, "folds": args.folds, "folds_run": len(fold_ids),
                            "seeds": seeds, "rand_dim": args.rand_dim, "precision": args.precision,
-                           "threads": args.threads,
+                           "threads": args.threads, "jobs": args.jobs, "patience": args.patience,
                            "set": args.set, "c_grid": list(C_GRID)},
               "kim2014": KIM_2014, "datasets": {}}
 
@@ -572,6 +706,7 @@ def bench_main(argv: Sequence[str]) -> int:
         atomic_write(out.with_suffix(".json"), (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
         atomic_write(out.with_suffix(".md"), format_table(report).encode("utf-8"))
 
+    units: list[Unit] = []
     for name in found:
         ds = DATASETS[name]
         config = load_config(CONFIG_DIR / ds.config)
@@ -584,24 +719,39 @@ def bench_main(argv: Sequence[str]) -> int:
             config[section][key] = value
         epochs = args.epochs or config["max_epochs"]
         ds_seeds = [config["seed"]] if ds.protocol == "cv" else seeds
-        entry = report["datasets"][name] = {
+        report["datasets"][name] = {
             "title": ds.title, "protocol": _describe_protocol(ds.protocol, args.folds, fold_ids, ds_seeds),
             "epochs": epochs, "vectors": Path(str(config["data"].get("vectors"))).name,
             "data": {k: v for k, v in config["data"].items() if not k.endswith("_path")},
             "model": config["model"], "runs": [], "summary": {},
         }
-        print(f"== {ds.title}: {entry['protocol']}, {epochs} epochs", flush=True)
+        units += plan(config, ds.protocol, variants, args.baselines, epochs, work_root / name, folds=args.folds,
+                      fold_ids=fold_ids, seeds=ds_seeds, rand_dim=args.rand_dim, accelerator=args.accelerator,
+                      precision=args.precision, verbose=args.verbose, patience=args.patience, key=name,
+                      start=len(units))
+    left = {name: sum(len(u.methods) for u in units if u.key == name) for name in found}
+    for name in found:
+        entry = report["datasets"][name]
+        print(f"== {entry['title']}: {entry['protocol']}, {entry['epochs']} epochs, "
+              f"{left[name]} runs", flush=True)
+    print(f"   {len(units)} units, {args.jobs} at a time", flush=True)
 
-        def on_run(run: dict, entry=entry) -> None:
-            entry["runs"].append(run)
+    def on_run(unit: Unit, run: dict) -> None:
+        entry = report["datasets"][unit.key]
+        entry["runs"].append(run)
+        entry["summary"] = summarize(entry["runs"])
+        save()
+        print(f"   {entry['title']} {unit.where} seed {unit.seed} {run['method']:<13} test "
+              f"{100 * run['test_acc']:.2f}  dev {100 * run['val_acc']:.2f}", flush=True)
+        left[unit.key] -= 1
+        if not left[unit.key]:
+            entry["runs"].sort(key=lambda r: r["unit"])
             entry["summary"] = summarize(entry["runs"])
-            save()
+            print(f"== {entry['title']} done:", flush=True)
+            for method, st in entry["summary"].items():
+                print(f"   {LABELS[method]:<42} {st['mean']:.2f} ± {st['std']:.2f}  (n={st['n']})", flush=True)
 
-        evaluate(config, ds.protocol, variants, args.baselines, epochs, work_root / name, folds=args.folds,
-                 fold_ids=fold_ids, seeds=ds_seeds, rand_dim=args.rand_dim, accelerator=args.accelerator,
-                 precision=args.precision, verbose=args.verbose, on_run=on_run)
-        for method, s in entry["summary"].items():
-            print(f"   {LABELS[method]:<42} {s['mean']:.2f} ± {s['std']:.2f}  (n={s['n']})", flush=True)
+    run_units(units, on_run, args.jobs, args.threads)
     save()
     table = format_table(report)
     if args.readme:
