@@ -94,3 +94,44 @@ def test_same_seed_on_cpu_gives_identical_metrics_and_weights(tiny_csv, tmp_path
     (m1, l1, w1), (m2, l2, w2) = results
     assert m1 == m2 and l1 == l2
     assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has ended
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG is Linux")
+def test_killing_bench_with_jobs_ends_its_worker_processes(tmp_path):
+    data = write_csv(tmp_path / "d.csv", make_sentences(2000))
+    cmd = [sys.executable, "-m", "textcnn.cli", "cv", "--config", DEBUG, "--train-path", str(data), "--folds", "2",
+           "--epochs", "50", "--variants", "rand", "--jobs", "2", "--out", str(tmp_path / "cv.json")]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        workers = []
+        while len(workers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            workers = [c for c in _children(proc.pid)
+                       if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text(errors="replace")]
+        assert len(workers) == 2, "two worker processes should have started"
+        time.sleep(3)  # into training
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 90  # a worker still importing torch ends once it is set up
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(w) for w in workers), "workers outlived the killed command"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
