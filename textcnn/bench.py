@@ -510,7 +510,8 @@ def format_table(report: dict) -> str:
                      + (f" ({', '.join(extra)})" if extra else "") + ".")
     rand = f"{s['rand_dim']}-d random table" if s["rand_dim"] else "random table as wide as the vectors"
     stop = (f", stopped after {s['patience']} epochs without a better dev accuracy" if s.get("patience") else "")
-    epochs = s["epochs"] or "the config's"
+    per_set = {sets[n].get("epochs") for n in names}
+    epochs = s["epochs"] or (per_set.pop() if len(per_set) == 1 else "the config's")
     lines.append(f"- CNN: up to {epochs} epochs, best epoch by dev accuracy{stop}; rand: {rand}. "
                  "Baselines: trained on the same training part (without the dev part), C in "
                  f"{list(C_GRID)} chosen by dev accuracy.")
