@@ -54,10 +54,9 @@ def tiny_glove(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def tiny_bundle_dir(tmp_path_factory) -> Path:
+def make_tiny_bundle(path: Path, **model_options) -> Path:
     """An untrained word-level bundle over the generated vocabulary: windows 2, 3, 5, labels
-    positive / negative, max pooling. Built once per session; treat it as read-only."""
+    positive / negative, max pooling; ``model_options`` go to ``TextCNN``."""
     import torch
 
     from textcnn.export import save_bundle
@@ -67,8 +66,20 @@ def tiny_bundle_dir(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     vocab = [PAD, UNK, *POSITIVE, *NEGATIVE, *FILLER, "."]
     cfg = {"vocab_size": len(vocab), "num_classes": 2, "embed_dim": 16, "variant": "non-static",
-           "kernel_sizes": [2, 3, 5], "num_filters": 6}
+           "kernel_sizes": [2, 3, 5], "num_filters": 6, **model_options}
     model = TextCNN(**cfg)
     config = {"model": cfg, "vocab": vocab, "labels": ["positive", "negative"],
-              "tokenizer": WordTokenizer().to_config(), "min_len": 5}
-    return save_bundle(tmp_path_factory.mktemp("bundles") / "tiny-sentiment", model, config)
+              "tokenizer": WordTokenizer().to_config(), "min_len": model.min_len}
+    return save_bundle(path, model, config)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_dir(tmp_path_factory) -> Path:
+    """``make_tiny_bundle`` with valid convolutions. Built once per session; treat it as read-only."""
+    return make_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny-sentiment")
+
+
+@pytest.fixture(scope="session")
+def wide_bundle_dir(tmp_path_factory) -> Path:
+    """``make_tiny_bundle`` with Kim's wide padding (windows overhang the text's ends)."""
+    return make_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny-wide", conv_padding="wide")

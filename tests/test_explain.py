@@ -6,8 +6,9 @@ from textcnn import TextClassifier
 from textcnn.model import pad_batch
 
 
-def test_token_scores_add_up_to_the_predicted_logit(tiny_bundle_dir):
-    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+@pytest.mark.parametrize("bundle", ["tiny_bundle_dir", "wide_bundle_dir"])
+def test_token_scores_add_up_to_the_predicted_logit(bundle, request):
+    clf = TextClassifier.load(request.getfixturevalue(bundle), device="cpu")
     for text in ["the film was great and lovely , a really moving story .", "bad", "a dull , boring plot"]:
         exp = clf.explain(text)
         assert exp.tokens == clf.tokenize(text) and len(exp.scores) == len(exp.tokens)

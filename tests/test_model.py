@@ -99,3 +99,27 @@ def test_bad_config_is_rejected():
         TextCNN(V, C, variant="dynamic")
     with pytest.raises(ValueError, match="pretrained table has shape"):
         make().load_pretrained(torch.zeros(V + 1, D))
+
+
+def test_wide_padding_pools_over_every_window_that_overlaps_the_text():
+    """Kim's code pads each sentence with k - 1 zero vectors at both ends: windows that overhang
+    the first or last words count. ``conv_padding="wide"`` gives exactly that, for any batch padding."""
+    model = make("non-static", conv_padding="wide").eval()
+    ids = [[5, 6, 7], [8]]
+    with torch.no_grad():
+        got = model.forward_features(pad_batch(ids, min_len=model.min_len))
+        for row, text in enumerate(ids):
+            x = model.embedding(torch.tensor(text)).T.unsqueeze(0)  # (1, D, n)
+            expected = []
+            for conv, k in zip(model.convs, model.kernel_sizes):
+                padded = torch.nn.functional.pad(x, (k - 1, k - 1))  # k - 1 zero vectors each side
+                out = torch.relu(torch.nn.functional.conv1d(padded, conv.conv.weight, conv.conv.bias))
+                assert out.shape[2] == len(text) + k - 1
+                expected.append(out.amax(dim=2)[0])
+            assert torch.allclose(got[row], torch.cat(expected), atol=1e-6)
+    assert model.min_len == 1 and model(torch.tensor([[5]])).shape == (1, C)
+    longer = model(torch.cat([pad_batch(ids[:1], 1), torch.zeros(1, 7, dtype=torch.long)], dim=1))
+    assert torch.allclose(longer, model(pad_batch(ids[:1], 1)), atol=1e-6)
+    assert list(model.window_tokens(0, 4, 3)) == [0] and list(model.window_tokens(5, 4, 3)) == [2]
+    with pytest.raises(ValueError, match="unknown conv_padding 'same'"):
+        TextCNN(V, C, conv_padding="same")

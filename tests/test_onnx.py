@@ -26,7 +26,17 @@ def onnx_bundle(tiny_bundle_dir, tmp_path_factory):
     return path
 
 
-def test_onnxruntime_matches_pytorch_on_batches_of_several_lengths(onnx_bundle):
+@pytest.fixture(scope="module")
+def onnx_wide_bundle(wide_bundle_dir, tmp_path_factory):
+    path = tmp_path_factory.mktemp("onnx") / "wide"
+    shutil.copytree(wide_bundle_dir, path)
+    export_onnx(path)
+    return path
+
+
+@pytest.mark.parametrize("bundle", ["onnx_bundle", "onnx_wide_bundle"])
+def test_onnxruntime_matches_pytorch_on_batches_of_several_lengths(bundle, request):
+    onnx_bundle = request.getfixturevalue(bundle)
     torch_clf = TextClassifier.load(onnx_bundle, device="cpu")
     onnx_clf = OnnxClassifier.load(onnx_bundle)
     rng = random.Random(0)

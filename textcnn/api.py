@@ -118,7 +118,7 @@ class TextClassifier(BundleText):
         contrib = (pooled * model.head.weight[pred].float()).cpu().tolist()
         scores = [0.0] * len(tokens)
         for c, (start, k) in zip(contrib, starts):
-            window = range(start, min(start + k, len(tokens)))  # padding carries no share
+            window = model.window_tokens(start, k, len(tokens))  # padding carries no share
             for i in window:
                 scores[i] += c / len(window)
         return Explanation(

@@ -11,9 +11,10 @@ from torch import nn
 
 from .layers import ConvNormAct, GlobalPool1d, init_weights
 
-__all__ = ["VARIANTS", "TextCNN", "pad_batch"]
+__all__ = ["CONV_PADDINGS", "VARIANTS", "TextCNN", "pad_batch"]
 
 VARIANTS = ("rand", "static", "non-static", "multichannel")
+CONV_PADDINGS = ("valid", "wide")
 RAND_INIT = 0.25  # half-width of the uniform random embedding table (Kim 2014)
 
 
@@ -54,6 +55,9 @@ class TextCNN(nn.Module):
         drop_rate: dropout before the head.
         init: weight initialisation of convolutions and head (see ``layers.INITS``).
         padding_idx: id of the padding token.
+        conv_padding: ``valid`` (windows wholly inside the text) or ``wide``: ``k - 1`` zero
+            vectors at each end, so windows that overhang the first or last words count too
+            (Kim's code pads every sentence so; Kalchbrenner et al.'s "wide" convolution).
     """
 
     def __init__(
@@ -71,15 +75,19 @@ class TextCNN(nn.Module):
         drop_rate: float = 0.5,
         init: str = "default",
         padding_idx: int = 0,
+        conv_padding: str = "valid",
     ):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; choose one of: {', '.join(VARIANTS)}")
+        if conv_padding not in CONV_PADDINGS:
+            raise ValueError(f"unknown conv_padding {conv_padding!r}; choose one of: {', '.join(CONV_PADDINGS)}")
         if not kernel_sizes or min(kernel_sizes) < 1:
             raise ValueError(f"kernel_sizes must be positive window widths, got {list(kernel_sizes)}")
         if vocab_size < 2 or num_classes < 2:
             raise ValueError(f"need vocab_size >= 2 and num_classes >= 2, got {vocab_size} and {num_classes}")
         self.variant = variant
+        self.conv_padding = conv_padding
         self.kernel_sizes = tuple(int(k) for k in kernel_sizes)
         self.padding_idx = padding_idx
         self.num_classes = num_classes
@@ -100,7 +108,8 @@ class TextCNN(nn.Module):
             else None
         )
         self.convs = nn.ModuleList(
-            ConvNormAct(embed_dim, num_filters, k, padding=0, norm_layer=norm_layer, act_layer=act_layer)
+            ConvNormAct(embed_dim, num_filters, k, padding=self.overhang(k), norm_layer=norm_layer,
+                        act_layer=act_layer)
             for k in self.kernel_sizes
         )
         self.pool = GlobalPool1d(pooling, pool_k)
@@ -112,12 +121,22 @@ class TextCNN(nn.Module):
 
     @property
     def min_len(self) -> int:
-        """Shortest input the conv bank accepts: the largest window."""
-        return max(self.kernel_sizes)
+        """Shortest input the conv bank accepts: the largest window (1 with wide padding)."""
+        return 1 if self.conv_padding == "wide" else max(self.kernel_sizes)
+
+    def overhang(self, kernel_size: int) -> int:
+        """Zero vectors added at each end for windows of ``kernel_size`` (0 when ``valid``)."""
+        return kernel_size - 1 if self.conv_padding == "wide" else 0
+
+    def window_tokens(self, window: int, kernel_size: int, length: int) -> range:
+        """The token positions of a text of ``length`` tokens that window ``window`` covers."""
+        start = window - self.overhang(kernel_size)
+        return range(max(start, 0), min(start + kernel_size, length))
 
     @torch.no_grad()
     def load_pretrained(self, vectors: torch.Tensor) -> None:
-        """Copy a ``(vocab_size, embed_dim)`` pretrained table into every embedding channel."""
+        """Copy a ``(vocab_size, embed_dim)`` pretrained table into every embedding channel; the
+        padding row is set to zeros (the zero vectors that pad short texts and wide windows)."""
         vectors = torch.as_tensor(vectors, dtype=self.embedding.weight.dtype)
         if vectors.shape != self.embedding.weight.shape:
             raise ValueError(
@@ -127,17 +146,20 @@ class TextCNN(nn.Module):
         for emb in (self.embedding, self.embedding_static):
             if emb is not None:
                 emb.weight.copy_(vectors)
+                emb.weight[self.padding_idx].zero_()
 
     def window_mask(self, tokens: torch.Tensor, kernel_size: int) -> torch.Tensor:
-        """``(B, L - k + 1)`` bool mask of windows that start inside the text.
+        """``(B, L')`` bool mask of the windows that belong to each text (``L'`` is the conv
+        output length: ``L - k + 1``, or ``L + k - 1`` with wide padding).
 
-        A window counts when it lies wholly within the text, or is the first window of a
-        text shorter than ``kernel_size``; so a text's output never depends on how much
-        padding its batch needed.
+        ``valid``: a window counts when it lies wholly within the text, or is the first window
+        of a text shorter than ``kernel_size``. ``wide``: a window counts when it overlaps the
+        text. Either way a text's output never depends on how much padding its batch needed.
         """
         lengths = (tokens != self.padding_idx).sum(dim=1)
-        valid = (lengths - kernel_size + 1).clamp_min(1)
-        positions = torch.arange(tokens.shape[1] - kernel_size + 1, device=tokens.device)
+        pad = self.overhang(kernel_size)
+        valid = (lengths - kernel_size + 1 + 2 * pad).clamp_min(1)
+        positions = torch.arange(tokens.shape[1] - kernel_size + 1 + 2 * pad, device=tokens.device)
         return positions.unsqueeze(0) < valid.unsqueeze(1)
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:

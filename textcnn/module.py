@@ -29,7 +29,7 @@ OPTIMIZERS = {
 
 # The hyper-parameters that are TextCNN's own arguments (the rest are training settings).
 MODEL_KEYS = ("vocab_size", "num_classes", "embed_dim", "variant", "kernel_sizes", "num_filters", "act_layer",
-              "norm_layer", "pooling", "pool_k", "drop_rate", "init")
+              "norm_layer", "pooling", "pool_k", "drop_rate", "init", "conv_padding")
 
 
 class TextCNNModule(L.LightningModule):
@@ -41,7 +41,7 @@ class TextCNNModule(L.LightningModule):
 
     Args:
         vocab_size, num_classes, embed_dim, variant, kernel_sizes, num_filters, act_layer,
-            norm_layer, pooling, pool_k, drop_rate, init: see ``TextCNN``.
+            norm_layer, pooling, pool_k, drop_rate, init, conv_padding: see ``TextCNN``.
         optimizer: one of ``OPTIMIZERS`` (Kim: ``adadelta``).
         lr: learning rate; ``None`` takes the optimiser's default above.
         weight_decay: L2 penalty (Kim used none, relying on max-norm and dropout).
@@ -66,6 +66,7 @@ class TextCNNModule(L.LightningModule):
         pool_k: int = 1,
         drop_rate: float = 0.5,
         init: str = "default",
+        conv_padding: str = "valid",
         optimizer: str = "adadelta",
         lr: Optional[float] = None,
         weight_decay: float = 0.0,
