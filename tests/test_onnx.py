@@ -18,20 +18,22 @@ from textcnn.onnx_predict import OnnxClassifier
 from conftest import FILLER, NEGATIVE, POSITIVE
 
 
-@pytest.fixture(scope="module")
-def onnx_bundle(tiny_bundle_dir, tmp_path_factory):
-    path = tmp_path_factory.mktemp("onnx") / "b"
-    shutil.copytree(tiny_bundle_dir, path)
+def _with_onnx(bundle, tmp_path_factory):
+    """A copy of ``bundle`` with ``model.onnx`` exported into it."""
+    path = tmp_path_factory.mktemp("onnx") / bundle.name
+    shutil.copytree(bundle, path)
     export_onnx(path)
     return path
+
+
+@pytest.fixture(scope="module")
+def onnx_bundle(tiny_bundle_dir, tmp_path_factory):
+    return _with_onnx(tiny_bundle_dir, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def onnx_wide_bundle(wide_bundle_dir, tmp_path_factory):
-    path = tmp_path_factory.mktemp("onnx") / "wide"
-    shutil.copytree(wide_bundle_dir, path)
-    export_onnx(path)
-    return path
+    return _with_onnx(wide_bundle_dir, tmp_path_factory)
 
 
 @pytest.mark.parametrize("bundle", ["onnx_bundle", "onnx_wide_bundle"])

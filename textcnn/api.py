@@ -93,7 +93,7 @@ class TextClassifier(BundleText):
     def explain(self, text: str) -> Explanation:
         """Predict ``text`` and say which tokens drove it (max pooling only).
 
-        Each filter's 1-max picks one window (tokens ``t .. t+k-1``); its contribution to the
+        Each filter's 1-max picks one window (its tokens: ``TextCNN.window_tokens``); its contribution to the
         predicted class is ``pooled value x head weight[pred, feature]`` (no dropout at
         inference). A window's contribution is spread evenly over its tokens, and the
         token scores therefore sum to the predicted logit minus the head's bias.
