@@ -76,3 +76,16 @@ def test_user_errors_exit_non_zero_with_one_line(tmp_path, monkeypatch, capsys):
     code = main(["export", "--ckpt", str(tmp_path / "none.ckpt"), "--out", str(tmp_path / "b")])
     assert code == 2 and "checkpoint not found" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("padding, min_len", [("valid", 5), ("wide", 1)])
+def test_batches_are_padded_only_to_what_the_model_needs(tiny_csv, tmp_path, monkeypatch, padding, min_len):
+    from textcnn.cli import TextCNNCLI
+    from textcnn.data import TextDataModule
+    from textcnn.module import TextCNNModule
+
+    monkeypatch.chdir(tmp_path)
+    cli = TextCNNCLI(TextCNNModule, TextDataModule, run=False,
+                     args=["--config", DEBUG, "--data.train_path", str(tiny_csv), "--model.kernel_sizes", "[2, 5]",
+                           "--model.conv_padding", padding])
+    assert cli.datamodule.hparams.min_len == min_len == cli.model.model.min_len

@@ -75,7 +75,7 @@ def test_short_inputs_are_padded_to_the_largest_window():
     tokens = pad_batch([[5], []], min_len=model.min_len)
     assert tokens.shape == (2, 4)
     assert torch.isfinite(model(tokens)).all()
-    with pytest.raises(ValueError, match="shorter than the largest window"):
+    with pytest.raises(ValueError, match="shorter than the model.s min_len"):
         model(torch.tensor([[5, 6]]))
 
 

@@ -41,6 +41,8 @@ def test_onnxruntime_matches_pytorch_on_batches_of_several_lengths(bundle, reque
     onnx_bundle = request.getfixturevalue(bundle)
     torch_clf = TextClassifier.load(onnx_bundle, device="cpu")
     onnx_clf = OnnxClassifier.load(onnx_bundle)
+    # padded to what the model needs: 5 words (the largest window), or 1 with wide padding
+    assert onnx_clf.min_len == torch_clf.min_len == torch_clf.model.min_len
     rng = random.Random(0)
     words = POSITIVE + NEGATIVE + FILLER + ["unseen", "."]
     for batch_size, max_words in [(1, 1), (3, 4), (17, 12), (64, 60)]:  # 1-4 words: shorter than the window 5

@@ -32,6 +32,7 @@ import numpy as np
 from .data import DataError
 from .fileio import atomic_write
 from .model import VARIANTS
+from .text import min_padded_len
 
 __all__ = [
     "KIM_2014",
@@ -139,7 +140,8 @@ def make_datamodule(data: dict, model: dict, rand_dim: Optional[int] = None, **s
     """
     from .data import TextDataModule
 
-    kwargs = {**data, **splits, "min_len": max(model.get("kernel_sizes") or [3, 4, 5])}
+    min_len = min_padded_len(model.get("kernel_sizes") or (3, 4, 5), model.get("conv_padding", "valid"))
+    kwargs = {**data, **splits, "min_len": min_len}
     if rand_dim is not None:
         kwargs.update(vectors=None, vectors_vocab=0, vectors_scale=None, embedding_dim=rand_dim)
     return TextDataModule(**kwargs)

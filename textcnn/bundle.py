@@ -10,7 +10,7 @@ from typing import Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from .text import Vocab, build_tokenizer
+from .text import Vocab, build_tokenizer, min_padded_len
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "ONNX_FILE", "BundleError",
            "read_bundle_config", "BundleText"]
@@ -52,7 +52,7 @@ def read_bundle_config(path: str | os.PathLike) -> dict:
 
 class BundleText:
     """The text side of a bundle: tokenizer, vocabulary, labels and length rules (truncate to
-    ``max_len``; pad to at least the largest window). Base of ``TextClassifier`` and
+    ``max_len``; pad to at least the model's ``min_len``). Base of ``TextClassifier`` and
     ``OnnxClassifier``, so both see exactly the same ids."""
 
     def __init__(self, config: dict):
@@ -61,7 +61,9 @@ class BundleText:
         self.vocab = Vocab(config["vocab"])
         self.tokenizer = build_tokenizer(config["tokenizer"])
         self.max_len: Optional[int] = config.get("max_len")
-        self.min_len = max(int(config.get("min_len") or 1), max(config["model"].get("kernel_sizes") or (1,)))
+        model = config["model"]
+        self.min_len = max(int(config.get("min_len") or 1),
+                           min_padded_len(model.get("kernel_sizes"), model.get("conv_padding", "valid")))
 
     def tokenize(self, text: str) -> list[str]:
         """The tokens the model sees for ``text`` (after truncation to ``max_len``)."""

@@ -30,6 +30,7 @@ from .data import DataError, TextDataModule
 from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
 from .module import TextCNNModule
+from .text import min_padded_len
 
 __all__ = ["TextCNNCLI", "Checkpoint", "EpochSummary", "PredictionWriter", "main"]
 
@@ -144,7 +145,8 @@ class TextCNNCLI(LightningCLI):
         parser.link_arguments("data", "model.vocab_size", compute_fn=lambda dm: dm.vocab_size, apply_on="instantiate")
         parser.link_arguments("data", "model.num_classes", compute_fn=lambda dm: dm.num_classes, apply_on="instantiate")
         parser.link_arguments("data", "model.embed_dim", compute_fn=lambda dm: dm.embed_dim, apply_on="instantiate")
-        parser.link_arguments("model.kernel_sizes", "data.min_len", compute_fn=max, apply_on="parse")
+        parser.link_arguments(("model.kernel_sizes", "model.conv_padding"), "data.min_len",
+                              compute_fn=min_padded_len, apply_on="parse")
         parser.add_lightning_class_args(Checkpoint, "checkpoint")
         parser.set_defaults(
             {

@@ -482,7 +482,8 @@ class TextDataModule(L.LightningDataModule):
         embedding_dim: embedding width when there are no vectors (default 300); when vectors are
             given it must match them or be left unset.
         batch_size, eval_batch_size, num_workers: loader settings.
-        min_len: shortest padded input: the model's largest window (linked by the CLI).
+        min_len: shortest padded input: the model's ``min_len`` (its largest window, 1 with wide
+            padding; linked by the CLI).
     """
 
     def __init__(

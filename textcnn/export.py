@@ -156,7 +156,7 @@ def export_onnx(bundle: str | os.PathLike, opset: int = 17) -> Path:
 
     The graph maps ``tokens`` ``(B, L)`` int64 ids to ``logits`` ``(B, C)``, with dynamic
     batch and length; inputs must be padded with id 0 to at least ``min_len`` (the largest
-    window) tokens, as ``textcnn.onnx_predict`` does. Masked pooling is in the graph, so
+    window, 1 with wide padding) tokens, as ``textcnn.onnx_predict`` does. Masked pooling is in the graph, so
     padding changes no output. Written to a temporary file, then renamed.
     """
     bundle = Path(bundle)

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from .layers import ConvNormAct, GlobalPool1d, init_weights
+from .text import min_padded_len
 
 __all__ = ["CONV_PADDINGS", "VARIANTS", "TextCNN", "pad_batch"]
 
@@ -19,8 +20,8 @@ RAND_INIT = 0.25  # half-width of the uniform random embedding table (Kim 2014)
 
 
 def pad_batch(ids: Sequence[Sequence[int]], min_len: int = 1, pad_id: int = 0) -> torch.Tensor:
-    """Right-pad token-id lists to ``(B, max(longest, min_len))``; ``min_len`` is the largest
-    conv window, so texts shorter than it still give one window."""
+    """Right-pad token-id lists to ``(B, max(longest, min_len))``; ``min_len`` is the model's
+    ``min_len`` (the largest conv window, 1 with wide padding), so every text gives a window."""
     width = max(min_len, max((len(x) for x in ids), default=0))
     out = torch.full((len(ids), width), pad_id, dtype=torch.long)
     for row, x in enumerate(ids):
@@ -122,7 +123,7 @@ class TextCNN(nn.Module):
     @property
     def min_len(self) -> int:
         """Shortest input the conv bank accepts: the largest window (1 with wide padding)."""
-        return 1 if self.conv_padding == "wide" else max(self.kernel_sizes)
+        return min_padded_len(self.kernel_sizes, self.conv_padding)
 
     def overhang(self, kernel_size: int) -> int:
         """Zero vectors added at each end for windows of ``kernel_size`` (0 when ``valid``)."""
@@ -173,7 +174,7 @@ class TextCNN(nn.Module):
         """Per window size, the conv feature maps ``(B, F, L - k + 1)``."""
         if tokens.shape[1] < self.min_len:
             raise ValueError(
-                f"input of length {tokens.shape[1]} is shorter than the largest window "
+                f"input of length {tokens.shape[1]} is shorter than the model's min_len "
                 f"({self.min_len}); pad it with padding_idx={self.padding_idx}"
             )
         x = self.embed(tokens)

@@ -17,9 +17,16 @@ from typing import Protocol, runtime_checkable
 
 from .fileio import atomic_write
 
-__all__ = ["PAD", "UNK", "Tokenizer", "WordTokenizer", "CharTokenizer", "build_tokenizer", "Vocab"]
+__all__ = ["PAD", "UNK", "Tokenizer", "WordTokenizer", "CharTokenizer", "build_tokenizer", "Vocab", "min_padded_len"]
 
 PAD, UNK = "<pad>", "<unk>"
+
+
+def min_padded_len(kernel_sizes, conv_padding: str = "valid") -> int:
+    """The shortest padded input a conv bank of ``kernel_sizes`` accepts: its largest window,
+    or 1 with ``wide`` padding (every window then overlaps the text). Torch-free, so that the
+    data side (batches, bundles, the CLI) pads no more than the model needs."""
+    return 1 if conv_padding == "wide" else max(kernel_sizes or (1,))
 
 
 class _no_cyclic_gc:
