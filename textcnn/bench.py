@@ -497,9 +497,10 @@ def format_table(report: dict) -> str:
             cells = [f"{KIM_2014[v][n]:.1f}" if n in KIM_2014[v] else "–" for n in names]
             lines.append(f"| *Kim (2014) {LABELS[v]}, word2vec 300d* | " + " | ".join(cells) + " |")
     # Data sets rerun with --update keep the command that produced them: one paragraph per run.
-    groups: dict[str, list[str]] = {}
+    groups: dict[tuple, list[str]] = {}
     for n in names:
-        groups.setdefault(_source(report, n)["command"] + _source(report, n)["date"], []).append(n)
+        src = _source(report, n)
+        groups.setdefault((src["command"], src["date"]), []).append(n)
     lines += ["", "Test accuracy (%), mean ± standard deviation over runs (a single run: its accuracy)."]
     for group in groups.values():
         src = _source(report, group[0])
