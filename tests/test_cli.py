@@ -89,3 +89,25 @@ def test_batches_are_padded_only_to_what_the_model_needs(tiny_csv, tmp_path, mon
                      args=["--config", DEBUG, "--data.train_path", str(tiny_csv), "--model.kernel_sizes", "[2, 5]",
                            "--model.conv_padding", padding])
     assert cli.datamodule.hparams.min_len == min_len == cli.model.model.min_len
+
+
+@pytest.mark.parametrize("value, expected", [("char", {"type": "char", "lowercase": True, "keep_runs": True}),
+                                             ("{type: char, keep_runs: false}",
+                                              {"type": "char", "lowercase": True, "keep_runs": False})])
+def test_tokenizer_is_a_name_or_a_mapping_with_options(tmp_path, monkeypatch, value, expected):
+    from textcnn.cli import TextCNNCLI
+    from textcnn.data import TextDataModule
+    from textcnn.module import TextCNNModule
+
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "zh.csv"
+    rows = [("iPhone6发布2010年新款", "tech"), ("股市2011年大涨", "finance")] * 20
+    data.write_text("text,label\n" + "".join(f"{t},{y}\n" for t, y in rows), encoding="utf-8")
+    cli = TextCNNCLI(TextCNNModule, TextDataModule, run=False,
+                     args=["--config", DEBUG, "--data.train_path", str(data), "--data.tokenizer", value])
+    dm = cli.datamodule
+    dm.prepare()
+    assert dm.meta()["tokenizer"] == expected  # what a checkpoint and a bundle store
+    vocab = set(dm.meta()["vocab"])
+    assert ({"2", "0", "1", "i", "6"} <= vocab) is not expected["keep_runs"]
+    assert ({"iphone6", "2010"} <= vocab) is expected["keep_runs"]

@@ -26,7 +26,8 @@ ODD_TEXTS = [
     "x" * 100_000,                                            # one 100,000-character word
 ]
 
-TOKENIZERS = [WordTokenizer(), WordTokenizer(lowercase=False), CharTokenizer(), CharTokenizer(lowercase=False)]
+TOKENIZERS = [WordTokenizer(), WordTokenizer(lowercase=False), CharTokenizer(), CharTokenizer(lowercase=False),
+              CharTokenizer(keep_runs=False)]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

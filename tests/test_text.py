@@ -11,6 +11,7 @@ import pytest
 from textcnn.text import PAD, UNK, CharTokenizer, Tokenizer, Vocab, WordTokenizer, build_tokenizer
 
 TOKENIZERS = [WordTokenizer(), WordTokenizer(lowercase=False), CharTokenizer(), CharTokenizer(lowercase=False)]
+ALL_TOKENIZERS = TOKENIZERS + [CharTokenizer(keep_runs=False)]  # the last has no ASCII fast path
 
 
 def kim_clean_str(string: str) -> str:
@@ -84,6 +85,14 @@ def test_char_drops_whitespace_and_splits_symbols():
     assert CharTokenizer()("  你好 \t世界,  Café-2 ") == ["你", "好", "世", "界", ",", "café", "-", "2"]
 
 
+def test_char_without_runs_splits_letters_and_digits_too():
+    split = CharTokenizer(keep_runs=False)
+    assert split("iPhone6发布 2010年") == ["i", "p", "h", "o", "n", "e", "6", "发", "布", "2", "0", "1", "0", "年"]
+    assert CharTokenizer(lowercase=False, keep_runs=False)(" Cafe\u0301!\u3000你 ") == ["C", "a", "f", "é", "!", "你"]
+    text = "iPhone6发布了！ Café-2 你好"  # otherwise the same tokens as with runs kept
+    assert split(text) == [c for token in CharTokenizer()(text) for c in token]
+
+
 @pytest.mark.parametrize("tokenizer", TOKENIZERS, ids=repr)
 def test_ascii_fast_path_matches_unicode_path(tokenizer):  # the two code paths must agree
     rng = random.Random(1)
@@ -93,7 +102,7 @@ def test_ascii_fast_path_matches_unicode_path(tokenizer):  # the two code paths 
         assert tokenizer._ascii_tokens(text) == tokenizer._unicode_tokens(text), repr(text)
 
 
-@pytest.mark.parametrize("tokenizer", TOKENIZERS, ids=repr)
+@pytest.mark.parametrize("tokenizer", ALL_TOKENIZERS, ids=repr)
 def test_tokenize_many_equals_one_text_at_a_time(tokenizer):
     rng = random.Random(2)
     alphabet = [chr(i) for i in range(128)] + ["Ab9", "n't", "'s", "'VE", "é", "你", "\u2019s"] * 4
@@ -105,7 +114,7 @@ def test_tokenize_many_equals_one_text_at_a_time(tokenizer):
 # --- build_tokenizer ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("tokenizer", TOKENIZERS, ids=repr)
+@pytest.mark.parametrize("tokenizer", ALL_TOKENIZERS, ids=repr)
 def test_build_tokenizer_round_trips_config(tokenizer):
     config = json.loads(json.dumps(tokenizer.to_config()))
     rebuilt = build_tokenizer(config)
@@ -118,6 +127,9 @@ def test_build_tokenizer_from_name():
     assert build_tokenizer("char", lowercase=False) == CharTokenizer(lowercase=False)
     assert build_tokenizer({"type": "word"}, lowercase=False) == WordTokenizer(lowercase=False)
     assert isinstance(build_tokenizer("char"), Tokenizer)
+    assert build_tokenizer({"type": "char", "keep_runs": False}) == CharTokenizer(keep_runs=False)
+    # bundles written before keep_runs existed store no such key: they keep runs, as they did
+    assert build_tokenizer({"type": "char", "lowercase": True}) == CharTokenizer(keep_runs=True)
 
 
 def test_build_tokenizer_unknown_name_lists_valid_names():
@@ -125,9 +137,13 @@ def test_build_tokenizer_unknown_name_lists_valid_names():
         build_tokenizer("bpe")
     with pytest.raises(ValueError, match="unknown"):
         build_tokenizer({"type": "word", "lower": True})
+    with pytest.raises(ValueError, match=r"unknown \['keep_runs'\]; a 'word' tokenizer takes 'type' and optionally 'lowercase'"):
+        build_tokenizer({"type": "word", "keep_runs": False})
+    with pytest.raises(ValueError, match="'keep_runs' must be true or false, got 'no'"):
+        build_tokenizer({"type": "char", "keep_runs": "no"})
 
 
-@pytest.mark.parametrize("tokenizer", TOKENIZERS, ids=repr)
+@pytest.mark.parametrize("tokenizer", ALL_TOKENIZERS, ids=repr)
 def test_tokenizers_pickle(tokenizer):  # DataLoader workers pickle the dataset, tokenizer included
     assert pickle.loads(pickle.dumps(tokenizer)) == tokenizer
 

@@ -13,7 +13,7 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import Optional
+from typing import Optional, Union
 
 import lightning as L
 import numpy as np
@@ -470,7 +470,9 @@ class TextDataModule(L.LightningDataModule):
         train_path, val_path, test_path, predict_path: data files (see ``read_examples``).
         format, text_column, label_column: how to read them.
         val_fraction, test_fraction, num_folds, fold, split_seed: splits, as above.
-        tokenizer: ``word`` (Kim's preprocessing) or ``char`` (Chinese and other unsegmented scripts).
+        tokenizer: ``word`` (Kim's preprocessing) or ``char`` (Chinese and other unsegmented scripts),
+            or a dict with options, e.g. ``{type: char, keep_runs: false}`` to split runs of Latin
+            letters and digits into characters too (see ``textcnn.text.CharTokenizer``).
         lowercase: lower-case before lookup.
         min_freq, max_vocab_size: vocabulary limits (training split only).
         max_len: truncate longer texts to this many tokens (``None``: keep all).
@@ -500,7 +502,7 @@ class TextDataModule(L.LightningDataModule):
         num_folds: Optional[int] = None,
         fold: int = 0,
         split_seed: int = 0,
-        tokenizer: str = "word",
+        tokenizer: Union[str, dict] = "word",
         lowercase: bool = True,
         min_freq: int = 1,
         max_vocab_size: Optional[int] = None,

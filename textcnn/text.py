@@ -12,7 +12,7 @@ import string
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Protocol, runtime_checkable
 
 from .fileio import atomic_write
@@ -159,15 +159,23 @@ class CharTokenizer:
     """Character tokenizer for Chinese and other unsegmented scripts.
 
     Every non-space character is a token, except that runs of Latin letters and digits
-    stay whole: ``"iPhone6发布"`` -> ``["iphone6", "发", "布"]``. Whitespace is dropped.
+    stay whole: ``"iPhone6发布"`` -> ``["iphone6", "发", "布"]``. With ``keep_runs=False``
+    they are split too, ``["i", "p", "h", "o", "n", "e", "6", "发", "布"]``: what character
+    vector tables such as tencent_char_200d hold (single digits and letters, no numbers or
+    words), so no token goes without a vector and "2010" shares its digits with "2011".
+    Whitespace is dropped.
 
     Args:
         lowercase: lowercase the text first.
+        keep_runs: keep runs of Latin letters and digits as one token.
     """
 
     lowercase: bool = True
+    keep_runs: bool = True
 
     def __call__(self, text: str) -> list[str]:
+        if not self.keep_runs:
+            return self._single_chars(text)
         if text.isascii():
             return self._ascii_tokens(text)
         return self._unicode_tokens(text)
@@ -176,6 +184,13 @@ class CharTokenizer:
         """The tokens of each text (``[self(t) for t in texts]``)."""
         with _no_cyclic_gc():
             return [self(t) for t in texts]
+
+    def _single_chars(self, text: str) -> list[str]:
+        if not text.isascii():
+            text = unicodedata.normalize("NFC", text)
+        if self.lowercase:
+            text = text.lower()
+        return list("".join(text.split()))
 
     def _ascii_tokens(self, text: str) -> list[str]:
         if self.lowercase:
@@ -193,15 +208,17 @@ class CharTokenizer:
         return _CHAR.findall(text)
 
     def to_config(self) -> dict:
-        """``{"type": "char", "lowercase": bool}``; `build_tokenizer` inverts it."""
-        return {"type": "char", "lowercase": self.lowercase}
+        """``{"type": "char", "lowercase": bool, "keep_runs": bool}``; `build_tokenizer` inverts
+        it (a config without ``keep_runs``, as bundles before it have, keeps runs)."""
+        return {"type": "char", "lowercase": self.lowercase, "keep_runs": self.keep_runs}
 
 
 _TOKENIZERS = {"word": WordTokenizer, "char": CharTokenizer}
 
 
 def build_tokenizer(config: dict | str | Tokenizer, lowercase: bool = True) -> Tokenizer:
-    """Build a tokenizer from a name (``"word"``, ``"char"``) or a `to_config()` dict.
+    """Build a tokenizer from a name (``"word"``, ``"char"``) or a `to_config()` dict, such as
+    ``{"type": "char", "keep_runs": false}`` in a YAML config.
 
     ``lowercase`` applies to a name, or to a dict without a ``"lowercase"`` key.
     A tokenizer instance is returned unchanged.
@@ -209,22 +226,27 @@ def build_tokenizer(config: dict | str | Tokenizer, lowercase: bool = True) -> T
     if isinstance(config, Tokenizer):
         return config
     if isinstance(config, str):
-        name, kwargs = config, {"lowercase": lowercase}
-    elif isinstance(config, dict):
-        unknown = set(config) - {"type", "lowercase"}
-        if "type" not in config or unknown:
-            raise ValueError(
-                f"tokenizer config {config!r}: expected keys 'type' and optionally "
-                f"'lowercase'{f', got unknown {sorted(unknown)}' if unknown else ''}"
-            )
-        name, kwargs = config["type"], {"lowercase": config.get("lowercase", lowercase)}
-    else:
+        config = {"type": config}
+    if not isinstance(config, dict):
         raise TypeError(f"tokenizer config must be a name or a dict, got {type(config).__name__}")
+    if "type" not in config:
+        raise ValueError(f"tokenizer config {config!r}: expected a 'type' ({', '.join(_TOKENIZERS)})")
+    name = config["type"]
     if name not in _TOKENIZERS:
         raise ValueError(f"unknown tokenizer {name!r}; valid names: {', '.join(_TOKENIZERS)}")
-    if not isinstance(kwargs["lowercase"], bool):
-        raise ValueError(f"tokenizer 'lowercase' must be true or false, got {kwargs['lowercase']!r}")
-    return _TOKENIZERS[name](**kwargs)
+    cls = _TOKENIZERS[name]
+    options = [f.name for f in fields(cls)]
+    unknown = set(config) - {"type", *options}
+    if unknown:
+        raise ValueError(
+            f"tokenizer config {config!r}: unknown {sorted(unknown)}; a {name!r} tokenizer takes "
+            f"'type' and optionally {', '.join(repr(o) for o in options)}"
+        )
+    kwargs = {"lowercase": lowercase, **{k: v for k, v in config.items() if k != "type"}}
+    for key, value in kwargs.items():
+        if not isinstance(value, bool):
+            raise ValueError(f"tokenizer {key!r} must be true or false, got {value!r}")
+    return cls(**kwargs)
 
 
 class Vocab:
