@@ -9,7 +9,7 @@ from textcnn.bench import README_END, README_START, baseline_scores, summarize
 from textcnn.cli import main
 from textcnn.text import build_tokenizer
 
-from test_cli import DEBUG
+from test_cli import DEBUG, REPO
 
 
 def test_cv_folds_partition_the_data_and_baselines_use_the_same_folds(tiny_csv, tmp_path, monkeypatch, capsys):
@@ -138,3 +138,22 @@ def test_summarize_is_mean_and_sample_std_in_percent():
     s = summarize(runs)
     assert s["rand"] == {"mean": 75.0, "std": pytest.approx(7.07, abs=0.01), "n": 2}
     assert s["nb-lr"] == {"mean": 90.0, "std": 0.0, "n": 1}
+
+
+def test_speed_script_times_lightning_and_bare_loop_in_alternate_turns(tiny_csv, tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "speed.json"
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "speed.py"), "--config", DEBUG, "--train-path",
+                    str(tiny_csv), "--variants", "rand", "--epochs", "2", "--rounds", "2", "--threads", "1",
+                    "--skip-vectors", "--skip-predict", "--out", str(out)], check=True, capture_output=True, text=True)
+    (train,) = json.loads(out.read_text())["train"]
+    assert train["variant"] == "rand" and train["rounds"] == 2
+    # two turns of two epochs per path; the medians leave out the first epoch of each turn
+    for path in ("lightning", "bare"):
+        turns = train[f"{path}_all_s"]
+        assert [len(t) for t in turns] == [2, 2] and all(s > 0 for t in turns for s in t)
+        assert train[f"{path}_epoch_s"] == pytest.approx(float(np.median([t[1] for t in turns])))
+    assert train["ratio"] == pytest.approx(train["lightning_epoch_s"] / train["bare_epoch_s"])
+    assert train["num_train"] == 128 and train["peak_rss_mib"] > 0  # 200 rows less 20% test, 20% of the rest dev
