@@ -31,6 +31,13 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
     assert metrics["num_examples"] == 40 and (run / "confusion_matrix.png").is_file()
     best = sorted((run / "checkpoints").glob("best-*.ckpt"))
     assert len(best) == 1
+    # one training loss and accuracy per epoch in the CSV log (the accuracy is counted, not logged, per step)
+    import csv
+
+    logged = list(csv.DictReader((run / "metrics.csv").open(encoding="utf-8")))
+    for key in ("train/acc", "train/loss_epoch"):
+        values = [float(r[key]) for r in logged if r.get(key)]
+        assert len(values) == 3 and all(0 <= v <= (1 if key == "train/acc" else 10) for v in values), key
 
     # validate and test again from the checkpoint, through the CLI
     args = ["--config", DEBUG, "--data.train_path", str(tiny_csv), "--data.vectors", str(tiny_glove),
