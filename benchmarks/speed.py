@@ -30,14 +30,14 @@ def _median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def train_speed(config: str, train_path: str, variant: str, epochs: int, accelerator: str, precision: str,
-                rounds: int = 2) -> dict:
+def train_speed(config: str, train_path: str, variant: str, epochs: int, accelerator: str, precision: str) -> dict:
     """Seconds per training epoch of ``variant`` on the config's training split, through a
     Lightning ``Trainer`` and through a bare loop (same model, optimiser, max-norm, batches).
 
-    The two paths take turns, ``rounds`` times (Lightning, bare, Lightning, bare, ...), each
-    with a fresh model, so that a machine getting faster or slower during the run does not
-    favour one of them; the first epoch of each turn (warm-up) is left out of the medians.
+    The two paths take turns epoch by epoch (after each Lightning epoch, one bare epoch of a
+    second model, run from a callback outside Lightning's timing), so that a shared machine
+    getting faster or slower over the minutes of a run affects both alike; the first epoch of
+    each (warm-up) is left out of the medians.
     """
     import lightning as L
     import torch
@@ -58,25 +58,24 @@ def train_speed(config: str, train_path: str, variant: str, epochs: int, acceler
         return TextCNNModule(vocab_size=dm.vocab_size, num_classes=dm.num_classes, embed_dim=dm.embed_dim,
                              variant=variant, **model_cfg)
 
-    def lightning_turn() -> tuple[list[float], "torch.device"]:
-        # The `textcnn fit` path without validation, so that only training is timed.
-        timer = EpochSummary(enabled=False)
-        trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=[timer], enable_checkpointing=False,
-                            enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
-                            accelerator=accelerator, devices=1, precision=precision)
-        trainer.fit(new_module(), datamodule=dm)
-        return timer.seconds, trainer.strategy.root_device
+    class BareEpoch(L.Callback):
+        """After each Lightning epoch, one epoch of the bare loop: the module's own network,
+        optimiser settings and max-norm, batches from the same loader."""
 
-    def bare_turn(device) -> list[float]:
-        # The module's own network, optimiser settings and max-norm, the same loader.
-        module = new_module()
-        if variant != "rand":
-            module.model.load_pretrained(torch.from_numpy(dm.embedding_matrix))
-        model = module.model.to(device).train()
-        optimizer = module.configure_optimizers()
-        autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision.startswith("bf16"))
-        seconds = []
-        for _ in range(epochs):
+        def __init__(self):
+            self.seconds: list[float] = []
+            self.module = new_module()
+            if variant != "rand":
+                self.module.model.load_pretrained(torch.from_numpy(dm.embedding_matrix))
+            self.optimizer = None
+
+        def on_train_epoch_end(self, trainer, pl_module) -> None:
+            device = trainer.strategy.root_device
+            model = self.module.model.to(device).train()
+            if self.optimizer is None:  # after the move, as Lightning does
+                self.optimizer = self.module.configure_optimizers()
+            optimizer, max_norm = self.optimizer, self.module.hparams.max_norm
+            autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision.startswith("bf16"))
             start = time.perf_counter()
             for batch in dm.train_dataloader():
                 tokens, labels = batch["tokens"].to(device), batch["labels"].to(device)
@@ -85,23 +84,23 @@ def train_speed(config: str, train_path: str, variant: str, epochs: int, acceler
                     loss = F.cross_entropy(model(tokens), labels)
                 loss.backward()
                 optimizer.step()
-                model.apply_max_norm(module.hparams.max_norm)
+                model.apply_max_norm(max_norm)
             if device.type == "cuda":
                 torch.cuda.synchronize()
-            seconds.append(time.perf_counter() - start)
-        return seconds
+            self.seconds.append(time.perf_counter() - start)
 
-    lightning_seconds, bare_seconds = [], []
-    for _ in range(rounds):
-        seconds, device = lightning_turn()
-        lightning_seconds.append(seconds)
-        bare_seconds.append(bare_turn(device))
-    timed = lambda turns: [s for t in turns for s in (t[1:] or t)]  # noqa: E731
+    # Lightning: the `textcnn fit` path without validation, so that only training is timed; the
+    # timer's epoch ends before the bare epoch starts (callbacks run in list order).
+    timer, bare = EpochSummary(enabled=False), BareEpoch()
+    trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=[timer, bare], enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                        accelerator=accelerator, devices=1, precision=precision)
+    trainer.fit(new_module(), datamodule=dm)
     n = len(dm.splits["train"])
-    lit, bare = _median(timed(lightning_seconds)), _median(timed(bare_seconds))
-    return {"variant": variant, "num_train": n, "epochs": epochs, "rounds": rounds, "lightning_epoch_s": lit,
-            "bare_epoch_s": bare, "lightning_sent_per_s": n / lit, "bare_sent_per_s": n / bare, "ratio": lit / bare,
-            "lightning_all_s": lightning_seconds, "bare_all_s": bare_seconds}
+    lit, bare_s = _median(timer.seconds[1:] or timer.seconds), _median(bare.seconds[1:] or bare.seconds)
+    return {"variant": variant, "num_train": n, "epochs": epochs, "lightning_epoch_s": lit, "bare_epoch_s": bare_s,
+            "lightning_sent_per_s": n / lit, "bare_sent_per_s": n / bare_s, "ratio": lit / bare_s,
+            "lightning_all_s": timer.seconds, "bare_all_s": bare.seconds}
 
 
 def predict_speed(bundle: str, texts: list[str], singles: int, batch_size: int) -> dict:
@@ -143,8 +142,7 @@ def _child(args) -> None:
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
-    result = train_speed(args.config, args.train_path, args.child, args.epochs, args.accelerator, args.precision,
-                         args.rounds)
+    result = train_speed(args.config, args.train_path, args.child, args.epochs, args.accelerator, args.precision)
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     result["torch"], result["threads"] = torch.__version__, torch.get_num_threads()
     print(json.dumps(result))
@@ -156,9 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--config", default=str(ROOT / "configs" / "mr.yaml"))
     p.add_argument("--train-path", default=str(ROOT.parent / "shared" / "benchmarks" / "mr" / "mr.csv"))
     p.add_argument("--variants", nargs="+", default=["rand", "static", "non-static", "multichannel"])
-    p.add_argument("--epochs", type=int, default=3, help="epochs per turn of each path (the first of each turn is "
-                   "left out of the median)")
-    p.add_argument("--rounds", type=int, default=2, help="turns of each path, taken alternately")
+    p.add_argument("--epochs", type=int, default=3, help="epochs timed per path, the two paths taking turns (the "
+                   "first of each is left out of the median)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--accelerator", default="cpu")
     p.add_argument("--precision", default="32-true", help="e.g. bf16-mixed on a GPU")
@@ -184,16 +181,15 @@ def main(argv: list[str] | None = None) -> None:
     report = {"command": "python benchmarks/speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
               "machine": platform.machine(), "threads": threads}
     if not args.skip_train:
-        print(f"Training on {Path(args.train_path).name} ({args.rounds} turns of {args.epochs} epochs per path, "
-              f"alternating; median of epochs 2.. of each turn; "
+        print(f"Training on {Path(args.train_path).name} ({args.epochs} epochs per path, taking turns epoch by "
+              f"epoch; median of epochs 2..; "
               f"{args.accelerator}, {args.precision}, {report['threads']} threads)")
         print(f"{'variant':<13} {'Lightning s/epoch':>17} {'sent/s':>8} {'bare s/epoch':>13} {'sent/s':>8} "
               f"{'ratio':>6} {'peak RSS':>9}")
         report["train"] = []
         for variant in args.variants:
             cmd = [sys.executable, __file__, "--child", variant, "--config", args.config, "--train-path",
-                   args.train_path, "--epochs", str(args.epochs), "--rounds", str(args.rounds),
-                   "--accelerator", args.accelerator,
+                   args.train_path, "--epochs", str(args.epochs), "--accelerator", args.accelerator,
                    "--precision", args.precision] + (["--threads", str(args.threads)] if args.threads else [])
             out = subprocess.run(cmd, check=True, capture_output=True, text=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
