@@ -30,7 +30,8 @@ def _median(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def train_speed(config: str, train_path: str, variant: str, epochs: int, accelerator: str, precision: str) -> dict:
+def train_speed(config: str, train_path: str, variant: str, epochs: int, accelerator: str, precision: str,
+                vectors: str | None = None) -> dict:
     """Seconds per training epoch of ``variant`` on the config's training split, through a
     Lightning ``Trainer`` and through a bare loop (same model, optimiser, max-norm, batches).
 
@@ -49,6 +50,8 @@ def train_speed(config: str, train_path: str, variant: str, epochs: int, acceler
 
     cfg = load_config(config)
     cfg["data"]["train_path"] = train_path
+    if vectors:
+        cfg["data"]["vectors"] = vectors
     model_cfg = {k: v for k, v in cfg["model"].items() if k != "variant"}
     dm = make_datamodule(cfg["data"], model_cfg)
     dm.setup("fit")
@@ -142,7 +145,8 @@ def _child(args) -> None:
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore")
-    result = train_speed(args.config, args.train_path, args.child, args.epochs, args.accelerator, args.precision)
+    result = train_speed(args.config, args.train_path, args.child, args.epochs, args.accelerator, args.precision,
+                         args.train_vectors)
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     result["torch"], result["threads"] = torch.__version__, torch.get_num_threads()
     print(json.dumps(result))
@@ -153,6 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default=str(ROOT / "configs" / "mr.yaml"))
     p.add_argument("--train-path", default=str(ROOT.parent / "shared" / "benchmarks" / "mr" / "mr.csv"))
+    p.add_argument("--train-vectors", default=None, help="vectors for the training runs instead of the config's (e.g. a GloVe subset file)")
     p.add_argument("--variants", nargs="+", default=["rand", "static", "non-static", "multichannel"])
     p.add_argument("--epochs", type=int, default=3, help="epochs timed per path, the two paths taking turns (the "
                    "first of each is left out of the median)")
@@ -190,7 +195,8 @@ def main(argv: list[str] | None = None) -> None:
         for variant in args.variants:
             cmd = [sys.executable, __file__, "--child", variant, "--config", args.config, "--train-path",
                    args.train_path, "--epochs", str(args.epochs), "--accelerator", args.accelerator,
-                   "--precision", args.precision] + (["--threads", str(args.threads)] if args.threads else [])
+                   "--precision", args.precision] + (["--threads", str(args.threads)] if args.threads else []) \
+                + (["--train-vectors", args.train_vectors] if args.train_vectors else [])
             out = subprocess.run(cmd, check=True, capture_output=True, text=True)
             r = json.loads(out.stdout.strip().splitlines()[-1])
             report["train"].append(r)
