@@ -14,26 +14,32 @@ def build(tiny_csv, vectors=None, variant="rand", **model_kw):
     return dm, module
 
 
-def trainer(**kw):
-    return L.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+# The tests that take ``accelerator`` also run on a GPU where there is one (skipped elsewhere).
+ACCELERATORS = ["cpu", pytest.param("gpu", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU"))]
+
+
+def trainer(accelerator="cpu", **kw):
+    return L.Trainer(accelerator=accelerator, devices=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                      enable_model_summary=False, **kw)
 
 
-def test_overfitting_one_small_batch_reaches_100_percent(tiny_csv):
+@pytest.mark.parametrize("accelerator", ACCELERATORS)
+def test_overfitting_one_small_batch_reaches_100_percent(tiny_csv, accelerator):
     L.seed_everything(0)
     dm, module = build(tiny_csv, drop_rate=0.0, optimizer="adam", lr=0.01)
-    t = trainer(max_epochs=60, overfit_batches=1, num_sanity_val_steps=0, limit_val_batches=0)
+    t = trainer(accelerator, max_epochs=60, overfit_batches=1, num_sanity_val_steps=0, limit_val_batches=0)
     t.fit(module, dm)
     batch = next(iter(t.train_dataloader))  # the very batch it overfitted (Lightning turns shuffling off)
     module.eval()
     with torch.no_grad():
-        preds = module(batch["tokens"]).argmax(dim=1)
+        preds = module(batch["tokens"].to(module.device)).argmax(dim=1).cpu()
     assert (preds == batch["labels"]).float().mean().item() == 1.0
 
 
-def test_max_norm_holds_after_every_step(tiny_csv):
+@pytest.mark.parametrize("accelerator", ACCELERATORS)
+def test_max_norm_holds_after_every_step(tiny_csv, accelerator):
     dm, module = build(tiny_csv, optimizer="sgd", lr=5.0, max_norm=0.5)
-    trainer(max_steps=5, limit_val_batches=0, num_sanity_val_steps=0).fit(module, dm)
+    trainer(accelerator, max_steps=5, limit_val_batches=0, num_sanity_val_steps=0).fit(module, dm)
     assert (module.model.head.weight.norm(dim=1) <= 0.5 + 1e-5).all()
 
 
@@ -46,9 +52,10 @@ def test_pretrained_vectors_reach_both_channels_and_the_static_one_stays(tiny_cs
     assert module.data_meta["labels"] == ["positive", "negative"]
 
 
-def test_test_report_is_written(tiny_csv, tmp_path):
+@pytest.mark.parametrize("accelerator", ACCELERATORS)
+def test_test_report_is_written(tiny_csv, tmp_path, accelerator):
     dm, module = build(tiny_csv, report_dir=str(tmp_path / "report"))
-    t = trainer(max_epochs=3, num_sanity_val_steps=0)
+    t = trainer(accelerator, max_epochs=3, num_sanity_val_steps=0)
     t.fit(module, dm)
     t.test(module, dm)
     report = module.test_report
@@ -57,10 +64,14 @@ def test_test_report_is_written(tiny_csv, tmp_path):
     assert (tmp_path / "report" / "confusion_matrix.png").stat().st_size > 1000
 
 
-def test_a_non_finite_loss_stops_training_with_a_clear_message(tiny_csv):
+@pytest.mark.parametrize("accelerator", ACCELERATORS)
+def test_a_non_finite_loss_stops_training_with_a_clear_message(tiny_csv, accelerator):
     dm, module = build(tiny_csv, optimizer="sgd", lr=1e30, max_norm=None)
-    with pytest.raises(FloatingPointError, match="lower the learning rate"):
-        trainer(max_epochs=3, num_sanity_val_steps=0).fit(module, dm)
+    # on the CPU at the step where it happens; on a GPU at the next read of the flag (every
+    # log_every_n_steps steps, 3 here, or the end of the epoch), without a host sync per step
+    where = "step" if accelerator == "cpu" else "by step"
+    with pytest.raises(FloatingPointError, match=f"became .* at epoch 0, {where} .*lower the learning rate"):
+        trainer(accelerator, max_epochs=3, num_sanity_val_steps=0, log_every_n_steps=3).fit(module, dm)
 
 
 def test_a_pretrained_variant_without_vectors_is_refused(tiny_csv):
