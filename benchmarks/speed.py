@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--config", default=str(ROOT / "configs" / "mr.yaml"))
     p.add_argument("--train-path", default=str(ROOT.parent / "shared" / "benchmarks" / "mr" / "mr.csv"))
-    p.add_argument("--train-vectors", default=None, help="vectors for the training runs instead of the config's (e.g. a GloVe subset file)")
+    p.add_argument("--train-vectors", default=None,
+                   help="vectors for the training runs instead of the config's (e.g. a GloVe subset file)")
     p.add_argument("--variants", nargs="+", default=["rand", "static", "non-static", "multichannel"])
     p.add_argument("--epochs", type=int, default=3, help="epochs timed per path, the two paths taking turns (the "
                    "first of each is left out of the median)")
