@@ -167,8 +167,8 @@ class TextCNNModule(L.LightningModule):
         the next steps while the device works.
         """
         finite = torch.isfinite(loss.detach())
-        where = f"at epoch {self.current_epoch}, step {self.global_step}"
-        if finite.device.type != "cpu":
+        on_cpu = finite.device.type == "cpu"
+        if not on_cpu:
             self._finite = finite if self._finite is None else self._finite & finite
             trainer = self._trainer
             every = trainer.log_every_n_steps if trainer is not None else 1
@@ -176,11 +176,11 @@ class TextCNNModule(L.LightningModule):
             if (batch_idx + 1) % max(every, 1) and not last:
                 return
             finite, self._finite = self._finite, None
-            where = f"at epoch {self.current_epoch}, by step {self.global_step}"
         if not finite:
-            value = loss.item() if loss.device.type == "cpu" else "NaN or infinite"
+            value, by = (loss.item(), "") if on_cpu else ("NaN or infinite", "by ")
             raise FloatingPointError(
-                f"the training loss became {value} {where}; lower the learning rate "
+                f"the training loss became {value} at epoch {self.current_epoch}, {by}step {self.global_step}; "
+                f"lower the learning rate "
                 f"(now {self.optimizers().param_groups[0]['lr']}) or check the data"
             )
 
