@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import io
 import json
 import logging
@@ -110,7 +111,11 @@ DATASETS = {
 
 
 def load_config(path: str | Path) -> dict:
-    """``{"model", "data", "max_epochs", "seed"}`` from a ``textcnn fit`` YAML config."""
+    """``{"model", "data", "max_epochs", "patience", "seed"}`` from a ``textcnn fit`` YAML config.
+
+    ``patience`` is that of an ``EarlyStopping`` among the config's ``trainer.callbacks`` (the
+    bench stops on dev accuracy after that many epochs without a better one), else ``None``.
+    """
     import yaml
 
     path = Path(path)
@@ -124,8 +129,31 @@ def load_config(path: str | Path) -> dict:
         "model": dict(cfg.get("model") or {}),
         "data": dict(cfg.get("data") or {}),
         "max_epochs": int(trainer.get("max_epochs") or 25),
+        "patience": _early_stopping_patience(trainer.get("callbacks"), path),
         "seed": int(cfg.get("seed_everything") or 0),
     }
+
+
+def _early_stopping_patience(callbacks, path: Path) -> Optional[int]:
+    """The patience of the ``EarlyStopping`` in a config's ``trainer.callbacks`` (one mapping or a
+    list of ``class_path`` / ``init_args`` mappings), or ``None`` when there is none."""
+    from lightning.pytorch.callbacks import EarlyStopping
+
+    entries = callbacks if isinstance(callbacks, list) else [] if callbacks is None else [callbacks]
+    for entry in entries:
+        if not isinstance(entry, dict) or str(entry.get("class_path", "")).rpartition(".")[2] != "EarlyStopping":
+            continue
+        args = entry.get("init_args") or {}
+        if args.get("monitor") != "val/acc" or args.get("mode") != "max":
+            raise DataError("trainer.callbacks: the bench stops on dev accuracy; give EarlyStopping "
+                            f"monitor: val/acc and mode: max, got {args.get('monitor')!r} and {args.get('mode')!r}",
+                            path)
+        patience = args.get("patience", inspect.signature(EarlyStopping).parameters["patience"].default)
+        if not isinstance(patience, int) or patience < 1:
+            raise DataError(f"trainer.callbacks: EarlyStopping patience must be a whole number of epochs >= 1, "
+                            f"got {patience!r}", path)
+        return patience
+    return None
 
 
 # -- one CNN run ---------------------------------------------------------------------------------
@@ -519,13 +547,26 @@ def format_table(report: dict) -> str:
                          + (f" ({', '.join(extra)})" if extra else "") + ".")
         s = src["settings"]
         rand = f"{s['rand_dim']}-d random table" if s["rand_dim"] else "random table as wide as the vectors"
-        stop = (f", stopped after {s['patience']} epochs without a better dev accuracy" if s.get("patience") else "")
-        per_set = {sets[n].get("epochs") for n in group}
-        epochs = s["epochs"] or (per_set.pop() if len(per_set) == 1 else "the config's")
-        lines.append(f"- CNN: up to {epochs} epochs, best epoch by dev accuracy{stop}; rand: {rand}. "
+        lines.append(f"- CNN: best epoch by dev accuracy; {_schedules(sets, group, s)}; rand: {rand}. "
                      "Baselines: trained on the same training part (without the dev part), C in "
                      f"{list(C_GRID)} chosen by dev accuracy.")
     return "\n".join(lines) + "\n"
+
+
+def _schedules(sets: dict, group: Sequence[str], settings: dict) -> str:
+    """How long the CNNs of ``group`` trained: one phrase, or one per schedule naming its sets.
+    Reports written before each data set kept its own patience have it in ``settings``."""
+    by_schedule: dict[tuple, list[str]] = {}
+    for n in group:
+        epochs = sets[n].get("epochs") or settings["epochs"]
+        patience = sets[n]["patience"] if "patience" in sets[n] else settings.get("patience")
+        by_schedule.setdefault((epochs, patience), []).append(sets[n]["title"])
+    phrases = []
+    for (epochs, patience), titles in by_schedule.items():
+        stop = f", stopped after {patience} epochs without a better dev accuracy" if patience else ""
+        which = f" ({', '.join(titles)})" if len(by_schedule) > 1 else ""
+        phrases.append(f"up to {epochs} epochs{stop}{which}")
+    return "; ".join(phrases)
 
 
 _SOURCE_KEYS = ("command", "date", "elapsed_minutes", "machine", "versions", "settings")
@@ -571,7 +612,8 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=1, help="runs at once, each in its own process (default 1); "
                    "e.g. --jobs 8 --threads 2 on 16 cores")
     p.add_argument("--patience", type=int, default=None, help="stop a run once dev accuracy has not improved "
-                   "for this many epochs (Kim's early stopping on dev); default: train every epoch")
+                   "for this many epochs (Kim's early stopping on dev); default: the patience of the config's "
+                   "EarlyStopping callback, or train every epoch when it has none")
     p.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
     p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed on a GPU")
     p.add_argument("--work-dir", default=None, help="per-run test reports go here")
@@ -629,6 +671,7 @@ def cv_main(argv: Sequence[str]) -> int:
     variants = args.variants or [config["model"].get("variant", "multichannel")]
     seeds = args.seeds or [config["seed"]]
     epochs = args.epochs or config["max_epochs"]
+    patience = args.patience if args.patience is not None else config["patience"]
     name = Path(args.config).stem
     out = Path(args.out or f"runs/cv/{name}.json")
     work_dir = Path(args.work_dir or f"runs/cv/{name}")
@@ -637,7 +680,7 @@ def cv_main(argv: Sequence[str]) -> int:
     report = {"command": "textcnn cv " + shlex.join(argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "versions": _versions(), "config": str(args.config), "train_path": config["data"].get("train_path"),
               "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds), "epochs": epochs,
-              "patience": args.patience, "jobs": args.jobs, "runs": []}
+              "patience": patience, "jobs": args.jobs, "runs": []}
 
     def write() -> None:
         report["summary"] = summarize(report["runs"])
@@ -653,10 +696,11 @@ def cv_main(argv: Sequence[str]) -> int:
 
     report["runs"] = evaluate(config, "cv", variants, args.baselines, epochs, work_dir, folds=args.folds,
                               fold_ids=fold_ids, seeds=seeds, rand_dim=args.rand_dim, accelerator=args.accelerator,
-                              precision=args.precision, verbose=args.verbose, on_run=save, patience=args.patience,
+                              precision=args.precision, verbose=args.verbose, on_run=save, patience=patience,
                               jobs=args.jobs, threads=args.threads)
     write()  # in plan order
-    print(f"\n{report['protocol']}, {epochs} epochs:")
+    stop = f", stopped after {patience} epochs without a better dev accuracy" if patience else ""
+    print(f"\n{report['protocol']}, up to {epochs} epochs{stop}:")
     for method, s in report["summary"].items():
         print(f"  {LABELS[method]:<42} {s['mean']:.2f} ± {s['std']:.2f}  (n={s['n']})")
     print(f"per-fold results written to {out}")
@@ -769,21 +813,23 @@ def bench_main(argv: Sequence[str]) -> int:
         for section, key, value in overrides:
             config[section][key] = value
         epochs = args.epochs or config["max_epochs"]
+        patience = args.patience if args.patience is not None else config["patience"]
         ds_seeds = [config["seed"]] if ds.protocol == "cv" else seeds
         report["datasets"][name] = {
             "title": ds.title, "protocol": _describe_protocol(ds.protocol, args.folds, fold_ids, ds_seeds),
-            "epochs": epochs, "vectors": Path(str(config["data"].get("vectors"))).name,
+            "epochs": epochs, "patience": patience, "vectors": Path(str(config["data"].get("vectors"))).name,
             "data": {k: v for k, v in config["data"].items() if not k.endswith("_path")},
             "model": config["model"], "runs": [], "summary": {},
         }
         units += plan(config, ds.protocol, variants, args.baselines, epochs, work_root / name, folds=args.folds,
                       fold_ids=fold_ids, seeds=ds_seeds, rand_dim=args.rand_dim, accelerator=args.accelerator,
-                      precision=args.precision, verbose=args.verbose, patience=args.patience, key=name,
+                      precision=args.precision, verbose=args.verbose, patience=patience, key=name,
                       start=len(units))
     left = {name: sum(len(u.methods) for u in units if u.key == name) for name in found}
     for name in found:
         entry = report["datasets"][name]
-        print(f"== {entry['title']}: {entry['protocol']}, {entry['epochs']} epochs, "
+        stop = f", patience {entry['patience']}" if entry["patience"] else ""
+        print(f"== {entry['title']}: {entry['protocol']}, up to {entry['epochs']} epochs{stop}, "
               f"{left[name]} runs", flush=True)
     print(f"   {len(units)} units, {args.jobs} at a time", flush=True)
 
