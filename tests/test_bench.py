@@ -56,6 +56,58 @@ def test_cv_with_jobs_matches_one_process_and_patience_stops_early(tiny_csv, tmp
     assert reports[2]["patience"] == 1 and reports[2]["jobs"] == 2
 
 
+def _config_with_early_stopping(tmp_path, **init_args):
+    """configs/debug.yaml with an EarlyStopping callback of ``init_args`` in trainer.callbacks."""
+    import yaml
+
+    cfg = yaml.safe_load(open(DEBUG, encoding="utf-8"))
+    cfg["trainer"]["callbacks"] = [{"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+                                    "init_args": init_args}]
+    path = tmp_path / "stopping.yaml"
+    path.write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    return str(path)
+
+
+def test_cv_stops_with_the_configs_early_stopping_patience_unless_given_one(tiny_csv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = _config_with_early_stopping(tmp_path, monitor="val/acc", mode="max", patience=1)
+    common = ["cv", "--config", config, "--train-path", str(tiny_csv), "--folds", "2", "--max-folds", "1",
+              "--epochs", "8", "--variants", "rand"]
+    for extra, patience in (([], 1), (["--patience", "3"], 3)):
+        out = tmp_path / f"cv{patience}.json"
+        assert main([*common, *extra, "--out", str(out)]) == 0
+        report = json.loads(out.read_text())
+        assert report["patience"] == patience
+        (run,) = report["runs"]
+        assert run["epochs_run"] == min(8, run["best_epoch"] + patience)
+
+
+@pytest.mark.parametrize("init_args, expected", [
+    ({"monitor": "val/loss", "mode": "min", "patience": 3}, "monitor: val/acc and mode: max"),
+    ({"monitor": "val/acc", "mode": "max", "patience": 0}, "patience must be a whole number of epochs"),
+])
+def test_a_config_whose_early_stopping_the_bench_cannot_follow_is_a_clear_error(tmp_path, init_args, expected):
+    from textcnn.bench import load_config
+    from textcnn.data import DataError
+
+    config = _config_with_early_stopping(tmp_path, **init_args)
+    with pytest.raises(DataError, match=expected) as err:
+        load_config(config)
+    assert "stopping.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize("name", ["mr", "sst2", "subj", "trec", "thucnews"])
+def test_each_benchmark_config_parses_for_fit_and_gives_the_bench_its_schedule(name, capsys):
+    from textcnn.bench import load_config
+
+    path = str(REPO / "configs" / f"{name}.yaml")
+    with pytest.raises(SystemExit) as done:
+        main(["fit", "--config", path, "--print_config"])
+    assert done.value.code == 0 and "EarlyStopping" in capsys.readouterr().out
+    config = load_config(path)
+    assert config["max_epochs"] >= 25 and config["patience"] in (5, 10)
+
+
 def tiny_benchmarks(root):
     """A benchmarks folder with a tiny MR (one CSV, cross-validated) and SST-2 (train/dev/test)."""
     data = root / "benchmarks"
