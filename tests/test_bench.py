@@ -1,5 +1,6 @@
 """`textcnn cv` and `textcnn bench` end to end on tiny generated data, and the NBSVM baseline."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,7 +61,7 @@ def _config_with_early_stopping(tmp_path, **init_args):
     """configs/debug.yaml with an EarlyStopping callback of ``init_args`` in trainer.callbacks."""
     import yaml
 
-    cfg = yaml.safe_load(open(DEBUG, encoding="utf-8"))
+    cfg = yaml.safe_load(Path(DEBUG).read_text(encoding="utf-8"))
     cfg["trainer"]["callbacks"] = [{"class_path": "lightning.pytorch.callbacks.EarlyStopping",
                                     "init_args": init_args}]
     path = tmp_path / "stopping.yaml"

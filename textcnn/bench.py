@@ -563,10 +563,14 @@ def _schedules(sets: dict, group: Sequence[str], settings: dict) -> str:
         by_schedule.setdefault((epochs, patience), []).append(sets[n]["title"])
     phrases = []
     for (epochs, patience), titles in by_schedule.items():
-        stop = f", stopped after {patience} epochs without a better dev accuracy" if patience else ""
         which = f" ({', '.join(titles)})" if len(by_schedule) > 1 else ""
-        phrases.append(f"up to {epochs} epochs{stop}{which}")
+        phrases.append(f"up to {epochs} epochs{_stopping(patience)}{which}")
     return "; ".join(phrases)
+
+
+def _stopping(patience: Optional[int]) -> str:
+    """``, stopped after N epochs without a better dev accuracy``, or nothing without early stopping."""
+    return f", stopped after {patience} epochs without a better dev accuracy" if patience else ""
 
 
 _SOURCE_KEYS = ("command", "date", "elapsed_minutes", "machine", "versions", "settings")
@@ -699,8 +703,7 @@ def cv_main(argv: Sequence[str]) -> int:
                               precision=args.precision, verbose=args.verbose, on_run=save, patience=patience,
                               jobs=args.jobs, threads=args.threads)
     write()  # in plan order
-    stop = f", stopped after {patience} epochs without a better dev accuracy" if patience else ""
-    print(f"\n{report['protocol']}, up to {epochs} epochs{stop}:")
+    print(f"\n{report['protocol']}, up to {epochs} epochs{_stopping(patience)}:")
     for method, s in report["summary"].items():
         print(f"  {LABELS[method]:<42} {s['mean']:.2f} ± {s['std']:.2f}  (n={s['n']})")
     print(f"per-fold results written to {out}")
