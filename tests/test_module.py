@@ -78,3 +78,22 @@ def test_a_pretrained_variant_without_vectors_is_refused(tiny_csv):
     dm, module = build(tiny_csv, variant="static")
     with pytest.raises(ValueError, match="needs pretrained vectors"):
         trainer(max_epochs=1).fit(module, dm)
+
+
+@pytest.mark.filterwarnings(r"ignore:You are trying to `self.log\(\)`")  # a step called outside a Trainer
+def test_label_smoothing_trains_against_softened_targets_and_is_checked(tiny_csv):
+    e = 0.2
+    dm, module = build(tiny_csv, drop_rate=0.0, label_smoothing=e)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    with torch.no_grad():
+        module.model.head.weight.mul_(100)  # confident predictions, where smoothing tells
+        logp = torch.log_softmax(module(batch["tokens"]), dim=1)
+        loss = module.training_step(batch, 0)
+    # (1 - e) of the weight on the true class, e spread evenly over all classes
+    target = torch.full_like(logp, e / logp.shape[1])
+    target[torch.arange(len(logp)), batch["labels"]] += 1 - e
+    assert loss.item() == pytest.approx(-(target * logp).sum(dim=1).mean().item(), rel=1e-5)
+    assert loss.item() != pytest.approx(torch.nn.functional.nll_loss(logp, batch["labels"]).item(), rel=1e-3)
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\), got 1.0"):
+        build(tiny_csv, label_smoothing=1.0)

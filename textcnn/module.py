@@ -45,6 +45,9 @@ class TextCNNModule(L.LightningModule):
         optimizer: one of ``OPTIMIZERS`` (Kim: ``adadelta``).
         lr: learning rate; ``None`` takes the optimiser's default above.
         weight_decay: L2 penalty (Kim used none, relying on max-norm and dropout).
+        label_smoothing: train against ``(1 - e)`` times the one-hot label plus ``e`` spread
+            evenly over the classes (Szegedy et al. 2016); 0 (Kim) is plain cross-entropy.
+            Validation loss stays plain cross-entropy.
         max_norm: after every optimiser step, rescale each row of the head's weight to at most
             this L2 norm (Kim's s = 3); ``None`` turns it off. A clip of the weights, not of
             the gradients.
@@ -71,11 +74,14 @@ class TextCNNModule(L.LightningModule):
         lr: Optional[float] = None,
         weight_decay: float = 0.0,
         max_norm: Optional[float] = 3.0,
+        label_smoothing: float = 0.0,
         report_dir: Optional[str] = None,
     ):
         super().__init__()
         if optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         self.save_hyperparameters()
         self.model = TextCNN(**self.model_config())
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
@@ -147,7 +153,7 @@ class TextCNNModule(L.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         logits = self(batch["tokens"])
-        loss = F.cross_entropy(logits, batch["labels"])
+        loss = F.cross_entropy(logits, batch["labels"], label_smoothing=self.hparams.label_smoothing)
         self._check_finite(loss, batch_idx)
         n = batch["labels"].numel()
         self.log("train/loss", loss, prog_bar=True, on_step=True, on_epoch=True, batch_size=n)

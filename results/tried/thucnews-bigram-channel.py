@@ -4,9 +4,13 @@ Each position i gets [vector of character i ; vector of the bigram (i, i+1)], th
 initialised with the mean of its two characters' vectors and fine-tuned; bigrams seen fewer than
 MIN_COUNT times in training share one <unk> row. Same split (seed), windows 1-5 x 200, wide
 padding, dropout 0.5, Adadelta, max-norm 3, batch 50 as configs/thucnews.yaml; best epoch on dev.
-With --no-bigrams the same loop without the bigram channel (the control).
+With --no-bigrams the same loop without the bigram channel (the control). Regularisers tried on
+the control: --label-smoothing E (cross-entropy against (1 - E) one-hot + E uniform),
+--token-dropout P (each training character becomes <unk> with probability P, drawn per batch),
+--filters N (maps per window, 200 in the config).
 
     python results/tried/thucnews-bigram-channel.py [--no-bigrams] [--seed 0] [--epochs 30]
+        [--label-smoothing 0.1] [--token-dropout 0.1] [--filters 400]
 """
 import argparse, sys, time
 from collections import Counter
@@ -26,6 +30,9 @@ p.add_argument("--epochs", type=int, default=30)
 p.add_argument("--patience", type=int, default=10)
 p.add_argument("--min-count", type=int, default=2)
 p.add_argument("--data", default="../shared/benchmarks/thucnews")
+p.add_argument("--label-smoothing", type=float, default=0.0)
+p.add_argument("--token-dropout", type=float, default=0.0)
+p.add_argument("--filters", type=int, default=None)
 args = p.parse_args()
 torch.set_num_threads(1)
 cfg = load_config(CONFIG_DIR / "thucnews.yaml")
@@ -63,7 +70,7 @@ class BigramTextCNN(TextCNN):
 torch.manual_seed(args.seed); np.random.seed(args.seed)
 m = cfg["model"]
 model = BigramTextCNN(vocab_size=2, num_classes=dm.num_classes, variant="non-static", kernel_sizes=m["kernel_sizes"],
-                      num_filters=m["num_filters"], drop_rate=m["drop_rate"], conv_padding="wide")
+                      num_filters=args.filters or m["num_filters"], drop_rate=m["drop_rate"], conv_padding="wide")
 del model.embedding
 model.char = nn.Embedding.from_pretrained(torch.from_numpy(chars), freeze=False, padding_idx=0)
 model.big = nn.Embedding.from_pretrained(torch.from_numpy(table), freeze=False, padding_idx=0)
@@ -85,8 +92,14 @@ for epoch in range(1, args.epochs + 1):
     order = rng.permutation(len(enc["train"]))
     for s in range(0, len(order), 50):
         rows = order[s:s + 50]
-        loss = nn.functional.cross_entropy(model(pad_batch([enc["train"][i] for i in rows], 1)),
-                                           torch.as_tensor(labels["train"][rows]))
+        batch = pad_batch([enc["train"][i] for i in rows], 1)
+        if args.token_dropout:
+            if not args.no_bigrams:
+                sys.exit("--token-dropout is for the control (--no-bigrams)")
+            drop = (batch > 0) & (torch.rand(batch.shape) < args.token_dropout)
+            batch[drop] = dm.vocab.unk_id
+        loss = nn.functional.cross_entropy(model(batch), torch.as_tensor(labels["train"][rows]),
+                                           label_smoothing=args.label_smoothing)
         opt.zero_grad(); loss.backward(); opt.step(); model.apply_max_norm(3.0)
     dev = accuracy("val")
     print(f"epoch {epoch} dev {dev:.4f} {time.perf_counter() - t:.1f} s", flush=True)
@@ -97,5 +110,6 @@ for epoch in range(1, args.epochs + 1):
         if stale >= args.patience:
             break
 model.load_state_dict(best[2])
-print(f"RESULT bigrams={not args.no_bigrams} seed={args.seed} best_epoch={best[1]} dev={100 * best[0]:.2f} "
+print(f"RESULT bigrams={not args.no_bigrams} ls={args.label_smoothing} tokdrop={args.token_dropout} "
+      f"filters={args.filters or m['num_filters']} seed={args.seed} best_epoch={best[1]} dev={100 * best[0]:.2f} "
       f"test={100 * accuracy('test'):.2f}", flush=True)
