@@ -543,8 +543,10 @@ def format_table(report: dict) -> str:
         for n in group:
             d = sets[n]
             extra = [f"{k} {d['data'][k]}" for k in ("vectors_scale", "vectors_vocab") if d["data"].get(k)]
+            smoothing = (d.get("model") or {}).get("label_smoothing")
             lines.append(f"- {d['title']}: {d['protocol']}; vectors {d['vectors']}"
-                         + (f" ({', '.join(extra)})" if extra else "") + ".")
+                         + (f" ({', '.join(extra)})" if extra else "")
+                         + (f"; label smoothing {smoothing}" if smoothing else "") + ".")
         s = src["settings"]
         rand = f"{s['rand_dim']}-d random table" if s["rand_dim"] else "random table as wide as the vectors"
         lines.append(f"- CNN: best epoch by dev accuracy; {_schedules(sets, group, s)}; rand: {rand}. "
