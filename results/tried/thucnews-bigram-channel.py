@@ -7,10 +7,13 @@ padding, dropout 0.5, Adadelta, max-norm 3, batch 50 as configs/thucnews.yaml; b
 With --no-bigrams the same loop without the bigram channel (the control). Regularisers tried on
 the control: --label-smoothing E (cross-entropy against (1 - E) one-hot + E uniform),
 --token-dropout P (each training character becomes <unk> with probability P, drawn per batch),
---filters N (maps per window, 200 in the config).
+--filters N (maps per window, 200 in the config), --drop-rate P (0.5 in the config),
+--highway N (N highway layers on the pooled features before dropout and the head, Srivastava
+et al. 2015, gate bias -2 so they start near the identity, as in Kim et al. 2016's
+character-aware model).
 
     python results/tried/thucnews-bigram-channel.py [--no-bigrams] [--seed 0] [--epochs 30]
-        [--label-smoothing 0.1] [--token-dropout 0.1] [--filters 400]
+        [--label-smoothing 0.1] [--token-dropout 0.1] [--filters 400] [--drop-rate 0.3] [--highway 1]
 """
 import argparse, sys, time
 from collections import Counter
@@ -33,6 +36,8 @@ p.add_argument("--data", default="../shared/benchmarks/thucnews")
 p.add_argument("--label-smoothing", type=float, default=0.0)
 p.add_argument("--token-dropout", type=float, default=0.0)
 p.add_argument("--filters", type=int, default=None)
+p.add_argument("--highway", type=int, default=0)
+p.add_argument("--drop-rate", type=float, default=None)
 args = p.parse_args()
 torch.set_num_threads(1)
 cfg = load_config(CONFIG_DIR / "thucnews.yaml")
@@ -67,11 +72,30 @@ class BigramTextCNN(TextCNN):
         x = self.char(c) if args.no_bigrams else torch.cat([self.char(c), self.big(g)], -1)
         return x.transpose(1, 2)
 
+class Highway(nn.Module):  # y = t * relu(W x) + (1 - t) * x, t = sigmoid(G x), per layer
+    def __init__(self, dim, layers):
+        super().__init__()
+        self.lin = nn.ModuleList(nn.Linear(dim, dim) for _ in range(layers))
+        self.gate = nn.ModuleList(nn.Linear(dim, dim) for _ in range(layers))
+        for g in self.gate:
+            nn.init.constant_(g.bias, -2.0)
+
+    def forward(self, x):
+        for lin, gate in zip(self.lin, self.gate):
+            t = torch.sigmoid(gate(x))
+            x = t * torch.relu(lin(x)) + (1 - t) * x
+        return x
+
 torch.manual_seed(args.seed); np.random.seed(args.seed)
 m = cfg["model"]
 model = BigramTextCNN(vocab_size=2, num_classes=dm.num_classes, variant="non-static", kernel_sizes=m["kernel_sizes"],
-                      num_filters=args.filters or m["num_filters"], drop_rate=m["drop_rate"], conv_padding="wide")
+                      num_filters=args.filters or m["num_filters"],
+                      drop_rate=m["drop_rate"] if args.drop_rate is None else args.drop_rate, conv_padding="wide")
 del model.embedding
+if args.highway:
+    model.highway = Highway(model.num_features, args.highway)
+    features = model.forward_features
+    model.forward_features = lambda tokens: model.highway(features(tokens))
 model.char = nn.Embedding.from_pretrained(torch.from_numpy(chars), freeze=False, padding_idx=0)
 model.big = nn.Embedding.from_pretrained(torch.from_numpy(table), freeze=False, padding_idx=0)
 opt = torch.optim.Adadelta([q for q in model.parameters() if q.requires_grad], lr=1.0, rho=0.95, eps=1e-6)
@@ -111,5 +135,6 @@ for epoch in range(1, args.epochs + 1):
             break
 model.load_state_dict(best[2])
 print(f"RESULT bigrams={not args.no_bigrams} ls={args.label_smoothing} tokdrop={args.token_dropout} "
-      f"filters={args.filters or m['num_filters']} seed={args.seed} best_epoch={best[1]} dev={100 * best[0]:.2f} "
+      f"filters={args.filters or m['num_filters']} highway={args.highway} "
+      f"drop={m['drop_rate'] if args.drop_rate is None else args.drop_rate} seed={args.seed} best_epoch={best[1]} dev={100 * best[0]:.2f} "
       f"test={100 * accuracy('test'):.2f}", flush=True)
