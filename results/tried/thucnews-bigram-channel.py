@@ -10,10 +10,12 @@ the control: --label-smoothing E (cross-entropy against (1 - E) one-hot + E unif
 --filters N (maps per window, 200 in the config), --drop-rate P (0.5 in the config),
 --highway N (N highway layers on the pooled features before dropout and the head, Srivastava
 et al. 2015, gate bias -2 so they start near the identity, as in Kim et al. 2016's
-character-aware model).
+character-aware model), --freeze-epochs N (the character table frozen for the first N epochs,
+then fine-tuned: the filters learn on the pretrained vectors before these move).
 
     python results/tried/thucnews-bigram-channel.py [--no-bigrams] [--seed 0] [--epochs 30]
         [--label-smoothing 0.1] [--token-dropout 0.1] [--filters 400] [--drop-rate 0.3] [--highway 1]
+        [--freeze-epochs 5]
 """
 import argparse, sys, time
 from collections import Counter
@@ -38,6 +40,7 @@ p.add_argument("--token-dropout", type=float, default=0.0)
 p.add_argument("--filters", type=int, default=None)
 p.add_argument("--highway", type=int, default=0)
 p.add_argument("--drop-rate", type=float, default=None)
+p.add_argument("--freeze-epochs", type=int, default=0)
 args = p.parse_args()
 torch.set_num_threads(1)
 cfg = load_config(CONFIG_DIR / "thucnews.yaml")
@@ -113,6 +116,7 @@ rng = np.random.default_rng(args.seed)
 best = (-1, 0, None); stale = 0
 for epoch in range(1, args.epochs + 1):
     model.train(); t = time.perf_counter()
+    model.char.weight.requires_grad_(epoch > args.freeze_epochs)  # Adadelta skips a None gradient
     order = rng.permutation(len(enc["train"]))
     for s in range(0, len(order), 50):
         rows = order[s:s + 50]
@@ -136,5 +140,6 @@ for epoch in range(1, args.epochs + 1):
 model.load_state_dict(best[2])
 print(f"RESULT bigrams={not args.no_bigrams} ls={args.label_smoothing} tokdrop={args.token_dropout} "
       f"filters={args.filters or m['num_filters']} highway={args.highway} "
-      f"drop={m['drop_rate'] if args.drop_rate is None else args.drop_rate} seed={args.seed} best_epoch={best[1]} dev={100 * best[0]:.2f} "
+      f"drop={m['drop_rate'] if args.drop_rate is None else args.drop_rate} "
+      f"freeze={args.freeze_epochs} seed={args.seed} best_epoch={best[1]} dev={100 * best[0]:.2f} "
       f"test={100 * accuracy('test'):.2f}", flush=True)
