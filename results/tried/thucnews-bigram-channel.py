@@ -92,9 +92,9 @@ class Highway(nn.Module):  # y = t * relu(W x) + (1 - t) * x, t = sigmoid(G x), 
 torch.manual_seed(args.seed); np.random.seed(args.seed)
 m = cfg["model"]
 drop_rate = m["drop_rate"] if args.drop_rate is None else args.drop_rate
+filters = args.filters or m["num_filters"]
 model = BigramTextCNN(vocab_size=2, num_classes=dm.num_classes, variant="non-static", kernel_sizes=m["kernel_sizes"],
-                      num_filters=args.filters or m["num_filters"],
-                      drop_rate=drop_rate, conv_padding="wide")
+                      num_filters=filters, drop_rate=drop_rate, conv_padding="wide")
 del model.embedding
 if args.highway:
     model.highway = Highway(model.num_features, args.highway)
@@ -140,7 +140,6 @@ for epoch in range(1, args.epochs + 1):
             break
 model.load_state_dict(best[2])
 print(f"RESULT bigrams={not args.no_bigrams} ls={args.label_smoothing} tokdrop={args.token_dropout} "
-      f"filters={args.filters or m['num_filters']} highway={args.highway} "
-      f"drop={drop_rate} "
+      f"filters={filters} highway={args.highway} drop={drop_rate} "
       f"freeze={args.freeze_epochs} seed={args.seed} best_epoch={best[1]} dev={100 * best[0]:.2f} "
       f"test={100 * accuracy('test'):.2f}", flush=True)
