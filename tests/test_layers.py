@@ -82,6 +82,17 @@ def test_init_schemes_break_symmetry_and_zero_biases(scheme):
         init_weights(block, "zeros-everywhere")
 
 
+@pytest.mark.parametrize("scheme", ["kaiming", "he"])
+def test_he_init_gives_a_layer_without_activation_gain_one_and_relu_like_ones_relus(scheme):
+    torch.manual_seed(0)
+    head = nn.Linear(600, 400)
+    init_weights(head, scheme, nonlinearity="linear")
+    assert abs(head.weight.std().item() - (1 / 600) ** 0.5) < 0.002  # not ReLU's sqrt(2) wider
+    block = ConvNormAct(50, 100, kernel_size=3, act_layer="elu")
+    init_weights(block, scheme, nonlinearity="elu")
+    assert abs(block.conv.weight.std().item() - (2 / 150) ** 0.5) < 0.01  # ELU: ReLU's gain
+
+
 def test_pooling_modes_and_mask():
     x = torch.tensor([[[1.0, 5.0, 2.0, 9.0]]])  # (B=1, C=1, L=4)
     mask = torch.tensor([[True, True, True, False]])

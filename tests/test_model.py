@@ -123,3 +123,10 @@ def test_wide_padding_pools_over_every_window_that_overlaps_the_text():
     assert list(model.window_tokens(0, 4, 3)) == [0] and list(model.window_tokens(5, 4, 3)) == [2]
     with pytest.raises(ValueError, match="unknown conv_padding 'same'"):
         TextCNN(V, C, conv_padding="same")
+
+
+def test_he_init_starts_the_head_with_gain_one_and_the_convolutions_with_relus():
+    torch.manual_seed(0)
+    model = TextCNN(V, C, embed_dim=50, variant="rand", kernel_sizes=(3,), num_filters=300, init="kaiming")
+    assert abs(model.head.weight.std().item() - (1 / 300) ** 0.5) < 0.01  # linear: no sqrt(2)
+    assert abs(model.convs[0].conv.weight.std().item() - (2 / 150) ** 0.5) < 0.01

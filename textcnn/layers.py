@@ -88,7 +88,8 @@ def init_weights(module: nn.Module, scheme: str = "default", nonlinearity: str =
         scheme: ``default`` (PyTorch's own), ``xavier`` (Glorot uniform), ``kaiming``/``he``
             (He normal, fan-in), ``uniform`` (U[-1/sqrt(fan_in), 1/sqrt(fan_in)]) or ``normal``
             (N(0, 0.01)). Biases start at zero for every scheme except ``default``.
-        nonlinearity: the activation that follows, for the gain of xavier / kaiming.
+        nonlinearity: the activation that follows, for the gain of xavier / kaiming;
+            ``"linear"`` (or ``"identity"``, ``None``) for a layer with none, such as the head.
     """
     scheme = scheme.lower()
     if scheme not in INITS:
@@ -96,6 +97,10 @@ def init_weights(module: nn.Module, scheme: str = "default", nonlinearity: str =
     if scheme == "default":
         return
     gain_name = nonlinearity if nonlinearity in ("relu", "leaky_relu", "tanh", "sigmoid") else "linear"
+    # He init: gain 1 with no activation; the ReLU family without a gain of its own in
+    # torch.nn.init (PReLU, ELU, an activation class) takes ReLU's, as He et al. derive it.
+    he_name = "linear" if nonlinearity in ("linear", "identity", None) else (
+        "relu" if gain_name == "linear" else gain_name)
     for m in module.modules():
         if not isinstance(m, (nn.Conv1d, nn.Linear)):
             continue
@@ -103,7 +108,7 @@ def init_weights(module: nn.Module, scheme: str = "default", nonlinearity: str =
         if scheme == "xavier":
             nn.init.xavier_uniform_(w, gain=nn.init.calculate_gain(gain_name))
         elif scheme in ("kaiming", "he"):
-            nn.init.kaiming_normal_(w, nonlinearity="relu" if gain_name == "linear" else gain_name)
+            nn.init.kaiming_normal_(w, nonlinearity=he_name)
         elif scheme == "uniform":
             bound = 1.0 / math.sqrt(_fan_in(w))
             nn.init.uniform_(w, -bound, bound)
