@@ -97,8 +97,8 @@ def init_weights(module: nn.Module, scheme: str = "default", nonlinearity: str =
     if scheme == "default":
         return
     gain_name = nonlinearity if nonlinearity in ("relu", "leaky_relu", "tanh", "sigmoid") else "linear"
-    # He init: gain 1 with no activation; the ReLU family without a gain of its own in
-    # torch.nn.init (PReLU, ELU, an activation class) takes ReLU's, as He et al. derive it.
+    # He init: gain 1 with no activation; PReLU, ELU and an activation given as a class, for
+    # which torch.nn.init has no gain, take ReLU's (He et al.'s, for rectifiers).
     he_name = "linear" if nonlinearity in ("linear", "identity", None) else (
         "relu" if gain_name == "linear" else gain_name)
     for m in module.modules():
