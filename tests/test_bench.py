@@ -168,6 +168,111 @@ def test_bench_update_reruns_one_set_and_keeps_the_others_with_their_command(tin
     assert lines["- SST-2"].endswith("; label smoothing 0.1.") and "smoothing" not in lines["- MR"]
 
 
+def _noisy(n, seed):
+    """Generated sentences with every fifth label swapped: accuracies stay under 100%, so two runs
+    that agree on them agree on something."""
+    rows = make_sentences(n, seed=seed)
+    swap = {"positive": "negative", "negative": "positive"}
+    return [(text, swap[label] if i % 5 == 0 else label) for i, (text, label) in enumerate(rows)]
+
+
+def _interrupt_after(monkeypatch, units):
+    """Ctrl-C (KeyboardInterrupt) as the bench starts unit ``units + 1``; returns the calls made."""
+    import textcnn.bench as bench
+
+    calls = []
+    run_unit = getattr(bench.run_unit, "unpatched", bench.run_unit)
+
+    def counting(unit):
+        calls.append(unit.index)
+        if units is not None and len(calls) > units:
+            raise KeyboardInterrupt
+        return run_unit(unit)
+
+    counting.unpatched = run_unit
+    monkeypatch.setattr(bench, "run_unit", counting)
+    return calls
+
+
+RESULT_KEYS = ("method", "fold", "seed", "unit", "num_train", "num_val", "num_test", "test_acc", "val_acc",
+               "best_epoch", "epochs_run", "C")
+
+
+def _results(runs):
+    return [{k: r.get(k) for k in RESULT_KEYS} for r in runs]
+
+
+def test_an_interrupted_bench_resumes_with_the_runs_left_and_ends_as_one_run_would(tiny_glove, tmp_path,
+                                                                                   monkeypatch, capsys):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "benchmarks"
+    (data / "mr").mkdir(parents=True)
+    (data / "sst2").mkdir()
+    write_csv(data / "mr" / "mr.csv", _noisy(120, 1))
+    for name, n, seed in (("train", 100, 2), ("dev", 30, 3), ("test", 40, 4)):
+        write_csv(data / "sst2" / f"{name}.csv", _noisy(n, seed))
+    common = ["bench", "--data-dir", str(data), "--variants", "rand", "static", "--baselines", "nb-lr", "--folds", "2",
+              "--epochs", "2", "--seeds", "1", "--rand-dim", "8", "--vectors-en", str(tiny_glove),
+              "--set", "model.num_filters=3", "--threads", "1"]
+    threads = torch.get_num_threads()
+    try:
+        assert main([*common, "--out", "whole"]) == 0  # 9 units: MR 2 folds x 3, SST-2 3
+        whole = json.loads(Path("whole.json").read_text())
+
+        _interrupt_after(monkeypatch, 3)  # MR fold 1 done (rand, static, NBSVM), then Ctrl-C
+        assert main([*common, "--out", "part"]) == 130
+        assert "3 runs finished and saved in part.json; the same command with --resume" in capsys.readouterr().err
+        part = json.loads(Path("part.json").read_text())
+        assert [len(d["runs"]) for d in part["datasets"].values()] == [3, 0]
+
+        calls = _interrupt_after(monkeypatch, None)
+        assert main([*common, "--out", "part", "--resume", "--jobs", "1"]) == 0
+        assert calls == [3, 4, 5, 6, 7, 8]  # only the units the interrupted run had not finished
+    finally:
+        torch.set_num_threads(threads)
+    done = json.loads(Path("part.json").read_text())
+    for name in ("mr", "sst2"):
+        assert _results(done["datasets"][name]["runs"]) == _results(whole["datasets"][name]["runs"])
+        assert done["datasets"][name]["summary"] == whole["datasets"][name]["summary"]
+    assert done["command"] == part["command"] and done["date"] == part["date"]
+    assert [s["runs_kept"] for s in done["resumed"]] == [3] and "--resume" in done["resumed"][0]["command"]
+    assert done["elapsed_minutes"] >= part["elapsed_minutes"]
+    assert "in 0 min over 2 sittings (interrupted, then `--resume`)" in Path("part.md").read_text()
+
+    # another run's report is never mixed in: a clear error names what differs
+    assert main([*common, "--seeds", "2", "--out", "part", "--resume"]) == 2
+    assert "settings.seeds [0] then, [0, 1] now" in capsys.readouterr().err
+    assert main([*common, "--out", "other", "--resume"]) == 2
+    assert "other.json: --resume: no earlier report to resume" in capsys.readouterr().err
+
+
+def test_an_interrupted_cv_resumes_with_the_folds_left(tmp_path, monkeypatch, capsys):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    data = write_csv(tmp_path / "noisy.csv", _noisy(150, 5))
+    common = ["cv", "--config", DEBUG, "--train-path", str(data), "--folds", "3", "--epochs", "2", "--variants", "rand",
+              "--baselines", "nb-lr", "--threads", "1"]
+    threads = torch.get_num_threads()
+    try:
+        assert main([*common, "--out", "whole.json"]) == 0
+        _interrupt_after(monkeypatch, 2)  # fold 1 done, then Ctrl-C
+        assert main([*common, "--out", "part.json"]) == 130
+        assert "2 runs finished and saved in part.json" in capsys.readouterr().err
+        calls = _interrupt_after(monkeypatch, None)
+        assert main([*common, "--out", "part.json", "--resume"]) == 0
+        assert calls == [2, 3, 4, 5]
+        assert "resumed: 2 runs kept from part.json" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(threads)
+    whole, done = (json.loads(Path(f).read_text()) for f in ("whole.json", "part.json"))
+    assert _results(done["runs"]) == _results(whole["runs"]) and done["summary"] == whole["summary"]
+    assert main([*common, "--epochs", "3", "--out", "part.json", "--resume"]) == 2
+    assert "(epochs 2 then, 3 now)" in capsys.readouterr().err
+
+
 def test_bench_without_any_data_set_is_a_one_line_error(tmp_path, capsys):
     assert main(["bench", "--data-dir", str(tmp_path), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Faults: a training process killed with SIGKILL mid-epoch resumes from its last checkpoint and
-finishes with the right number of epochs; the same seed on CPU gives the same metrics twice."""
+finishes with the right number of epochs; the same seed on CPU gives the same metrics twice;
+Ctrl-C during ``textcnn cv`` keeps the finished runs for ``--resume``."""
 import csv
 import json
 import os
@@ -135,3 +136,44 @@ def test_killing_bench_with_jobs_ends_its_worker_processes(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_during_cv_keeps_the_finished_runs_and_resume_runs_the_rest(tmp_path, monkeypatch, capsys):
+    # 1,500 generated sentences, 2 folds x 2 seeds, 4 epochs: about two seconds per run, so Ctrl-C
+    # sent as the first run is saved finds the others still to do.
+    data = write_csv(tmp_path / "d.csv", make_sentences(1500))
+    out = tmp_path / "cv.json"
+    args = ["cv", "--config", DEBUG, "--train-path", str(data), "--folds", "2", "--seeds", "0", "1", "--epochs", "4",
+            "--variants", "rand", "--threads", "1", "--out", str(out)]
+    # A terminal's Ctrl-C: SIGINT with its default action (a shell's background job would ignore it).
+    proc = subprocess.Popen([sys.executable, "-m", "textcnn.cli", *args], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 120
+        while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before the first run was saved"
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # 130: stopped between trainings; 1: during one (Lightning's graceful shutdown exits with 1)
+    assert proc.returncode in (1, 130), err[-2000:]
+    kept = json.loads(out.read_text())["runs"]
+    assert 1 <= len(kept) < 4, "Ctrl-C came too late: every run had finished"
+    assert f"finished and saved in {out}; the same command with --resume runs the rest" in err
+
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    try:
+        assert main([*args, "--resume"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    assert f"resumed: {len(kept)} run" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert [(r["fold"], r["seed"]) for r in report["runs"]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    assert report["runs"][: len(kept)] == sorted(kept, key=lambda r: r["unit"])
+    assert report["resumed"][0]["runs_kept"] == len(kept)

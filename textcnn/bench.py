@@ -26,7 +26,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, NoReturn, Optional, Sequence
 
 import numpy as np
 
@@ -465,12 +465,14 @@ def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Se
              seeds: Sequence[int] = (0,), val_fraction: float = 0.1, rand_dim: Optional[int] = None,
              accelerator: str = "auto", precision: str = "32-true", verbose: bool = False,
              on_run: Optional[Callable[[dict], None]] = None, patience: Optional[int] = None,
-             jobs: int = 1, threads: Optional[int] = None) -> list[dict]:
+             jobs: int = 1, threads: Optional[int] = None, done: Sequence[dict] = ()) -> list[dict]:
     """Run ``variants`` and ``baselines`` on the same splits (see ``plan``); one dict per
-    (split, method), in plan order. ``on_run`` is called with each run as soon as it is done."""
+    (split, method), in plan order. ``on_run`` is called with each run as soon as it is done.
+    ``done``: runs of this plan already made (an interrupted run's), kept and not run again."""
     units = plan(config, protocol, variants, baselines, epochs, work_dir, folds, fold_ids, seeds, val_fraction,
                  rand_dim, accelerator, precision, verbose, patience)
-    runs: list[dict] = []
+    units, kept = _left_to_run(units, _by_unit(done))
+    runs = [run for _, run in kept]
 
     def collect(unit: Unit, run: dict) -> None:
         runs.append(run)
@@ -479,6 +481,28 @@ def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Se
 
     run_units(units, collect, jobs, threads)
     return sorted(runs, key=lambda r: r["unit"])
+
+
+def _by_unit(runs: Sequence[dict], key: str = "") -> dict:
+    """``{(key, unit index): runs}`` of a report's runs, for ``_left_to_run``."""
+    out: dict[tuple, list[dict]] = {}
+    for run in runs:
+        out.setdefault((key, run["unit"]), []).append(run)
+    return out
+
+
+def _left_to_run(units: Sequence[Unit], earlier: dict) -> tuple[list[Unit], list[tuple[Unit, dict]]]:
+    """The units with no run yet, and the ``(unit, run)`` pairs kept: ``earlier`` maps
+    ``(unit.key, unit.index)`` to an interrupted report's runs; a unit is done when all its
+    methods ran (a unit's runs are saved together)."""
+    left, kept = [], []
+    for unit in units:
+        runs = [r for r in earlier.get((unit.key, unit.index), ()) if r["method"] in unit.methods]
+        if {r["method"] for r in runs} == set(unit.methods):
+            kept += [(unit, r) for r in runs]
+        else:
+            left.append(unit)
+    return left, kept
 
 
 def _record(method: str, unit: Unit, dm, result: dict) -> dict:
@@ -533,7 +557,9 @@ def format_table(report: dict) -> str:
     for group in groups.values():
         src = _source(report, group[0])
         who = "Generated" if len(groups) == 1 else ", ".join(sets[n]["title"] for n in group) + ": generated"
-        made = (f"{who} by `{src['command']}` on {src['date'][:10]} in {src['elapsed_minutes']:.0f} min on "
+        sittings = src.get("resumed") or []
+        resumed = f" over {len(sittings) + 1} sittings (interrupted, then `--resume`)" if sittings else ""
+        made = (f"{who} by `{src['command']}` on {src['date'][:10]} in {src['elapsed_minutes']:.0f} min{resumed} on "
                 f"{src.get('machine', '?')} ({', '.join(f'{k} {v}' for k, v in src['versions'].items())}).")
         if len(groups) == 1:
             lines[-1] += " " + made
@@ -575,7 +601,7 @@ def _stopping(patience: Optional[int]) -> str:
     return f", stopped after {patience} epochs without a better dev accuracy" if patience else ""
 
 
-_SOURCE_KEYS = ("command", "date", "elapsed_minutes", "machine", "versions", "settings")
+_SOURCE_KEYS = ("command", "date", "elapsed_minutes", "machine", "versions", "settings", "resumed")
 
 
 def _source(report: dict, name: str) -> dict:
@@ -668,6 +694,8 @@ def cv_main(argv: Sequence[str]) -> int:
                    help=f"also run these linear baselines on the same folds ({', '.join(BASELINES)})")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default: the config's)")
     p.add_argument("--out", default=None, help="JSON file of per-fold results (default: runs/cv/<config>.json)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run: keep the runs already in "
+                   "--out (run with the same settings) and run only the rest")
     _common_options(p)
     args = p.parse_args(argv)
     _setup(args)
@@ -686,11 +714,21 @@ def cv_main(argv: Sequence[str]) -> int:
     report = {"command": "textcnn cv " + shlex.join(argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "versions": _versions(), "config": str(args.config), "train_path": config["data"].get("train_path"),
               "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds), "epochs": epochs,
-              "patience": patience, "jobs": args.jobs, "runs": []}
+              "patience": patience, "jobs": args.jobs,
+              "settings": {"variants": variants, "baselines": args.baselines, "rand_dim": args.rand_dim,
+                           "accelerator": args.accelerator, "precision": args.precision, "threads": args.threads},
+              "data": config["data"], "model": config["model"], "runs": []}
+    done, earlier_minutes = [], 0.0
+    if args.resume:
+        old = _read_report(out, "--resume")
+        _check_same(out, old, report, (*_RUN_KEYS, "config", "train_path", *_SET_KEYS))
+        done = old["runs"]
+        earlier_minutes = _continue_report(report, old, len(done))
+        print(f"resumed: {_runs(len(done))} kept from {out}", flush=True)
 
     def write() -> None:
         report["summary"] = summarize(report["runs"])
-        report["elapsed_minutes"] = round((time.perf_counter() - start) / 60, 2)
+        report["elapsed_minutes"] = round(earlier_minutes + (time.perf_counter() - start) / 60, 2)
         atomic_write(out, (json.dumps(report, indent=2) + "\n").encode("utf-8"))
 
     def save(run: dict) -> None:
@@ -700,10 +738,14 @@ def cv_main(argv: Sequence[str]) -> int:
         print(f"{where}  seed {run['seed']}  {run['method']:<13} test {100 * run['test_acc']:.2f}  "
               f"dev {100 * run['val_acc']:.2f}", flush=True)
 
-    report["runs"] = evaluate(config, "cv", variants, args.baselines, epochs, work_dir, folds=args.folds,
-                              fold_ids=fold_ids, seeds=seeds, rand_dim=args.rand_dim, accelerator=args.accelerator,
-                              precision=args.precision, verbose=args.verbose, on_run=save, patience=patience,
-                              jobs=args.jobs, threads=args.threads)
+    report["runs"] = list(done)
+    try:
+        report["runs"] = evaluate(config, "cv", variants, args.baselines, epochs, work_dir, folds=args.folds,
+                                  fold_ids=fold_ids, seeds=seeds, rand_dim=args.rand_dim,
+                                  accelerator=args.accelerator, precision=args.precision, verbose=args.verbose,
+                                  on_run=save, patience=patience, jobs=args.jobs, threads=args.threads, done=done)
+    except (KeyboardInterrupt, SystemExit) as stop:
+        _interrupted(out, len(report["runs"]), stop)
     write()  # in plan order
     print(f"\n{report['protocol']}, up to {epochs} epochs{_stopping(patience)}:")
     for method, s in report["summary"].items():
@@ -725,16 +767,94 @@ def _update_readme(path: Path, table: str) -> None:
     atomic_write(path, f"{head}{README_START}\n{table}{README_END}{tail}".encode("utf-8"))
 
 
+def _read_report(path: Path, flag: str) -> dict:
+    """The earlier JSON report at ``path`` that ``--update`` or ``--resume`` builds on."""
+    if not path.is_file():
+        raise DataError(f"{flag}: no earlier report to {flag[2:]}; run without {flag} first", path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise DataError(f"{flag}: not a JSON report ({e})", path) from None
+
+
 def _kept_datasets(path: Path, rerun: Sequence[str]) -> dict:
     """For ``--update``: the data sets of the report at ``path`` that are not in ``rerun``, each
     with the ``source`` (command, date, versions, settings) that produced it."""
-    if not path.is_file():
-        raise DataError("--update: no earlier report to update; run without --update first", path)
+    old = _read_report(path, "--update")
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))
         return {n: {**d, "source": _source(old, n)} for n, d in old["datasets"].items() if n not in rerun}
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
+    except (KeyError, TypeError, AttributeError) as e:
         raise DataError(f"--update: not a textcnn bench report ({e})", path) from None
+
+
+# What decides a report's results, so must match for --resume to keep its runs: the whole run's
+# versions and settings (but --jobs: the runs of N processes are those of one), and per data set
+# (bench) its protocol, schedule, vectors and config sections.
+_RUN_KEYS = ("versions", "settings")
+_SET_KEYS = ("protocol", "epochs", "patience", "vectors", "data", "model")
+
+
+def _differences(then, now, name: str) -> list[str]:
+    """``name.key <then> then, <now> now`` for each leaf where two JSON values differ."""
+    if isinstance(then, dict) and isinstance(now, dict):
+        return [d for k in dict.fromkeys([*then, *now]) for d in _differences(then.get(k), now.get(k), f"{name}.{k}")]
+    if then == now:
+        return []
+    return [f"{name} {json.dumps(then, ensure_ascii=False)} then, {json.dumps(now, ensure_ascii=False)} now"]
+
+
+def _check_same(path: Path, old: dict, new: dict, keys: Sequence[str], what: str = "") -> None:
+    """For ``--resume``: a clear error unless the interrupted report ``old`` (or one of its data
+    sets, named ``what``) was run as ``new`` is, on ``keys``."""
+    diffs = [d for k in keys for d in _differences(old.get(k), new.get(k), what + k)
+             if not d.startswith(f"{what}settings.jobs ")]
+    if diffs:
+        raise DataError(f"--resume: the earlier run was not this one ({'; '.join(diffs[:3])}); run without "
+                        "--resume to start again, or give another --out", path)
+
+
+def _continue_report(report: dict, old: dict, kept: int) -> float:
+    """Make ``report`` the continuation of the interrupted ``old``: the run keeps its command and
+    date, and this sitting joins ``resumed``. Returns the minutes the earlier sittings took."""
+    sitting = {"command": report["command"], "date": report["date"], "runs_kept": kept}
+    report.update(command=old["command"], date=old["date"], resumed=[*old.get("resumed", []), sitting])
+    return float(old.get("elapsed_minutes") or 0.0)
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'' if n == 1 else 's'}"
+
+
+def _interrupted(path: Path, runs: int, stop: BaseException) -> NoReturn:
+    """Say what an interrupted ``cv`` or ``bench`` kept and how to go on, then stop: Ctrl-C as
+    KeyboardInterrupt (Lightning makes it ``exit(1)`` during training), SIGTERM during training
+    (Lightning's ``SIGTERMException``, an ``exit(0)``) with 143, never 0."""
+    print(f"textcnn: {_runs(runs)} finished and saved in {path}; the same command with --resume runs the rest",
+          file=sys.stderr, flush=True)
+    if isinstance(stop, SystemExit) and not stop.code:
+        raise SystemExit(143) from None
+    raise stop
+
+
+def _resume_bench(path: Path, report: dict, units: list[Unit]) -> tuple[list[Unit], float]:
+    """``--resume``: move the runs of the interrupted report at ``path`` into ``report`` (each data
+    set of it that this run has too, run with the same settings) and return the units left to run
+    and the minutes the earlier sittings took."""
+    old = _read_report(path, "--resume")
+    _check_same(path, old, report, _RUN_KEYS)
+    earlier = {}
+    for name, entry in report["datasets"].items():
+        before = (old.get("datasets") or {}).get(name)
+        if before and "source" not in before:  # run by the interrupted command, not kept by --update
+            _check_same(path, before, entry, _SET_KEYS, f"{name}.")
+            earlier.update(_by_unit(before["runs"], name))
+    units, kept = _left_to_run(units, earlier)
+    for unit, run in kept:
+        report["datasets"][unit.key]["runs"].append(run)
+    for entry in report["datasets"].values():
+        entry["summary"] = summarize(entry["runs"])
+    print(f"   resumed: {_runs(len(kept))} kept from {path}", flush=True)
+    return units, _continue_report(report, old, len(kept))
 
 
 def bench_main(argv: Sequence[str]) -> int:
@@ -759,6 +879,8 @@ def bench_main(argv: Sequence[str]) -> int:
     p.add_argument("--readme", default=None, help="also put the table between the bench markers of this README")
     p.add_argument("--update", action="store_true", help="keep the other data sets of an existing OUT.json (each "
                    "with the command that produced it) and replace only those run now")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run: keep the runs already in "
+                   "OUT.json (run with the same settings) and run only the rest")
     _common_options(p)
     args = p.parse_args(argv)
     _setup(args)
@@ -791,15 +913,18 @@ def bench_main(argv: Sequence[str]) -> int:
               "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, accelerator {args.accelerator}",
               "settings": {"data_dir": str(data_dir), "variants": variants, "baselines": args.baselines,
                            "epochs": args.epochs, "folds": args.folds, "folds_run": len(fold_ids),
-                           "seeds": seeds, "rand_dim": args.rand_dim, "precision": args.precision,
+                           "seeds": seeds, "rand_dim": args.rand_dim, "accelerator": args.accelerator,
+                           "precision": args.precision,
                            "threads": args.threads, "jobs": args.jobs, "patience": args.patience,
                            "set": args.set, "c_grid": list(C_GRID)},
               "kim2014": KIM_2014, "datasets": {}}
 
     kept = _kept_datasets(out.with_suffix(".json"), found) if args.update else {}
 
+    earlier_minutes = 0.0
+
     def save() -> None:
-        report["elapsed_minutes"] = round((time.perf_counter() - start) / 60, 2)
+        report["elapsed_minutes"] = round(earlier_minutes + (time.perf_counter() - start) / 60, 2)
         if kept:  # the data sets in the usual order, those kept from the earlier report included
             report["datasets"] = {n: report["datasets"].get(n) or kept[n] for n in DATASETS
                                   if n in report["datasets"] or n in kept}
@@ -830,6 +955,8 @@ def bench_main(argv: Sequence[str]) -> int:
                       fold_ids=fold_ids, seeds=ds_seeds, rand_dim=args.rand_dim, accelerator=args.accelerator,
                       precision=args.precision, verbose=args.verbose, patience=patience, key=name,
                       start=len(units))
+    if args.resume:
+        units, earlier_minutes = _resume_bench(out.with_suffix(".json"), report, units)
     left = {name: sum(len(u.methods) for u in units if u.key == name) for name in found}
     for name in found:
         entry = report["datasets"][name]
@@ -853,7 +980,10 @@ def bench_main(argv: Sequence[str]) -> int:
             for method, st in entry["summary"].items():
                 print(f"   {LABELS[method]:<42} {st['mean']:.2f} ± {st['std']:.2f}  (n={st['n']})", flush=True)
 
-    run_units(units, on_run, args.jobs, args.threads)
+    try:
+        run_units(units, on_run, args.jobs, args.threads)
+    except (KeyboardInterrupt, SystemExit) as stop:
+        _interrupted(out.with_suffix(".json"), sum(len(d["runs"]) for d in report["datasets"].values()), stop)
     save()
     table = format_table(report)
     if args.readme:
