@@ -1,6 +1,7 @@
 """Faults: a training process killed with SIGKILL mid-epoch resumes from its last checkpoint and
 finishes with the right number of epochs; the same seed on CPU gives the same metrics twice;
-Ctrl-C during ``textcnn cv`` keeps the finished runs for ``--resume``."""
+Ctrl-C during ``textcnn cv`` keeps the finished runs for ``--resume``; SIGTERM during ``fit``
+exits 143 and names the checkpoint to resume from."""
 import csv
 import json
 import os
@@ -177,3 +178,28 @@ def test_ctrl_c_during_cv_keeps_the_finished_runs_and_resume_runs_the_rest(tmp_p
     assert [(r["fold"], r["seed"]) for r in report["runs"]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
     assert report["runs"][: len(kept)] == sorted(kept, key=lambda r: r["unit"])
     assert report["resumed"][0]["runs_kept"] == len(kept)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX")
+def test_sigterm_during_fit_exits_143_and_names_the_checkpoint_to_resume_from(tmp_path):
+    # Lightning stops a run at SIGTERM with exit code 0, which a scheduler would read as success.
+    data = write_csv(tmp_path / "d.csv", make_sentences(2000))
+    cmd = [sys.executable, "-m", "textcnn.cli", "fit", "--config", DEBUG, "--data.train_path", str(data),
+           "--trainer.max_epochs", "30", "--trainer.enable_progress_bar", "false"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        for line in proc.stdout:
+            if line.startswith("epoch 1/"):
+                break
+        else:
+            pytest.fail(f"training ended before its first epoch (exit {proc.wait()})")
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, err[-2000:]
+    last = Path("runs") / "debug" / "debug" / "version_0" / "checkpoints" / "last.ckpt"
+    assert f"textcnn: fit stopped by SIGTERM; resume with the same command plus --ckpt_path {last}" in err
+    assert _ckpt(tmp_path / last)["epoch"] < 29  # stopped early, and the checkpoint is whole

@@ -24,6 +24,7 @@ import torch
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .checkpoint_io import AtomicCheckpointIO
 from .data import DataError, TextDataModule
@@ -166,9 +167,24 @@ class TextCNNCLI(LightningCLI):
     def _run_subcommand(self, subcommand: str) -> None:
         try:
             super()._run_subcommand(subcommand)
+        except SIGTERMException:
+            # Lightning stops at the next batch and raises SystemExit with no code: exit 0, as if
+            # the run had finished. Say where it stopped and exit 143, as a killed process does.
+            self._remove_empty_run_dir()
+            self._say_stopped(subcommand)
+            raise SystemExit(143) from None
         except BaseException:
             self._remove_empty_run_dir()
             raise
+
+    def _say_stopped(self, subcommand: str) -> None:
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and not trainer.is_global_zero:
+            return
+        ckpt = trainer.checkpoint_callback if trainer is not None else None
+        last = getattr(ckpt, "last_model_path", "") if subcommand == "fit" else ""
+        how = f"; resume with the same command plus --ckpt_path {last}" if last and Path(last).is_file() else ""
+        print(f"textcnn: {subcommand} stopped by SIGTERM{how}", file=sys.stderr, flush=True)
 
     def _remove_empty_run_dir(self) -> None:
         """After a failure, delete the run folder if it holds no checkpoint, only the saved config
