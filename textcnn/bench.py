@@ -983,7 +983,7 @@ def bench_main(argv: Sequence[str]) -> int:
     try:
         run_units(units, on_run, args.jobs, args.threads)
     except (KeyboardInterrupt, SystemExit) as stop:
-        _interrupted(out.with_suffix(".json"), sum(len(d["runs"]) for d in report["datasets"].values()), stop)
+        _interrupted(out.with_suffix(".json"), sum(len(report["datasets"][n]["runs"]) for n in found), stop)
     save()
     table = format_table(report)
     if args.readme:

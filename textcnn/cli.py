@@ -167,14 +167,13 @@ class TextCNNCLI(LightningCLI):
     def _run_subcommand(self, subcommand: str) -> None:
         try:
             super()._run_subcommand(subcommand)
-        except SIGTERMException:
-            # Lightning stops at the next batch and raises SystemExit with no code: exit 0, as if
-            # the run had finished. Say where it stopped and exit 143, as a killed process does.
+        except BaseException as e:
             self._remove_empty_run_dir()
-            self._say_stopped(subcommand)
-            raise SystemExit(143) from None
-        except BaseException:
-            self._remove_empty_run_dir()
+            if isinstance(e, SIGTERMException):
+                # Lightning stops at the next batch and raises SystemExit with no code: exit 0, as
+                # if the run had finished. Say where it stopped and exit 143, as a killed process does.
+                self._say_stopped(subcommand)
+                raise SystemExit(143) from None
             raise
 
     def _say_stopped(self, subcommand: str) -> None:
