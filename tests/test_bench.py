@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from conftest import make_sentences, write_csv
-from textcnn.bench import README_END, README_START, baseline_scores, summarize
+from textcnn.baselines import baseline_scores
+from textcnn.bench import README_END, README_START, summarize
 from textcnn.cli import main
 from textcnn.text import build_tokenizer
 
