@@ -26,7 +26,8 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
     assert code == 0
     out = capsys.readouterr().out
     assert "macro-F1" in out and "confusion matrix" in out  # the test table after fit
-    run = tmp_path / "runs" / "debug" / "debug" / "version_0"
+    run = tmp_path / "runs" / "debug" / "multichannel" / "version_0"  # the folder follows --model.variant
+    assert not (tmp_path / "runs" / "debug" / "rand").exists()  # not the config's own variant
     metrics = json.loads((run / "test_metrics.json").read_text())
     assert metrics["num_examples"] == 40 and (run / "confusion_matrix.png").is_file()
     best = sorted((run / "checkpoints").glob("best-*.ckpt"))

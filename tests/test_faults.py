@@ -1,7 +1,8 @@
 """Faults: a training process killed with SIGKILL mid-epoch resumes from its last checkpoint and
 finishes with the right number of epochs; the same seed on CPU gives the same metrics twice;
 Ctrl-C during ``textcnn cv`` keeps the finished runs for ``--resume``; SIGTERM during ``fit``
-exits 143 and names the checkpoint to resume from."""
+exits 143 and Ctrl-C 130, each naming the checkpoint to resume from; a fit stopped and resumed
+ends as the uninterrupted run does."""
 import csv
 import json
 import os
@@ -52,7 +53,7 @@ def test_kill_9_mid_epoch_then_resume_finishes_the_right_number_of_epochs(tmp_pa
     finally:
         if proc.poll() is None:
             proc.kill()
-    runs = tmp_path / "runs" / "debug" / "debug"
+    runs = tmp_path / "runs" / "debug" / "rand"
     last = runs / "version_0" / "checkpoints" / "last.ckpt"
     killed = _ckpt(last)  # complete and readable despite the kill
     steps_per_epoch = killed["global_step"] // (killed["epoch"] + 1)
@@ -67,13 +68,14 @@ def test_kill_9_mid_epoch_then_resume_finishes_the_right_number_of_epochs(tmp_pa
     epochs = [l for l in result.stdout.splitlines() if l.startswith("epoch ")]
     timeline += [(time.monotonic() - start, "run 2: " + l) for l in epochs]
     assert [l.split()[1] for l in epochs] == [f"{e}/{EPOCHS}" for e in range(killed["epoch"] + 2, EPOCHS + 1)]
-    final = _ckpt(runs / "version_1" / "checkpoints" / "last.ckpt")
+    assert not (runs / "version_1").exists(), "the resumed run must continue in the folder it resumed from"
+    final = _ckpt(runs / "version_0" / "checkpoints" / "last.ckpt")
     timeline.append((time.monotonic() - start, f"run 2 ended: last.ckpt epoch {final['epoch'] + 1}, "
                                                f"step {final['global_step']}"))
     assert final["epoch"] == EPOCHS - 1 and final["global_step"] == EPOCHS * steps_per_epoch
-    with open(runs / "version_1" / "metrics.csv", newline="") as f:
-        logged = sorted({int(r["epoch"]) for r in csv.DictReader(f) if r.get("val/acc")})
-    assert logged == list(range(killed["epoch"] + 1, EPOCHS))
+    with open(runs / "version_0" / "metrics.csv", newline="") as f:
+        logged = sorted(int(r["epoch"]) for r in csv.DictReader(f) if r.get("val/acc"))
+    assert logged == list(range(EPOCHS))  # the epochs before the kill are kept, none twice
     print("\n".join(f"{t:6.1f} s  {what}" for t, what in timeline))
 
 
@@ -85,7 +87,7 @@ def test_same_seed_on_cpu_gives_identical_metrics_and_weights(tiny_csv, tmp_path
         monkeypatch.chdir(folder)
         assert main(["fit", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--trainer.max_epochs", "2",
                      "--trainer.enable_progress_bar", "false", "--seed_everything", "7"]) == 0
-        version = folder / "runs" / "debug" / "debug" / "version_0"
+        version = folder / "runs" / "debug" / "rand" / "version_0"
         metrics = json.loads((version / "test_metrics.json").read_text())
         with open(version / "metrics.csv", newline="") as f:
             logged = [{k: v for k, v in row.items() if "seconds" not in k} for row in csv.DictReader(f)]
@@ -96,6 +98,41 @@ def test_same_seed_on_cpu_gives_identical_metrics_and_weights(tiny_csv, tmp_path
     (m1, l1, w1), (m2, l2, w2) = results
     assert m1 == m2 and l1 == l2
     assert w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
+
+
+def _fit_run(folder: Path, data: Path, epochs: int, *extra: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        assert main(["fit", "--config", DEBUG, "--data.train_path", str(data), "--trainer.max_epochs", str(epochs),
+                     "--trainer.enable_progress_bar", "false", "--seed_everything", "3", *extra]) == 0
+    finally:
+        os.chdir(cwd)
+    return folder / "runs" / "debug" / "rand" / "version_0"
+
+
+def test_a_fit_stopped_and_resumed_ends_as_the_uninterrupted_run(tmp_path):
+    # Labels partly swapped, so that dev accuracy goes up and down instead of sticking at 100%.
+    rows = [(text, ("negative" if label == "positive" else "positive") if i % 6 == 0 else label)
+            for i, (text, label) in enumerate(make_sentences(400))]
+    data = write_csv(tmp_path / "d.csv", rows)
+    whole = _fit_run(tmp_path / "whole", data, 6)
+    part = _fit_run(tmp_path / "part", data, 3)
+    part = _fit_run(tmp_path / "part", data, 6, "--ckpt_path", str(part / "checkpoints" / "last.ckpt"))
+
+    assert not part.with_name("version_1").exists()  # the same run folder, not a new one
+    assert json.loads((part / "test_metrics.json").read_text()) == json.loads((whole / "test_metrics.json").read_text())
+    # the best checkpoint by dev accuracy is the uninterrupted run's, though it may date from before the stop
+    assert sorted(p.name for p in (part / "checkpoints").glob("best-*")) == \
+        sorted(p.name for p in (whole / "checkpoints").glob("best-*"))
+    a, b = _ckpt(whole / "checkpoints" / "last.ckpt"), _ckpt(part / "checkpoints" / "last.ckpt")
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+
+    def logged(run):
+        with open(run / "metrics.csv", newline="") as f:
+            return [(r["epoch"], r["val/acc"]) for r in csv.DictReader(f) if r.get("val/acc")]
+    assert logged(part) == logged(whole) and len(logged(whole)) == 6
 
 
 def _children(pid: int) -> list[int]:
@@ -200,6 +237,32 @@ def test_sigterm_during_fit_exits_143_and_names_the_checkpoint_to_resume_from(tm
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 143, err[-2000:]
-    last = Path("runs") / "debug" / "debug" / "version_0" / "checkpoints" / "last.ckpt"
+    last = Path("runs") / "debug" / "rand" / "version_0" / "checkpoints" / "last.ckpt"
     assert f"textcnn: fit stopped by SIGTERM; resume with the same command plus --ckpt_path {last}" in err
     assert _ckpt(tmp_path / last)["epoch"] < 29  # stopped early, and the checkpoint is whole
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX")
+def test_ctrl_c_during_fit_exits_130_and_names_the_checkpoint_to_resume_from(tmp_path):
+    # Lightning shuts a run down at Ctrl-C and exits 1, the code of a failure.
+    data = write_csv(tmp_path / "d.csv", make_sentences(2000))
+    cmd = [sys.executable, "-m", "textcnn.cli", "fit", "--config", DEBUG, "--data.train_path", str(data),
+           "--trainer.max_epochs", "30", "--trainer.enable_progress_bar", "false"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        for line in proc.stdout:
+            if line.startswith("epoch 2/"):  # epoch 1's checkpoint is written by then (Ctrl-C acts at once)
+                break
+        else:
+            pytest.fail(f"training ended before its first epoch (exit {proc.wait()})")
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    last = Path("runs") / "debug" / "rand" / "version_0" / "checkpoints" / "last.ckpt"
+    assert f"textcnn: fit stopped by Ctrl-C; resume with the same command plus --ckpt_path {last}" in err
+    assert _ckpt(tmp_path / last)["epoch"] < 29

@@ -73,6 +73,17 @@ def test_cli_writes_onnx_into_a_bundle_and_predictor_needs_no_torch(onnx_bundle,
     assert [label for label, _ in out["out"]] == [p.label for p in expected]
 
 
+def test_cli_writes_onnx_into_a_copy_at_out_and_leaves_the_bundle_as_it_was(tiny_bundle_dir, tmp_path):
+    before = sorted(p.name for p in tiny_bundle_dir.iterdir())
+    out = tmp_path / "with-onnx"
+    assert main(["export", "--bundle", str(tiny_bundle_dir), "--out", str(out), "--format", "onnx"]) == 0
+    assert sorted(p.name for p in tiny_bundle_dir.iterdir()) == before == ["model.safetensors", "textcnn.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "model.safetensors", "textcnn.json"]
+    texts = ["a superb film", "dull"]
+    np.testing.assert_allclose(OnnxClassifier.load(out).predict_proba(texts),
+                               TextClassifier.load(tiny_bundle_dir, device="cpu").predict_proba(texts), atol=1e-5)
+
+
 def test_missing_onnx_file_says_how_to_make_it(tiny_bundle_dir):
     with pytest.raises(ValueError, match="textcnn export --bundle .* --format onnx"):
         OnnxClassifier.load(tiny_bundle_dir)

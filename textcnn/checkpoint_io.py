@@ -11,7 +11,14 @@ from fsspec.implementations.local import LocalFileSystem
 
 from .fileio import atomic_write
 
-__all__ = ["AtomicCheckpointIO"]
+__all__ = ["AtomicCheckpointIO", "unreadable_checkpoint"]
+
+
+def unreadable_checkpoint(path, error: BaseException) -> ValueError:
+    """The one-line error for a checkpoint file that torch cannot read."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return ValueError(f"{path}: cannot read the checkpoint ({type(error).__name__}: {first[:200]}); give a "
+                      "complete .ckpt written by `textcnn fit`")
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -37,5 +44,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def load_checkpoint(
         self, path, map_location: Optional[Callable] = lambda storage, loc: storage, weights_only: Optional[bool] = None
     ) -> dict[str, Any]:
-        return super().load_checkpoint(path, map_location=map_location,
-                                       weights_only=True if weights_only is None else weights_only)
+        try:
+            checkpoint = super().load_checkpoint(path, map_location=map_location,
+                                                 weights_only=True if weights_only is None else weights_only)
+        except FileNotFoundError:
+            raise
+        except Exception as e:  # torch raises several types for a truncated, corrupt or foreign file
+            raise unreadable_checkpoint(path, e) from None
+        if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+            raise ValueError(f"{path}: not a training checkpoint (no state_dict in it); give a .ckpt written by "
+                             "`textcnn fit` (a bundle folder goes to `textcnn predict --bundle`)")
+        return checkpoint

@@ -26,7 +26,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from .checkpoint_io import AtomicCheckpointIO
+from .checkpoint_io import AtomicCheckpointIO, unreadable_checkpoint
 from .data import DataError, TextDataModule
 from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
@@ -112,6 +112,12 @@ class PredictionWriter(BasePredictionWriter):
 
     def on_predict_start(self, trainer, pl_module) -> None:
         path = self._path(trainer)
+        if path.is_dir():
+            raise ValueError(f"{path}: is a folder; give --prediction_writer.output_path a file name (e.g. preds.csv)")
+        source = getattr(trainer.datamodule, "hparams", {}).get("predict_path")
+        if source and path.exists() and path.samefile(source):
+            raise ValueError(f"{path}: the predictions would overwrite the texts read from it; give another "
+                             "--prediction_writer.output_path")
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(path, "w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file)
@@ -164,6 +170,55 @@ class TextCNNCLI(LightningCLI):
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="after fit, test the best checkpoint (by val/acc) when there is test data")
 
+    def _parse_ckpt_path(self) -> None:
+        # LightningCLI reads --ckpt_path's hyper-parameters with a bare torch.load.
+        try:
+            super()._parse_ckpt_path()
+        except USER_ERRORS:
+            raise
+        except Exception as e:
+            raise unreadable_checkpoint(self.config[self.config.subcommand].get("ckpt_path"), e) from None
+
+    def before_instantiate_classes(self) -> None:
+        cfg = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        logger = cfg.get("trainer", {}).get("logger")
+        logger = logger[0] if isinstance(logger, list) and logger else logger
+        args = getattr(logger, "init_args", None)
+        if args is None or not isinstance(args.get("name"), str):
+            return
+        # Configs name the run folder "{variant}", so that --model.variant static writes to
+        # runs/mr/static/ and not to the folder of the config's own variant.
+        args.name = args.name.replace("{variant}", str(cfg.get("model", {}).get("variant", "")))
+        if self.subcommand == "fit" and cfg.get("ckpt_path") and args.get("version") is None:
+            self._resume_in_place(Path(cfg.ckpt_path), args)
+
+    def _resume_in_place(self, ckpt: Path, args) -> None:
+        """Resuming from runs/x/name/version_K/checkpoints/*.ckpt continues in version_K.
+
+        In a new version folder the checkpoint callback would forget the best dev accuracy so
+        far (Lightning keeps it only when the folder is the same), call the first epoch after
+        the restart the best and test that one."""
+        run = ckpt.resolve().parent.parent
+        if ckpt.parent.name != "checkpoints" or not run.name.startswith("version_"):
+            return
+        if run.parent != (Path(args.save_dir) / args.name).resolve():
+            return
+        version = run.name[len("version_"):]
+        args.version = int(version) if version.isdigit() else version
+        # Lightning's warnings about reusing a folder do not apply: this is the same run going on.
+        warnings.filterwarnings("ignore", message=r"(Experiment logs|Checkpoint) directory .* exists and is not empty")
+        metrics = run / "metrics.csv"
+        if metrics.is_file():  # CSVLogger deletes the file of a folder it opens again: keep its rows
+            with open(metrics, newline="", encoding="utf-8") as f:
+                self._earlier_rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+
+    def before_fit(self) -> None:
+        rows = getattr(self, "_earlier_rows", None)
+        if rows and self.trainer.is_global_zero:
+            writer = self.trainer.logger.experiment
+            if hasattr(writer, "metrics_file_path"):
+                writer.metrics[:0] = rows
+
     def _run_subcommand(self, subcommand: str) -> None:
         try:
             super()._run_subcommand(subcommand)
@@ -172,18 +227,22 @@ class TextCNNCLI(LightningCLI):
             if isinstance(e, SIGTERMException):
                 # Lightning stops at the next batch and raises SystemExit with no code: exit 0, as
                 # if the run had finished. Say where it stopped and exit 143, as a killed process does.
-                self._say_stopped(subcommand)
+                self._say_stopped(subcommand, "SIGTERM")
                 raise SystemExit(143) from None
+            if isinstance(e, SystemExit) and isinstance(e.__context__, KeyboardInterrupt):
+                # Ctrl-C during training: Lightning shuts down and exits 1, as if the run had failed.
+                self._say_stopped(subcommand, "Ctrl-C")
+                raise SystemExit(130) from None
             raise
 
-    def _say_stopped(self, subcommand: str) -> None:
+    def _say_stopped(self, subcommand: str, how: str) -> None:
         trainer = getattr(self, "trainer", None)
         if trainer is not None and not trainer.is_global_zero:
             return
         ckpt = trainer.checkpoint_callback if trainer is not None else None
         last = getattr(ckpt, "last_model_path", "") if subcommand == "fit" else ""
-        how = f"; resume with the same command plus --ckpt_path {last}" if last and Path(last).is_file() else ""
-        print(f"textcnn: {subcommand} stopped by SIGTERM{how}", file=sys.stderr, flush=True)
+        resume = f"; resume with the same command plus --ckpt_path {last}" if last and Path(last).is_file() else ""
+        print(f"textcnn: {subcommand} stopped by {how}{resume}", file=sys.stderr, flush=True)
 
     def _remove_empty_run_dir(self) -> None:
         """After a failure, delete the run folder if it holds no checkpoint, only the saved config
@@ -207,7 +266,7 @@ class TextCNNCLI(LightningCLI):
             return
         ckpt = self.trainer.checkpoint_callback
         best = ckpt.best_model_path if ckpt is not None else ""
-        if best:
+        if best and self.trainer.is_global_zero:
             print(f"best checkpoint (val/acc {float(ckpt.best_model_score):.4f}): {best}")
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
 
@@ -219,12 +278,16 @@ def _export_main(argv: Sequence[str]) -> int:
     p.add_argument("--metrics", help="optional JSON file of metrics to record in the bundle (e.g. test_metrics.json)")
     p.add_argument("--format", choices=("bundle", "onnx"), default="bundle",
                    help="onnx: also write model.onnx (dynamic batch and length) beside textcnn.json")
-    p.add_argument("--bundle", help="with --format onnx: add model.onnx to this existing bundle instead of --ckpt/--out")
+    p.add_argument("--bundle", help="with --format onnx, instead of --ckpt: add model.onnx to this existing bundle, "
+                   "or to a copy of it at --out")
     args = p.parse_args(argv)
     if args.bundle and args.format == "onnx" and not args.ckpt:
-        from .export import export_onnx
+        from .export import export_onnx, load_bundle, save_bundle
 
-        print(f"ONNX model written to {export_onnx(args.bundle)}")
+        target = args.bundle
+        if args.out and Path(args.out).resolve() != Path(args.bundle).resolve():
+            target = save_bundle(args.out, *load_bundle(args.bundle))
+        print(f"ONNX model written to {export_onnx(target)}")
         return 0
     if not args.ckpt or not args.out:
         p.error("--ckpt and --out are required (or --bundle DIR --format onnx)")
@@ -295,7 +358,7 @@ def _predict_main(argv: Sequence[str]) -> int:
           f"written to {args.output}")
     if summary.errors:
         lines = ", ".join(str(e.line) for e in summary.errors[:20]) + (", ..." if len(summary.errors) > 20 else "")
-        print(f"{len(summary.errors)} row(s) could not be read and were skipped (line(s) {lines})", file=sys.stderr)
+        print(f"{len(summary.errors)} line(s) were not predicted (blank or unreadable; line(s) {lines})", file=sys.stderr)
     return 0 if summary.predicted else 2
 
 

@@ -9,6 +9,7 @@ from typing import Optional
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.trainer.states import TrainerFn
 from torchmetrics.classification import MulticlassAccuracy
 
 from .metrics import classification_report, format_report, plot_confusion_matrix, save_report
@@ -30,6 +31,20 @@ OPTIMIZERS = {
 # The hyper-parameters that are TextCNN's own arguments (the rest are training settings).
 MODEL_KEYS = ("vocab_size", "num_classes", "embed_dim", "variant", "kernel_sizes", "num_filters", "act_layer",
               "norm_layer", "pooling", "pool_k", "drop_rate", "init", "conv_padding")
+
+
+def _rng_states() -> dict:
+    """torch's random states (CPU and every CUDA device), as tensors a weights-only load reads."""
+    states = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict) -> None:
+    torch.set_rng_state(states["cpu"])
+    if "cuda" in states and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 class TextCNNModule(L.LightningModule):
@@ -114,9 +129,13 @@ class TextCNNModule(L.LightningModule):
             self.model.load_pretrained(torch.from_numpy(matrix))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["textcnn"] = {"data": self.data_meta, "model": self.model_config()}
+        checkpoint["textcnn"] = {"data": self.data_meta, "model": self.model_config(), "rng": _rng_states()}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if self._trainer is not None and self.trainer.state.fn == TrainerFn.FITTING and "rng" in checkpoint.get("textcnn", {}):
+            # Lightning does not keep the random state: without it a resumed run would draw the
+            # shuffles and dropout masks of its first epochs again instead of those that follow.
+            _set_rng_states(checkpoint["textcnn"]["rng"])
         saved = (checkpoint.get("textcnn") or {}).get("data")
         if saved is None:
             return
