@@ -246,3 +246,13 @@ def test_kfold_validates_fold():
         kfold_split(["a", "b"] * 5, 5, 5, seed=0)
     with pytest.raises(ValueError, match="num_folds"):
         kfold_split(["a", "b"] * 5, 1, 0, seed=0)
+
+
+def test_a_blank_row_of_a_one_column_file_is_an_empty_text_and_counted(tmp_path):
+    # with a single column, a blank field is the whole row: it must not vanish like a blank line
+    path = write(tmp_path, "t.csv", 'text\na gorgeous movie\n\n"  "\nan awful mess\n')
+    with pytest.warns(UserWarning, match=r"skipped 2 example\(s\) with an empty text \(line\(s\) 3, 4\)"):
+        assert read_examples(path, with_labels=False) == (["a gorgeous movie", "an awful mess"], None)
+    # with two columns a blank line is only a blank line
+    path = write(tmp_path, "d.csv", "text,label\ngood,1\n\nbad,0\n")
+    assert read_examples(path) == (["good", "bad"], ["1", "0"])

@@ -240,7 +240,7 @@ def test_missing_file(tmp_path):
 
 
 def test_word2vec_text_header_must_be_two_integers(files):
-    with pytest.raises(VectorsError, match=r"glove\.txt, line 1: expected a header.*format='glove'"):
+    with pytest.raises(VectorsError, match=r"glove\.txt, line 1: expected a header.*--data.vectors_format glove"):
         load_vectors(files["glove"], ["the"], format="word2vec-text")
 
 
@@ -251,7 +251,7 @@ def _text_file(tmp_path, lines, name="bad.txt"):
 
 
 def test_glove_format_on_a_file_with_header(files):
-    with pytest.raises(VectorsError, match=r"vec\.txt, line 1: expected 'word v1 \.\.\. vD'.*format='word2vec-text'"):
+    with pytest.raises(VectorsError, match=r"vec\.txt, line 1: expected 'word v1 \.\.\. vD'.*--data.vectors_format word2vec-text"):
         load_vectors(files["word2vec-text"], ["the"], format="glove")
 
 
@@ -263,7 +263,7 @@ def test_corrupt_gzip(tmp_path):
 
 
 def test_named_source_has_its_own_format():
-    with pytest.raises(VectorsError, match=r"'glove-6b-50d' is a named source.*format='auto'"):
+    with pytest.raises(VectorsError, match=r"'glove-6b-50d' is a named source.*--data.vectors_format auto"):
         load_vectors("glove-6b-50d", ["the"], format="glove")
 
 

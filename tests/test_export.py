@@ -72,3 +72,25 @@ def test_missing_pieces_are_reported(tmp_path):
     (tmp_path / "other" / "notes.txt").write_text("x")
     with pytest.raises(BundleError, match="not a textcnn bundle; choose another"):
         tiny_bundle(tmp_path / "other")
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (None, "no such bundle folder"),
+    ("[1, 2]", "expected a JSON object, found list"),
+    ({"labels": "ab"}, "'labels' is a str"),
+    ({"tokenizer": {"type": "bpe"}}, "unknown tokenizer 'bpe'"),
+])
+def test_a_broken_bundle_says_what_is_wrong(edit, expected, tmp_path):
+    from textcnn import TextClassifier
+    from textcnn.bundle import BundleError
+
+    path, _ = tiny_bundle(tmp_path / "b")
+    if edit is None:
+        path = tmp_path / "nope"
+    elif isinstance(edit, str):
+        (path / "textcnn.json").write_text(edit)
+    else:
+        cfg = json.loads((path / "textcnn.json").read_text())
+        (path / "textcnn.json").write_text(json.dumps({**cfg, **edit}))
+    with pytest.raises(BundleError, match=expected):
+        TextClassifier.load(path)

@@ -39,6 +39,9 @@ def fit(path, *extra):
     return ["fit", "--config", DEBUG, "--data.train_path", str(path), "--trainer.enable_progress_bar", "false", *extra]
 
 
+import codecs
+import gzip
+
 BAD_TRAIN_FILES = {
     "empty": (b"", ["empty.csv", "no examples"]),
     "header_only": (b"text,label\n", ["header_only.csv", "no examples", "only a header"]),
@@ -49,6 +52,9 @@ BAD_TRAIN_FILES = {
                      ["single_class.csv", "single label 'pos'", "at least two classes"]),
     "not_utf8": (b"text,label\ngood,1\ncaf\xe9 bad,0\n", ["not_utf8.csv, line 3", "not valid UTF-8", "iconv"]),
     "unclosed_quote": (b'text,label\ngood,1\n"bad film,0\nfine,1\n', ["unclosed_quote.csv, line 3", "never closed"]),
+    "utf16": (codecs.BOM_UTF16_LE + "text,label\ngood,1\n".encode("utf-16-le"),
+              ["utf16.csv, line 1", "UTF-16", "iconv -f utf-16"]),
+    "gzip": (gzip.compress(b"text,label\ngood,1\nbad,0\n"), ["gzip.csv", "gzip-compressed", "gunzip"]),
 }
 
 
@@ -59,6 +65,14 @@ def test_bad_training_file(name, tmp_path, monkeypatch, capsys):
     path = tmp_path / f"{name}.csv"
     path.write_bytes(content)
     assert_clean_failure(*run_cli(fit(path), capsys), tmp_path, *expected)
+
+
+def test_a_non_finite_jsonl_label_is_refused_not_made_a_class(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "d.jsonl"
+    rows = [json.dumps({"text": t, "label": l}) for t, l in make_sentences(30)] + ['{"text": "odd", "label": NaN}']
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert_clean_failure(*run_cli(fit(path), capsys), tmp_path, "d.jsonl, line 31", "finite number", "nan")
 
 
 def test_a_test_label_never_seen_in_training(tiny_csv, tmp_path, monkeypatch, capsys):
@@ -121,10 +135,31 @@ def test_bad_vectors(kind, tiny_csv, tiny_glove, tmp_path, monkeypatch, capsys):
     ("--data.tokenizer", "bpe", ["unknown tokenizer 'bpe'", "word, char"]),
     ("--model.num_filters", "many", ['"model.num_filters"', "many"]),
     ("--model.dropout", "0.3", ["unrecognized arguments: --model.dropout"]),
+    ("--model.num_filters", "-5", ["num_filters and embed_dim must be at least 1", "-5"]),
+    ("--model.num_filters", "0", ["num_filters and embed_dim must be at least 1"]),
+    ("--data.max_len", "-3", ["--data.max_len must be at least 1, got -3", "null for no limit"]),
+    ("--data.max_len", "0", ["--data.max_len must be at least 1, got 0"]),
+    ("--data.eval_batch_size", "0", ["--data.eval_batch_size must be at least 1"]),
+    ("--data.min_freq", "1000", ["tiny.csv", "--data.min_freq 1000", "vocabulary would be empty"]),
+    ("--data.val_fraction", "0", ["no val data for fit", "--data.val_fraction"]),
 ])
 def test_bad_config_values(option, value, expected, tiny_csv, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert_clean_failure(*run_cli(fit(tiny_csv, option, value), capsys), tmp_path, *expected)
+
+
+def test_a_text_vectors_file_named_binary_is_refused_not_read_as_garbage(tiny_csv, tiny_glove, tmp_path,
+                                                                           monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    lines = tiny_glove.read_text(encoding="utf-8").splitlines()
+    vec = tmp_path / "vec.txt"
+    vec.write_text(f"{len(lines)} 16\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    args = fit(tiny_csv, "--model.variant", "static", "--data.embedding_dim", "null", "--data.vectors", str(vec),
+               "--data.vectors_format", "word2vec")
+    assert_clean_failure(*run_cli(args, capsys), tmp_path, "vec.txt", "'word2vec' (binary)", "word2vec-text")
+    # the same through --data.vectors_vocab, which reads the file's first words before the rest
+    code, err = run_cli([*args, "--data.vectors_vocab", "5"], capsys)
+    assert_clean_failure(code, err, tmp_path, "vec.txt", "'word2vec' (binary)")
 
 
 def test_bad_values_in_a_config_file(tiny_csv, tmp_path, monkeypatch, capsys):
@@ -187,7 +222,7 @@ class Unsaveable:
 def test_a_failed_checkpoint_save_leaves_nothing_and_keeps_the_old_file(tmp_path):
     io = AtomicCheckpointIO()
     path = tmp_path / "ckpts" / "last.ckpt"
-    io.save_checkpoint({"epoch": 1, "w": torch.ones(3)}, path)
+    io.save_checkpoint({"epoch": 1, "state_dict": {"w": torch.ones(3)}}, path)
     with pytest.raises(RuntimeError, match="disk full"):
         io.save_checkpoint({"epoch": 2, "w": torch.zeros(1000), "bad": Unsaveable()}, path)
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temporary file
@@ -235,6 +270,43 @@ def test_a_bundle_loads_without_pickle(tmp_path, monkeypatch):
     monkeypatch.setattr(torch, "load", refuse)
     probs = TextClassifier.load(path, device="cpu").predict_proba(["good film"])
     assert probs.shape == (1, 2)
+
+
+@pytest.mark.parametrize("kind", ["garbage", "truncated", "foreign"])
+def test_a_bad_ckpt_path_gets_one_line(kind, tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / f"{kind}.ckpt"
+    if kind == "garbage":
+        path.write_bytes(np.random.default_rng(0).bytes(5000))
+    elif kind == "foreign":
+        torch.save({"a": torch.zeros(3)}, path)
+    else:
+        assert main(fit(tiny_csv, "--trainer.max_epochs", "1", "--test_after_fit", "false")) == 0
+        whole = next((tmp_path / "runs").rglob("last.ckpt")).read_bytes()
+        path.write_bytes(whole[: len(whole) // 2])
+        capsys.readouterr()
+    code, err = run_cli(["test", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--ckpt_path", str(path)],
+                        capsys)
+    lines = [l for l in err.splitlines() if l.startswith("textcnn: error:")]
+    assert code == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert f"{kind}.ckpt" in lines[0]
+    assert ("not a training checkpoint" if kind == "foreign" else "cannot read the checkpoint") in lines[0]
+
+
+def test_lightning_predict_never_writes_over_its_input_or_into_a_folder(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(fit(tiny_csv, "--trainer.max_epochs", "1", "--test_after_fit", "false")) == 0
+    ckpt = str(next((tmp_path / "runs").rglob("last.ckpt")))
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text\na good film\na dull film\n", encoding="utf-8")
+    before = texts.read_bytes()
+    base = ["predict", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--ckpt_path", ckpt,
+            "--data.predict_path", str(texts)]
+    code, err = run_cli([*base, "--prediction_writer.output_path", str(tmp_path / "." / "texts.csv")], capsys)
+    assert code == 2 and "would overwrite the texts" in err and texts.read_bytes() == before, err
+    (tmp_path / "adir").mkdir()
+    code, err = run_cli([*base, "--prediction_writer.output_path", str(tmp_path / "adir")], capsys)
+    assert code == 2 and "adir: is a folder" in err and not any((tmp_path / "adir").iterdir()), err
 
 
 def test_export_of_a_corrupt_checkpoint_leaves_no_bundle(tmp_path, capsys):

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import json
+import numbers
 import os
+from collections.abc import Iterable, Mapping, Set
 from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
 
@@ -13,7 +15,7 @@ import numpy as np
 from .text import Vocab, build_tokenizer, min_padded_len
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "ONNX_FILE", "BundleError",
-           "read_bundle_config", "BundleText"]
+           "read_bundle_config", "BundleText", "as_texts", "positive_int"]
 
 BUNDLE_FORMAT = "textcnn-bundle"
 BUNDLE_VERSION = 1
@@ -31,12 +33,16 @@ def read_bundle_config(path: str | os.PathLike) -> dict:
     """Read and check ``textcnn.json`` of the bundle at ``path``."""
     path = Path(path)
     cfg_path = path / CONFIG_FILE
+    if not path.exists():
+        raise BundleError(f"{path}: no such bundle folder; give the folder written by `textcnn export`")
     if not cfg_path.is_file():
         raise BundleError(f"{path}: not a textcnn bundle (no {CONFIG_FILE}); create one with `textcnn export`")
     try:
         config = json.loads(cfg_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BundleError(f"{cfg_path}: not valid JSON ({e}); re-export the bundle") from None
+    if not isinstance(config, dict):
+        raise BundleError(f"{cfg_path}: expected a JSON object, found {type(config).__name__}; re-export the bundle")
     if config.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{cfg_path}: format is {config.get('format')!r}, expected {BUNDLE_FORMAT!r}")
     if config.get("version", 0) > BUNDLE_VERSION:
@@ -47,7 +53,34 @@ def read_bundle_config(path: str | os.PathLike) -> dict:
     missing = [k for k in _REQUIRED if k not in config]
     if missing:
         raise BundleError(f"{cfg_path}: missing {', '.join(missing)}")
+    for key, kind in (("model", dict), ("vocab", list), ("labels", list), ("tokenizer", (dict, str))):
+        if not isinstance(config[key], kind):
+            raise BundleError(f"{cfg_path}: {key!r} is a {type(config[key]).__name__}, not what textcnn writes; "
+                              "re-export the bundle")
     return config
+
+
+def positive_int(name: str, value) -> int:
+    """``value`` when it is a positive integer, else ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def as_texts(texts) -> list[str]:
+    """``texts`` (a str, or an iterable of str) as a list; TypeError saying what is expected and
+    where it is not."""
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, (bytes, bytearray, Mapping, Set)) or not isinstance(texts, Iterable):
+        hint = (" (decode it first, e.g. texts.decode('utf-8'))" if isinstance(texts, (bytes, bytearray))
+                else " (unordered; pass a list so the results follow its order)" if isinstance(texts, Set) else "")
+        raise TypeError(f"texts must be a str or a list of str; got {type(texts).__name__}{hint}")
+    texts = texts if isinstance(texts, list) else list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, expected str")
+    return texts
 
 
 class BundleText:
@@ -58,8 +91,11 @@ class BundleText:
     def __init__(self, config: dict):
         self.config = config
         self.labels: list[str] = list(config["labels"])
-        self.vocab = Vocab(config["vocab"])
-        self.tokenizer = build_tokenizer(config["tokenizer"])
+        try:
+            self.vocab = Vocab(config["vocab"])
+            self.tokenizer = build_tokenizer(config["tokenizer"])
+        except ValueError as e:
+            raise BundleError(f"{CONFIG_FILE}: {e}; re-export the bundle") from None
         self.max_len: Optional[int] = config.get("max_len")
         model = config["model"]
         self.min_len = max(int(config.get("min_len") or 1),

@@ -8,6 +8,7 @@ import io
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import warnings
@@ -75,13 +76,19 @@ def _read_text(path: str) -> str:
         raw = f.read()
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise DataError("the file is UTF-16 (it starts with a UTF-16 byte-order mark); expected UTF-8: convert it "
+                        "(e.g. `iconv -f utf-16 -t utf-8 IN > OUT`)", path, 1)
+    if raw.startswith(b"\x1f\x8b"):
+        raise DataError("the file is gzip-compressed; expected a plain UTF-8 text file: decompress it first "
+                        "(e.g. `gunzip -k FILE`)", path)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         line = _count_lines(raw[: e.start].decode("utf-8")) + 1
         raise DataError(
             f"byte 0x{raw[e.start]:02x} (offset {e.start}) is not valid UTF-8; expected a UTF-8 text "
-            "file: re-save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8 IN > OUT`)",
+            "file: re-save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8 IN > OUT` for a Latin-1 file)",
             path,
             line,
         ) from None
@@ -127,8 +134,9 @@ def _table_records(
                 start,
             ) from None
         line = reader.line_num
-        if not any(field.strip() for field in row):
-            continue
+        blank = not any(field.strip() for field in row)
+        if blank and (header is None or len(header) > 1):
+            continue  # a blank line; in a one-column file a blank field is an empty text, counted later
         if header is None:
             header = [name.strip() for name in row]
             wanted = [text_column] + ([label_column] if with_labels else [])
@@ -137,13 +145,15 @@ def _table_records(
                     option = "text_column" if column == text_column else "label_column"
                     raise DataError(
                         f"no column {column!r} in the header; columns found: {header}. Rename the "
-                        f"column or pass {option}=<name>",
+                        f"column or give its name (--data.{option} NAME; in Python {option}=NAME)",
                         path,
                         start,
                     )
             text_index = header.index(text_column)
             label_index = header.index(label_column) if with_labels else None
             continue
+        if not row:  # a blank line of a one-column file: an empty text
+            row = [""]
         if len(row) != len(header):
             hint = (
                 'put the text in double quotes if it contains a comma or a quote (")'
@@ -195,6 +205,8 @@ def _json_label(value: object, path: str, line: int) -> str | None:
         return value
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, float) and not math.isfinite(value):  # json reads NaN and Infinity
+        raise DataError(f"a label must be a string or a finite number, found {value!r}", path, line)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, (int, float)):
@@ -223,7 +235,7 @@ def _text_label_records(path: str, content: str, with_labels: bool) -> Iterator[
             if with_labels:
                 raise DataError(
                     f"expected '<text><TAB><label>', found no tab in {line.strip()[:60]!r}; separate "
-                    "the label with a tab, or read unlabelled text with with_labels=False",
+                    "the label with a tab",
                     path,
                     number,
                 )
@@ -239,7 +251,7 @@ def _resolve_format(
     formats: Sequence[str] = FORMATS,
     extensions: Optional[dict[str, str]] = None,
     what: str = "data",
-    hint: str = "pass format=",
+    hint: str = "set --data.format (format= in Python) to",
 ) -> str:
     """The concrete format: ``format`` itself, or guessed from the extension for ``"auto"``."""
     extensions = _EXTENSIONS if extensions is None else extensions
@@ -315,8 +327,8 @@ def read_examples(
             label = (label or "").strip()
             if not label:
                 raise DataError(
-                    f"missing label for {text[:60]!r}; every example needs a label (or read the "
-                    "file with with_labels=False)",
+                    f"missing label for {text[:60]!r}; every training, dev or test example needs a label "
+                    "(texts to predict go in --data.predict_path)",
                     path,
                     line,
                 )
@@ -526,6 +538,12 @@ class TextDataModule(L.LightningDataModule):
             raise DataError(
                 f"val_fraction and test_fraction must be in [0, 1), got {val_fraction} and {test_fraction}"
             )
+        for name, value, least in (("batch_size", batch_size, 1), ("eval_batch_size", eval_batch_size, 1),
+                                   ("min_freq", min_freq, 1), ("max_len", max_len, 1),
+                                   ("max_vocab_size", max_vocab_size, 3), ("num_workers", num_workers, 0)):
+            if value is not None and value < least:
+                unset = "; null for no limit" if name in ("max_len", "max_vocab_size") else ""
+                raise DataError(f"--data.{name} must be at least {least}, got {value}{unset}")
         self.tokenizer = build_tokenizer(tokenizer, lowercase=lowercase)
         self._prepared = False
         self._matrix: Optional[np.ndarray] = None
@@ -583,6 +601,9 @@ class TextDataModule(L.LightningDataModule):
         tokens = {name: self._tokenize(t) for name, (t, _) in parts.items()}
         extra = frequent_words(h.vectors, h.vectors_vocab, h.vectors_format) if h.vectors and h.vectors_vocab else ()
         self.vocab = Vocab.build(tokens["train"], min_freq=h.min_freq, max_size=h.max_vocab_size, extra_tokens=extra)
+        if len(self.vocab) <= 2:  # only the padding and unknown-word entries
+            raise DataError(f"{h.train_path}: no token of the training split occurs --data.min_freq {h.min_freq} "
+                            "times, so the vocabulary would be empty and every text unknown; lower --data.min_freq")
         for name, (t, lab) in parts.items():
             self.texts[name] = t
             self.splits[name] = EncodedDataset([self.vocab.encode(x) for x in tokens[name]], lab)
@@ -654,7 +675,7 @@ class TextDataModule(L.LightningDataModule):
                     "test": "set --data.test_path, --data.test_fraction or --data.num_folds",
                     "predict": "set --data.predict_path",
                 }.get(name, "")
-                raise DataError(f"no {name} data for {stage}: {hint}")
+                raise DataError(f"no {name} data for {getattr(stage, 'value', stage)}: {hint}")
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         h = self.hparams

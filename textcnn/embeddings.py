@@ -97,7 +97,7 @@ def load_vectors(source: str | os.PathLike, words: Iterable[str], format: str = 
 
     if isinstance(source, str) and source in NAMED_VECTORS:
         if format != "auto":
-            raise VectorsError(f"{source!r} is a named source with its own format: pass format='auto', not {format!r}")
+            raise VectorsError(f"{source!r} is a named source with its own format: set --data.vectors_format auto, not {format!r}")
         return _load_named(source, wanted)
 
     path = Path(source)
@@ -108,15 +108,26 @@ def load_vectors(source: str | os.PathLike, words: Iterable[str], format: str = 
             f"or a named source ({', '.join(NAMED_VECTORS)})"
         )
     try:
-        if format == "auto":
-            format = _sniff_format(path)
-            logger.debug("%s: detected vectors format %r", path, format)
+        format = _checked_format(path, format)
         return _LOADERS[format](path, wanted)
     except (OSError, EOFError, zlib.error) as err:  # unreadable or corrupt (.gz) file
         raise VectorsError(
             f"{path}: could not read the file ({type(err).__name__}: {err}); check that it is complete"
         ) from err
 
+
+
+def _checked_format(path: Path, format: str) -> str:
+    """``format``, or the one the content shows for ``"auto"``; a text file named binary word2vec
+    would otherwise load as garbage vectors (its digits read as float32 bytes)."""
+    found = _sniff_format(path)
+    if format == "auto":
+        logger.debug("%s: detected vectors format %r", path, found)
+        return found
+    if format == "word2vec" and found == "word2vec-text":
+        raise VectorsError(f"{path}: vectors format 'word2vec' (binary) was asked for, but the file is word2vec "
+                           "text (its vectors are written as numbers); use 'word2vec-text' or 'auto'")
+    return format
 
 
 def frequent_words(source: str | os.PathLike, k: int, format: str = "auto") -> list[str]:
@@ -133,9 +144,13 @@ def frequent_words(source: str | os.PathLike, k: int, format: str = "auto") -> l
     path = Path(source)
     if not path.is_file():
         raise VectorsError(f"{path}: vectors file does not exist")
-    format = _sniff_format(path) if format == "auto" else format
+    format = _checked_format(path, format)
     if format == "word2vec":
-        return list(KeyedVectors.load_word2vec_format(str(path), binary=True, limit=k).index_to_key)
+        try:
+            return list(KeyedVectors.load_word2vec_format(str(path), binary=True, limit=k).index_to_key)
+        except (ValueError, EOFError, OSError, UnicodeDecodeError) as err:
+            raise VectorsError(f"{path}: could not read the first {k} words as word2vec binary ({err}); "
+                               "check that the file is complete and in that format") from None
     if format in ("glove", "word2vec-text"):
         words = []
         with _open(path) as f:
@@ -211,7 +226,7 @@ def build_embedding_matrix(
     if n_found == 0:
         raise VectorsError(
             f"{name}: coverage is 0: none of the vocabulary's {total} words (e.g. {words[:3]}) has a vector. "
-            "Check the case (GloVe is lowercase: lowercase the text or keep lowercase_fallback=True), "
+            "Check the case (GloVe is lowercase: --data.lowercase true, or lowercase_fallback=True in Python), "
             "the tokenizer (it must split words as the vectors were trained) and that this is the right vectors file"
         )
     stats = {"found": n_found, "total": total, "coverage": n_found / total, "dim": dim, "source": name}
@@ -309,7 +324,7 @@ def _load_word2vec_binary(path: Path, wanted: list[str]) -> KeyedVectors:
     """Stream a word2vec binary file, keeping only ``wanted`` (unwanted vectors are never decoded)."""
     targets = {w.encode("utf-8"): j for j, w in enumerate(wanted)}
     with _open(path) as f:
-        hint = "a word2vec binary file starts with one (for text use format='glove' or 'word2vec-text')"
+        hint = "a word2vec binary file starts with one (for a text file set --data.vectors_format to glove or word2vec-text)"
         count, dim = _parse_header(path, f.readline(_HEADER_LIMIT), hint)
         nbytes = 4 * dim
         store, found = np.zeros((len(wanted), dim), dtype=np.float32), np.zeros(len(wanted), dtype=bool)
@@ -368,7 +383,7 @@ def _load_text(path: Path, wanted: list[str], header: bool) -> KeyedVectors:
         if header:
             lineno = 1
             count, dim = _parse_header(
-                path, f.readline(_HEADER_LIMIT), "if the file has no header it is GloVe: use format='glove'"
+                path, f.readline(_HEADER_LIMIT), "if the file has no header it is GloVe: set the vectors format to glove (--data.vectors_format glove)"
             )
             store = np.zeros((len(wanted), dim), dtype=np.float32)
         n_vectors = 0
@@ -391,7 +406,7 @@ def _load_text(path: Path, wanted: list[str], header: bool) -> KeyedVectors:
                     raise VectorsError(
                         f"{path}, line {lineno}: expected 'word v1 ... vD' (GloVe), found "
                         f"{line[:80].decode('utf-8', 'replace')!r}; if this is a 'count dim' header use "
-                        "format='word2vec-text'"
+                        "set the vectors format to word2vec-text (--data.vectors_format word2vec-text)"
                     )
                 store = np.zeros((len(wanted), dim), dtype=np.float32)
             n_vectors += 1

@@ -85,6 +85,8 @@ class TextCNN(nn.Module):
             raise ValueError(f"unknown conv_padding {conv_padding!r}; choose one of: {', '.join(CONV_PADDINGS)}")
         if not kernel_sizes or min(kernel_sizes) < 1:
             raise ValueError(f"kernel_sizes must be positive window widths, got {list(kernel_sizes)}")
+        if num_filters < 1 or embed_dim < 1:
+            raise ValueError(f"num_filters and embed_dim must be at least 1, got {num_filters} and {embed_dim}")
         if vocab_size < 2 or num_classes < 2:
             raise ValueError(f"need vocab_size >= 2 and num_classes >= 2, got {vocab_size} and {num_classes}")
         self.variant = variant
