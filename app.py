@@ -73,7 +73,7 @@ def classify_file(model_name: str, path: str):
         raise gr.Error(str(e).replace(str(path), Path(path).name)) from None
     note = f"{summary.predicted} text(s) predicted."
     if errors:
-        note += f" {len(errors)} row(s) could not be read: " + "; ".join(e.replace(str(path), Path(path).name) for e in errors[:5])
+        note += f" {len(errors)} line(s) were not predicted: " + "; ".join(e.replace(str(path), Path(path).name) for e in errors[:5])
     return str(out), note
 
 

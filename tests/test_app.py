@@ -70,7 +70,7 @@ def test_batch_handler_returns_a_csv_and_reports_bad_rows(app, tmp_path):
     out, note = app.classify_file("tiny-sentiment", str(src))
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
     assert [r["text"] for r in rows] == ["a superb film", "dull"]
-    assert "2 text(s) predicted" in note and "1 row(s) could not be read" in note and "line 3" in note
+    assert "2 text(s) predicted" in note and "1 line(s) were not predicted" in note and "line 3" in note
     bad = tmp_path / "texts.bin"
     bad.write_text("x", encoding="utf-8")
     with pytest.raises(gr.Error, match="cannot tell the input format"):

@@ -1,13 +1,15 @@
-"""`textcnn predict --bundle`: a file streamed through a bundle; bad rows reported, the rest predicted."""
+"""`textcnn predict --bundle`: a file streamed through a bundle; every line not predicted is reported,
+the rest predicted. Also the input checks of ``TextClassifier``."""
 import csv
 import json
+import os
 
 import pytest
 
 from textcnn import TextClassifier
 from textcnn.cli import main
 from textcnn.data import DataError
-from textcnn.predict import iter_texts, predict_file
+from textcnn.predict import RowError, iter_texts, predict_file
 
 
 def test_csv_with_bad_rows_reports_line_numbers_and_predicts_the_rest(tiny_bundle_dir, tmp_path, capsys):
@@ -27,7 +29,7 @@ def test_csv_with_bad_rows_reports_line_numbers_and_predicts_the_rest(tiny_bundl
     err = capsys.readouterr().err
     for line in (3, 5, 6):
         assert f"in.csv, line {line}:" in err
-    assert "3 row(s) could not be read" in err
+    assert "3 line(s) were not predicted" in err
     rows = list(csv.reader(out.open(encoding="utf-8")))
     assert rows[0] == ["line", "text", "label", "p_positive", "p_negative"]
     assert [r[:2] for r in rows[1:]] == [["2", "a superb film"], ["4", "a quoted, funny story"], ["7", "dull and boring"]]
@@ -82,6 +84,158 @@ def test_unreadable_header_or_format_stops_with_one_line(tiny_bundle_dir, tmp_pa
     with pytest.raises(DataError, match=r"in.csv, line 1: no column 'text'.*--text-column"):
         predict_file(clf, tmp_path / "in.csv", tmp_path / "out.csv", progress=False)
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out.csv.part").exists()
+    (tmp_path / "utf16.csv").write_text("text\nhello\n", encoding="utf-16")  # not the next row taken as header
+    with pytest.raises(DataError, match=r"utf16.csv, line 1: the header is not UTF-8: byte 0xff .* re-save the file"):
+        predict_file(clf, tmp_path / "utf16.csv", tmp_path / "out.csv", progress=False)
     code = main(["predict", "--bundle", str(tiny_bundle_dir), "--input", str(tmp_path / "in.xyz"),
                  "--output", str(tmp_path / "out.csv")])
     assert code == 2 and "file not found" in capsys.readouterr().err
+
+
+def _predict(bundle, src, out, *options):
+    return main(["predict", "--bundle", str(bundle), "--input", str(src), "--output", str(out), "--no-progress", *options])
+
+
+def test_unclosed_quote_reports_every_line_it_swallows(tiny_bundle_dir, tmp_path, capsys):
+    src = tmp_path / "x.csv"
+    src.write_text('text,id\na gorgeous movie,1\n"unclosed quote,3\nan awful mess,4\nlovely,5\n', encoding="utf-8")
+    assert _predict(tiny_bundle_dir, src, tmp_path / "out.csv") == 0
+    err = capsys.readouterr().err
+    assert ("x.csv, line 3: malformed CSV record: a quoted field is never closed (lines 3-5 were read as this one "
+            "record, so none of them was predicted); close the quote or double it") in err
+    for line in (4, 5):
+        assert f"x.csv, line {line}: not predicted: part of the record of lines 3-5 (see line 3)" in err
+    assert "3 line(s) were not predicted (blank or unreadable; line(s) 3, 4, 5)" in err  # 1 predicted + 3 = 4 data lines
+    assert [r[:2] for r in csv.reader((tmp_path / "out.csv").open(encoding="utf-8"))][1:] == [["2", "a gorgeous movie"]]
+
+
+def test_every_line_is_predicted_the_header_or_reported(tmp_path):
+    data = (b'\n'                                   # 1: blank, before the header
+            b'text,id\n'                            # 2: header
+            b'a superb film,1\n'                    # 3
+            b'"a quoted\nmulti-line text",2\n'      # 4-5: one valid record
+            b'\n'                                   # 6: blank
+            b'"  ",3\n'                             # 7: empty text
+            b'"quote closed\ntoo late"x,4\n'        # 8-9: malformed record
+            b'"bad\n\xff bytes",5\n'                # 10-11: a record with a line that is not UTF-8
+            b'dull,6\n'                             # 12
+            b'"never closed,7\nfunny,8\n')           # 13-14: unclosed to the end of the file
+    items = list(iter_texts(iter(data.splitlines(keepends=True)), "x.csv", "csv"))
+    texts = {i[0]: i[1] for i in items if not isinstance(i, RowError)}
+    errors = {e.line: e.message for e in items if isinstance(e, RowError)}
+    assert texts == {3: "a superb film", 4: "a quoted\nmulti-line text", 12: "dull"}
+    assert sorted(errors) == [1, 6, 7, 8, 9, 10, 11, 13, 14]  # with the header and line 5, all 14 lines
+    assert errors[1] == errors[6] == "blank line; nothing to predict" and errors[7] == "empty text"
+    assert "malformed CSV record" in errors[8] and "lines 8-9" in errors[8] and "see line 8" in errors[9]
+    assert "record (lines 10-11) is not UTF-8" in errors[10] and errors[11].startswith("byte 0xff is not valid UTF-8")
+    assert "never closed (lines 13-14" in errors[13] and "see line 13" in errors[14]
+
+
+def test_blank_lines_and_empty_texts_are_counted(tiny_bundle_dir, tmp_path, capsys):
+    (tmp_path / "one.csv").write_text('text\na gorgeous movie\n\n"  "\nan awful mess\n', encoding="utf-8")
+    (tmp_path / "one.tsv").write_text("text\na gorgeous movie\n\n  \nan awful mess\n", encoding="utf-8")
+    (tmp_path / "one.txt").write_text("a gorgeous movie\n\n \t \nan awful mess\n", encoding="utf-8")
+    (tmp_path / "one.jsonl").write_text('{"text": "a gorgeous movie"}\n\n{"text": " "}\n{"text": "an awful mess"}\n',
+                                        encoding="utf-8")
+    for name, first in (("one.csv", 3), ("one.tsv", 3), ("one.txt", 2), ("one.jsonl", 2)):
+        assert _predict(tiny_bundle_dir, tmp_path / name, tmp_path / f"{name}.out.csv") == 0
+        err = capsys.readouterr().err
+        assert f"{name}, line {first}: blank line; nothing to predict" in err, name
+        assert f"2 line(s) were not predicted (blank or unreadable; line(s) {first}, {first + 1})" in err, name
+        assert len(list(csv.reader((tmp_path / f"{name}.out.csv").open(encoding="utf-8")))) == 3, name
+
+
+@pytest.mark.parametrize("name, content, why", [
+    ("empty.csv", "", "the file is empty"),
+    ("empty.txt", "", "the file is empty"),
+    ("header.csv", "text,id\n", "the file has a header only"),
+    ("bad.csv", 'text,id\n,1\n\n"open,3\n', "all 3 data lines are blank or unreadable"),
+    ("blank.txt", "\n  \n", "all 2 data lines are blank or unreadable"),
+    ("one.jsonl", '{"text": 5}\n', "its only data line is blank or unreadable"),
+], ids=["empty.csv", "empty.txt", "header-only.csv", "all-bad.csv", "blank.txt", "one-bad.jsonl"])
+def test_nothing_to_predict_is_an_error_and_leaves_no_output(tiny_bundle_dir, tmp_path, capsys, name, content, why):
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    out = tmp_path / "new" / "preds.csv"
+    assert _predict(tiny_bundle_dir, tmp_path / name, out) == 2
+    assert f"textcnn: error: {tmp_path / name}: no texts to predict ({why})" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()  # no output, no .part, not even the folder made for them
+
+
+def test_output_that_is_the_input_is_refused_before_any_work(tiny_bundle_dir, tmp_path, capsys, monkeypatch):
+    content = "text\na superb film\n"
+    src = tmp_path / "in.csv"
+    src.write_text(content, encoding="utf-8")
+    (tmp_path / "x.csv.part").write_text(content, encoding="utf-8")
+    (tmp_path / "link.csv").symlink_to(src)
+    (tmp_path / "sub").mkdir()
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    monkeypatch.chdir(tmp_path)
+    for out in ("in.csv", src, "sub/../in.csv", "link.csv"):
+        with pytest.raises(DataError, match="is the input file.*would destroy the texts. Choose another --output"):
+            predict_file(clf, "in.csv", out, progress=False)
+    # the predictions go to <output>.part first: that must not be the input either
+    with pytest.raises(DataError, match=r"x.csv.part: is the input file; .*then renaming it to x.csv"):
+        predict_file(clf, "x.csv.part", "x.csv", format="csv", progress=False)
+    assert _predict(tiny_bundle_dir, src, src) == 2
+    assert f"textcnn: error: {src}: is the input file; writing the predictions there" in capsys.readouterr().err
+    assert src.read_text(encoding="utf-8") == (tmp_path / "x.csv.part").read_text(encoding="utf-8") == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "link.csv", "sub", "x.csv.part"]
+
+
+def test_output_folders_are_created_and_a_folder_is_no_output(tiny_bundle_dir, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("a superb film\n", encoding="utf-8")
+    assert _predict(tiny_bundle_dir, src, tmp_path / "new" / "sub" / "preds.csv") == 0
+    assert (tmp_path / "new" / "sub" / "preds.csv").is_file()
+    capsys.readouterr()
+    for out in (tmp_path / "new", f"{tmp_path / 'other'}{os.sep}"):
+        assert _predict(tiny_bundle_dir, src, out) == 2
+        assert f"{out}: is a folder; expected the path of the predictions file, e.g. " in capsys.readouterr().err
+    assert _predict(tiny_bundle_dir, src, src / "preds.csv") == 2
+    assert f"{src} is a file, not a folder; choose another output path" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "new"]
+
+
+def test_batch_size_must_be_positive(tiny_bundle_dir, tmp_path, capsys):
+    src = tmp_path / "in.txt"
+    src.write_text("a superb film\n", encoding="utf-8")
+    for size in ("0", "-1"):
+        assert _predict(tiny_bundle_dir, src, tmp_path / "out.csv", "--batch-size", size) == 2
+        assert f"textcnn: error: batch_size must be a positive integer, got {size}" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got -1"):
+        clf.predict_proba(["a superb film", "dull"], batch_size=-1)
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        clf.predict(["a superb film"], batch_size=0)
+
+
+@pytest.mark.parametrize("texts, message", [
+    (None, "texts must be a str or a list of str; got NoneType"),
+    (5, "texts must be a str or a list of str; got int"),
+    (b"dull", "texts must be a str or a list of str; got bytes (decode it first"),
+    ({"text": "dull"}, "texts must be a str or a list of str; got dict"),
+    ({"dull"}, "texts must be a str or a list of str; got set (unordered; pass a list"),
+    ([None], "texts[0] is NoneType, expected str"),
+    (["dull", 5], "texts[1] is int, expected str"),
+])
+def test_api_refuses_what_is_not_text(tiny_bundle_dir, texts, message):
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    for method in (clf.predict, clf.predict_proba):
+        with pytest.raises(TypeError) as e:
+            method(texts)
+        assert message in str(e.value)
+
+
+def test_api_accepts_any_iterable_of_texts_and_explain_wants_a_str(tiny_bundle_dir):
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    texts = ["a superb film", "dull and boring"]
+    assert clf.predict(t for t in texts) == clf.predict(tuple(texts)) == clf.predict(texts)
+    assert clf.predict_proba([]).shape == (0, 2)
+    with pytest.raises(TypeError, match="text must be a str; got list"):
+        clf.explain(texts)
+
+
+def test_a_bundle_folder_that_does_not_exist_is_named(tmp_path, capsys):
+    assert _predict(tmp_path / "nope", tmp_path / "in.txt", tmp_path / "out.csv") == 2
+    assert f"textcnn: error: {tmp_path / 'nope'}: no such bundle folder" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .bundle import BundleText
+from .bundle import BundleText, as_texts, positive_int
 from .export import load_bundle
 from .model import TextCNN
 
@@ -70,16 +70,21 @@ class TextClassifier(BundleText):
 
     @torch.inference_mode()
     def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
-        """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``."""
-        n = 1 if isinstance(texts, str) else len(texts)
-        out = np.empty((n, len(self.labels)), dtype=np.float32)
+        """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``.
+
+        ``texts`` is a str or an iterable of str (anything else: TypeError); an empty text gets
+        the model's answer for no tokens. ``batch_size`` must be a positive integer."""
+        texts = as_texts(texts)
+        batch_size = positive_int("batch_size", batch_size)
+        out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
         for rows, tokens in self.padded_batches(texts, batch_size):
             logits = self.model(torch.from_numpy(tokens).to(self.device))
             out[rows] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
         return out
 
     def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[Prediction]:
-        """Label and probabilities of every label, for each text."""
+        """Label and probabilities of every label, for each text (``texts`` and ``batch_size`` as
+        in ``predict_proba``)."""
         probs = self.predict_proba(texts, batch_size=batch_size)
         return [
             Prediction(
@@ -96,8 +101,11 @@ class TextClassifier(BundleText):
         Each filter's 1-max picks one window (its tokens: ``TextCNN.window_tokens``); its contribution to the
         predicted class is ``pooled value x head weight[pred, feature]`` (no dropout at
         inference). A window's contribution is spread evenly over its tokens, and the
-        token scores therefore sum to the predicted logit minus the head's bias.
+        token scores therefore sum to the predicted logit minus the head's bias. An empty text
+        gives no tokens (and the bias-only prediction); anything but a str is a TypeError.
         """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str; got {type(text).__name__}")
         model = self.model
         if model.pool.mode != "max":
             raise ValueError(

@@ -12,7 +12,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from .bundle import ONNX_FILE, BundleError, BundleText, read_bundle_config
+from .bundle import ONNX_FILE, BundleError, BundleText, as_texts, positive_int, read_bundle_config
 
 __all__ = ["OnnxClassifier", "onnx_predict"]
 
@@ -43,9 +43,11 @@ class OnnxClassifier(BundleText):
         return cls(path, **kwargs)
 
     def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
-        """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``."""
-        n = 1 if isinstance(texts, str) else len(texts)
-        out = np.empty((n, len(self.labels)), dtype=np.float32)
+        """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``.
+        ``texts``: a str or an iterable of str; ``batch_size``: a positive integer."""
+        texts = as_texts(texts)
+        batch_size = positive_int("batch_size", batch_size)
+        out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
         for rows, tokens in self.padded_batches(texts, batch_size):
             (logits,) = self.session.run(["logits"], {"tokens": tokens})
             out[rows] = _softmax(logits.astype(np.float64))

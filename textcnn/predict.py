@@ -1,6 +1,7 @@
 """Predictions at scale: stream a file of texts (CSV / TSV / JSONL / one text a line) through a
 bundle in chunks, with bounded memory, and write label plus probabilities per row (CSV or
-JSONL). Rows that cannot be read are reported with their line numbers; the rest are predicted.
+JSONL). Every input line is accounted for: predicted, the header, or reported with its line
+number as a ``RowError`` (unreadable, blank, or part of a broken record).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Optional, Union
 
+from .bundle import positive_int
 from .data import _EXTENSIONS, DataError, _resolve_format
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "RowError", "iter_texts", "PredictSummary", "predict_file"]
@@ -20,22 +22,26 @@ __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "RowError", "iter_texts", "Predict
 INPUT_FORMATS = ("auto", "csv", "tsv", "jsonl", "text")
 OUTPUT_FORMATS = ("auto", "csv", "jsonl")
 _INPUT_EXTENSIONS = {**_EXTENSIONS, ".txt": "text"}
+_BLANK = "blank line; nothing to predict"
 
 
 @dataclass(frozen=True)
 class RowError:
-    """A row that could not be read: its 1-based ``line`` and what is wrong."""
+    """An input line that was not predicted: its 1-based ``line`` and why."""
 
     line: int
     message: str
 
 
 class _Lines:
-    """Decoded lines of a binary file, one at a time; a line that is not UTF-8 becomes an empty
-    line and a ``RowError``. Counts the bytes read (for the progress bar)."""
+    """Decoded lines of a binary file, one at a time. A line that is not UTF-8 is decoded with
+    replacement characters and its message waits in ``bad`` until the record holding it is
+    closed (and refused). Counts the lines and bytes read (bytes go to ``on_bytes``, for the
+    progress bar, once per record)."""
 
-    def __init__(self, f: IO[bytes], errors: list[RowError]):
-        self.f, self.errors, self.number, self.bytes = f, errors, 0, 0
+    def __init__(self, f: IO[bytes], on_bytes: Optional[Callable[[int], None]] = None):
+        self.f, self.on_bytes, self.number, self.bytes, self.seen = f, on_bytes, 0, 0, 0
+        self.bad: dict[int, str] = {}
 
     def __iter__(self) -> Iterator[str]:
         for raw in self.f:
@@ -46,29 +52,60 @@ class _Lines:
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                self.errors.append(RowError(self.number, f"byte 0x{raw[e.start]:02x} is not valid UTF-8; re-save the file as UTF-8"))
-                yield "\n"
+                self.bad[self.number] = f"byte 0x{raw[e.start]:02x} is not valid UTF-8; re-save the file as UTF-8"
+                yield raw.decode("utf-8", errors="replace")  # keeps its quotes and line end for the CSV reader
+
+    def close_record(self, start: int, problem: Optional[str] = None, hint: str = "") -> list[RowError]:
+        """One ``RowError`` per line of the record of lines ``start``..``self.number`` when it has
+        a ``problem`` (then ``; hint``) or a line that is not UTF-8 (that line gets its own
+        message); else ``[]``."""
+        if self.on_bytes is not None:
+            self.on_bytes(self.bytes - self.seen)
+            self.seen = self.bytes
+        bad, self.bad = self.bad, {}
+        if problem is None and not bad:
+            return []
+        end = self.number
+        if problem is None:
+            problem = f"not predicted: line {min(bad)} of this record (lines {start}-{end}) is not UTF-8"
+        elif end > start:
+            problem += f" (lines {start}-{end} were read as this one record, so none of them was predicted)"
+        problem += f"; {hint}" if hint else ""
+        errors, first = [], None
+        for n in range(start, end + 1):
+            if n in bad:
+                errors.append(RowError(n, bad[n]))
+            elif first is None:
+                first = n
+                errors.append(RowError(n, problem))
+            else:
+                errors.append(RowError(n, f"not predicted: part of the record of lines {start}-{end} (see line {first})"))
+        return errors
+
+
+def _csv_problem(error: csv.Error, format: str) -> tuple[str, str]:
+    """What a ``csv.Error`` means, in the user's words, and what to do."""
+    what, name = str(error), format.upper()
+    if format == "tsv":  # no quoting in TSV: only an over-long field fails
+        return f"malformed TSV record ({what})", "split or shorten the text"
+    if what == "unexpected end of data":
+        what = "a quoted field is never closed"
+    elif what.startswith("field larger than field limit"):
+        what = f"a field is longer than {csv.field_size_limit()} characters, most likely a quote that is never closed"
+    else:
+        what = f"({what})"
+    return f"malformed {name} record: {what}", 'close the quote or double it ("")'
 
 
 def iter_texts(
     f: IO[bytes], path: str, format: str, text_column: str = "text", on_bytes: Optional[Callable[[int], None]] = None
 ) -> Iterator[Union[tuple[int, str], RowError]]:
-    """``(line, text)`` for each readable row of the open binary file ``f``, a ``RowError`` for
-    each unreadable one (bad UTF-8, bad JSON, wrong number of fields, missing column, empty
-    text), in file order. ``format`` is ``csv``, ``tsv``, ``jsonl`` or ``text`` (one text a
+    """``(line, text)`` for each readable row of the open binary file ``f`` and a ``RowError``
+    for every other line but the header, in file order: bad UTF-8, bad JSON, wrong number of
+    fields, missing column, empty text, blank line, and each line of a broken multi-line record
+    (an unclosed quote). ``format`` is ``csv``, ``tsv``, ``jsonl`` or ``text`` (one text a
     line); csv / tsv need a header with ``text_column``. Reads one line at a time."""
-    pending: list[RowError] = []
-    lines = _Lines(f, pending)
-    seen = 0
-
-    def flush() -> Iterator[RowError]:
-        nonlocal seen
-        if on_bytes is not None:
-            on_bytes(lines.bytes - seen)
-            seen = lines.bytes
-        while pending:
-            yield pending.pop(0)
-
+    lines = _Lines(f, on_bytes)
     if format in ("csv", "tsv"):
         reader = csv.reader(lines, delimiter="," if format == "csv" else "\t",
                             quoting=csv.QUOTE_MINIMAL if format == "csv" else csv.QUOTE_NONE, strict=True)
@@ -80,50 +117,64 @@ def iter_texts(
             except StopIteration:
                 break
             except csv.Error as e:
-                yield from flush()
-                yield RowError(start, f"malformed {format.upper()} record ({e}); close the quote or double it (\"\")")
+                yield from lines.close_record(start, *_csv_problem(e, format))
                 continue
-            yield from flush()
-            if not any(field.strip() for field in row):
-                continue
-            if header is None:
+            problem = None
+            if lines.bad:
+                if header is None and any(field.strip() for field in row):  # else the next row passes for the header
+                    line = min(lines.bad)
+                    raise DataError(f"the header is not UTF-8: {lines.bad[line]}", path, line)
+            elif not any(field.strip() for field in row) and (header is None or (len(row) < 2 and len(row) != len(header))):
+                problem = _BLANK
+            elif header is None:
                 header = [name.strip() for name in row]
                 if text_column not in header:
                     raise DataError(f"no column {text_column!r} in the header; columns found: {header}. "
                                     "Rename the column or pass --text-column <name>", path, start)
                 index = header.index(text_column)
+                lines.close_record(start)
                 continue
-            if len(row) != len(header):
-                yield RowError(start, f"expected {len(header)} fields like the header, found {len(row)}")
-                continue
-            text = row[index].strip()
-            yield (start, text) if text else RowError(start, "empty text")
+            elif len(row) != len(header):
+                problem = f"expected {len(header)} fields like the header, found {len(row)}"
+            elif not row[index].strip():
+                problem = "empty text"
+            errors = lines.close_record(start, problem)
+            if errors:
+                yield from errors
+            else:
+                yield start, row[index].strip()
     else:
         for line in lines:
-            yield from flush()
-            if not line.strip():
-                continue
-            if format == "text":
-                yield lines.number, line.strip()
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield RowError(lines.number, f"invalid JSON ({e.msg} at column {e.colno})")
-                continue
-            text = obj.get(text_column) if isinstance(obj, dict) else None
-            if not isinstance(text, str):
-                yield RowError(lines.number, f"expected an object with a string {text_column!r}; found {line.strip()[:60]!r}")
-            elif not text.strip():
-                yield RowError(lines.number, "empty text")
+            text, problem = line.strip(), None
+            if lines.bad:
+                pass  # the line that is not UTF-8 says why
+            elif not text:
+                problem = _BLANK
+            elif format == "jsonl":
+                text, problem = _json_text(line, text_column)
+            errors = lines.close_record(lines.number, problem)
+            if errors:
+                yield from errors
             else:
-                yield lines.number, text.strip()
-    yield from flush()
+                yield lines.number, text
+
+
+def _json_text(line: str, text_column: str) -> tuple[str, Optional[str]]:
+    """``(text, None)`` for a JSONL line with a non-empty string ``text_column``, else ``("", problem)``."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        return "", f"invalid JSON ({e.msg} at column {e.colno})"
+    text = obj.get(text_column) if isinstance(obj, dict) else None
+    if not isinstance(text, str):
+        return "", f"expected an object with a string {text_column!r}; found {line.strip()[:60]!r}"
+    return (text.strip(), None) if text.strip() else ("", "empty text")
 
 
 @dataclass
 class PredictSummary:
-    """What ``predict_file`` did: rows predicted and the rows it could not read."""
+    """What ``predict_file`` did: rows predicted, and one ``RowError`` per input line that was
+    not predicted (besides the header), in file order."""
 
     predicted: int = 0
     errors: list[RowError] = field(default_factory=list)
@@ -147,6 +198,37 @@ class _Writer:
                 self.f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+def _check_output(input_path: str, output_path: str) -> None:
+    """DataError, before any work, for an output that is a folder or would overwrite the input
+    (the same file under another name, a link, or ``<output>.part`` being the input)."""
+    if os.path.isdir(output_path) or output_path.endswith((os.sep, os.altsep or os.sep)):
+        raise DataError("is a folder; expected the path of the predictions file, e.g. "
+                        f"{os.path.join(output_path, 'predictions.csv')}", output_path)
+    for path in (output_path, f"{output_path}.part"):
+        if os.path.exists(path) and os.path.samefile(path, input_path):
+            what = "the input file" if path == input_path else f"the input file {input_path}"
+            how = ("writing the predictions there" if path == output_path else
+                   f"writing the predictions there first (then renaming it to {output_path})")
+            raise DataError(f"is {what}; {how} would destroy the texts. Choose another --output", path)
+
+
+def _make_parents(output_path: str) -> list[str]:
+    """Create the missing folders above ``output_path``; returns them, outermost first."""
+    missing, parent = [], os.path.dirname(os.path.abspath(output_path))
+    while not os.path.exists(parent):
+        missing.append(parent)
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise DataError(f"{parent} is a file, not a folder; choose another output path", output_path)
+    missing.reverse()
+    try:
+        for folder in missing:
+            os.mkdir(folder)
+    except OSError as e:
+        raise DataError(f"cannot create the folder {folder} ({e.strerror}); choose another output path", output_path) from None
+    return missing
+
+
 def predict_file(
     classifier,
     input_path: str | os.PathLike,
@@ -163,20 +245,26 @@ def predict_file(
     ``predict_proba(texts, batch_size)``, e.g. ``TextClassifier`` or ``OnnxClassifier``) and
     write ``line, text, label, p_<label>...`` rows to ``output_path``.
 
-    At most ``chunk_size`` texts are held at once. Each unreadable row is passed to ``report``
-    (default: printed on stderr) as ``FILE, line N: message``. The output is written to a
-    temporary file and renamed when complete.
+    At most ``chunk_size`` texts are held at once. Each line that is not predicted is passed to
+    ``report`` (default: printed on stderr) as ``FILE, line N: message``. The output is written
+    to ``<output>.part`` and renamed when complete; missing folders above it are created.
+    Raises ``DataError`` before any work for an output that is a folder or the input itself,
+    and at the end, leaving no output, when there was nothing to predict.
     """
+    batch_size = positive_int("batch_size", batch_size)
+    chunk_size = positive_int("chunk_size", chunk_size)
     input_path, output_path = os.fspath(input_path), os.fspath(output_path)
     if not os.path.isfile(input_path):
         raise DataError("file not found; check the path" if not os.path.exists(input_path) else "is a folder; expected a file", input_path)
+    _check_output(input_path, output_path)
     fmt = _resolve_format(input_path, format, INPUT_FORMATS, _INPUT_EXTENSIONS, "input", "pass --format")
     out_fmt = _resolve_format(output_path, output_format, OUTPUT_FORMATS,
                               {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}, "output", "pass --output-format")
     report = report or (lambda message: print(message, file=sys.stderr))
     summary = PredictSummary()
     tmp = f"{output_path}.part"
-    bar = None
+    created = _make_parents(output_path)
+    bar, done = None, False
     if progress:
         from tqdm.auto import tqdm
 
@@ -201,10 +289,26 @@ def predict_file(
                 if len(chunk) >= chunk_size:
                     flush_chunk()
             flush_chunk()
+        if not summary.predicted:
+            n = len(summary.errors)
+            if n > 1:
+                why = f"all {n} data lines are blank or unreadable"
+            elif n == 1:
+                why = "its only data line is blank or unreadable"
+            else:  # no line was reported: nothing, or only the header, was read
+                why = "the file has a header only" if os.path.getsize(input_path) else "the file is empty"
+            raise DataError(f"no texts to predict ({why})", input_path)
         os.replace(tmp, output_path)
+        done = True
     finally:
         if bar is not None:
             bar.close()
         if os.path.exists(tmp):
             os.remove(tmp)
+        if not done:
+            for folder in reversed(created):  # only the folders this call made, and only while empty
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    break
     return summary
