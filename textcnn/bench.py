@@ -745,11 +745,13 @@ def _runs(n: int) -> str:
 
 
 def _interrupted(path: Path, runs: int, stop: BaseException) -> NoReturn:
-    """Say what an interrupted ``cv`` or ``bench`` kept and how to go on, then stop: Ctrl-C as
-    KeyboardInterrupt (Lightning makes it ``exit(1)`` during training), SIGTERM during training
-    (Lightning's ``SIGTERMException``, an ``exit(0)``) with 143, never 0."""
+    """Say what an interrupted ``cv`` or ``bench`` kept and how to go on, then stop: Ctrl-C with
+    130 (Lightning turns it into ``exit(1)`` during training), SIGTERM during training
+    (Lightning's ``SIGTERMException``, an ``exit(0)``) with 143, never 0 or 1."""
     print(f"textcnn: {_runs(runs)} finished and saved in {path}; the same command with --resume runs the rest",
           file=sys.stderr, flush=True)
+    if isinstance(stop, SystemExit) and isinstance(stop.__context__, KeyboardInterrupt):
+        raise SystemExit(130) from None
     if isinstance(stop, SystemExit) and not stop.code:
         raise SystemExit(143) from None
     raise stop
