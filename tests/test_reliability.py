@@ -315,3 +315,29 @@ def test_export_of_a_corrupt_checkpoint_leaves_no_bundle(tmp_path, capsys):
     code, err = run_cli(["export", "--ckpt", str(ckpt), "--out", str(tmp_path / "bundle")], capsys)
     assert_clean_failure(code, err, tmp_path / "none", "cut.ckpt", "cannot read checkpoint")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.ckpt"]
+
+
+def test_a_checkpoint_with_other_data_settings_says_where_the_vocabularies_part(tiny_csv, tmp_path, monkeypatch,
+                                                                                  capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(fit(tiny_csv, "--trainer.max_epochs", "1", "--test_after_fit", "false")) == 0
+    ckpt = str(next((tmp_path / "runs").rglob("last.ckpt")))
+    capsys.readouterr()
+    code, err = run_cli(["test", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--ckpt_path", ckpt,
+                         "--data.max_vocab_size", "10"], capsys)
+    assert code == 2 and "different vocab than the data gives now" in err, err
+    assert "entries then" in err or "first at id" in err
+    assert "split_seed" in err and "config.yaml" in err
+
+
+def test_export_names_what_is_wrong_with_its_inputs(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code, err = run_cli(["export", "--ckpt", str(tmp_path), "--out", str(tmp_path / "b")], capsys)
+    assert code == 2 and "is a folder; give a .ckpt file in it" in err, err
+    assert main(fit(tiny_csv, "--trainer.max_epochs", "1", "--test_after_fit", "false")) == 0
+    ckpt = str(next((tmp_path / "runs").rglob("last.ckpt")))
+    bad = tmp_path / "m.json"
+    bad.write_text("{bad", encoding="utf-8")
+    capsys.readouterr()
+    code, err = run_cli(["export", "--ckpt", ckpt, "--out", str(tmp_path / "b"), "--metrics", str(bad)], capsys)
+    assert code == 2 and "m.json: not a JSON file of metrics" in err and not (tmp_path / "b").exists(), err

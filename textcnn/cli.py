@@ -293,7 +293,11 @@ def _export_main(argv: Sequence[str]) -> int:
         p.error("--ckpt and --out are required (or --bundle DIR --format onnx)")
     metrics = None
     if args.metrics:
-        metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
+        try:
+            metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise BundleError(f"{args.metrics}: not a JSON file of metrics ({e}); give the "
+                              "test_metrics.json of the run") from None
         metrics = {k: metrics[k] for k in ("accuracy", "macro_f1", "num_examples") if k in metrics}
     out = export_checkpoint(args.ckpt, args.out, metrics=metrics)
     if args.format == "onnx":

@@ -124,7 +124,8 @@ def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, metr
     ``torch.load(weights_only=True)``: tensors and plain data only, no code."""
     ckpt_path = Path(ckpt_path)
     if not ckpt_path.is_file():
-        raise BundleError(f"{ckpt_path}: checkpoint not found")
+        raise BundleError(f"{ckpt_path}: " + ("is a folder; give a .ckpt file in it (e.g. checkpoints/best-....ckpt)"
+                                             if ckpt_path.is_dir() else "checkpoint not found"))
     try:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for corrupt or foreign files

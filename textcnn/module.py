@@ -141,11 +141,15 @@ class TextCNNModule(L.LightningModule):
             return
         if self.data_meta is not None:
             for key in ("vocab", "labels"):
-                if saved.get(key) != self.data_meta.get(key):
+                then, now = saved.get(key) or [], self.data_meta.get(key) or []
+                if then != now:
+                    at = next((i for i, (a, b) in enumerate(zip(then, now)) if a != b), min(len(then), len(now)))
+                    first = (f"first at id {at}: {then[at]!r} then, {now[at]!r} now" if at < min(len(then), len(now))
+                             else f"{len(then)} entries then, {len(now)} now")
                     raise ValueError(
-                        f"the checkpoint was trained with a different {key} than the data given now "
-                        f"({len(saved.get(key) or [])} vs {len(self.data_meta.get(key) or [])} entries); "
-                        "use the same training file and data settings as for fit"
+                        f"the checkpoint was trained with a different {key} than the data gives now ({first}); "
+                        "use the training file and --data settings of its fit (train_path, split_seed, "
+                        "val_fraction, test_fraction, tokenizer, min_freq, ...): its config.yaml has them"
                     )
         self.data_meta = saved
 
