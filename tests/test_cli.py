@@ -1,6 +1,7 @@
 """The `textcnn` command end to end on generated data: fit, test, predict, export, and the
 bundle loaded by TextClassifier in a separate Python process."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -119,3 +120,13 @@ def test_tokenizer_is_a_name_or_a_mapping_with_options(tmp_path, monkeypatch, va
     vocab = set(dm.meta()["vocab"])
     assert ({"2", "0", "1", "i", "6"} <= vocab) is not expected["keep_runs"]
     assert ({"iphone6", "2010"} <= vocab) is expected["keep_runs"]
+
+
+def test_every_model_and_data_option_has_help(capsys):
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # unwrap the columns
+    options = sorted(set(re.findall(r"--((?:model|data)\.[a-z_]+) [A-Z_]+", text)))
+    assert len(options) > 30
+    bare = [o for o in options if re.search(rf"--{re.escape(o)} [A-Z_]+(?: [^ ]+)? \(type:", text)]
+    assert not bare, f"options without help text: {bare}"

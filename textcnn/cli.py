@@ -418,7 +418,8 @@ def _run(argv: list[str]) -> int:
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"exit_on_error": False, "description": "Kim (2014) TextCNN: fit, validate, test, predict; also "
                        "`textcnn export` (checkpoint -> bundle), `textcnn classify` (bundle -> labels), "
-                       "`textcnn predict --bundle` (file -> predictions) and `textcnn demo`."},
+                       "`textcnn predict --bundle` (file -> predictions) and `textcnn demo`. Errors are one line; "
+                       "add --debug for the traceback."},
     )
     return 0
 

@@ -479,23 +479,40 @@ class TextDataModule(L.LightningDataModule):
     of a stratified k-fold of the training file is the test set (cross-validation).
 
     Args:
-        train_path, val_path, test_path, predict_path: data files (see ``read_examples``).
-        format, text_column, label_column: how to read them.
-        val_fraction, test_fraction, num_folds, fold, split_seed: splits, as above.
+        train_path: labelled training file (CSV, TSV, JSONL, ``label_text`` or ``text_label``).
+        val_path: labelled dev file for model selection; unset: ``val_fraction`` of the training part.
+        test_path: labelled test file; unset: ``test_fraction`` of the training file, or a fold.
+        predict_path: texts to label with ``textcnn predict`` (a ``text`` column or one text a line).
+        format: ``auto`` (by extension), ``csv``, ``tsv``, ``jsonl``, ``label_text`` or ``text_label``.
+        text_column: the text's column (CSV / TSV) or key (JSONL).
+        label_column: the label's column or key.
+        val_fraction: share of the training part held out as dev, stratified (Kim: 0.1).
+        test_fraction: share of the training file held out as test, stratified (0: none).
+        num_folds: k of a stratified k-fold of the training file; fold ``fold`` is the test set.
+        fold: which fold is the test set (0 to num_folds - 1).
+        split_seed: seed of every split and fold (the same seed gives the same splits).
         tokenizer: ``word`` (Kim's preprocessing) or ``char`` (Chinese and other unsegmented scripts),
             or a dict with options, e.g. ``{type: char, keep_runs: false}`` to split runs of Latin
             letters and digits into characters too (see ``textcnn.text.CharTokenizer``).
         lowercase: lower-case before lookup.
-        min_freq, max_vocab_size: vocabulary limits (training split only).
+        min_freq: keep words seen at least this often in the training split.
+        max_vocab_size: keep at most this many entries, padding and unknown included (``None``: all).
         max_len: truncate longer texts to this many tokens (``None``: keep all).
         vectors: pretrained vectors, a file or a name such as ``glove-6b-50d``; ``None`` for none.
+        vectors_format: ``auto`` (from the content), ``word2vec`` (binary), ``word2vec-text``,
+            ``glove``, ``fasttext`` or ``kv`` (gensim KeyedVectors).
         vectors_vocab: also put this many most frequent words of the vectors file in the
             vocabulary, so words unseen in training but known to the vectors keep their
             pretrained vector at test time (no val/test text is looked at).
-        vectors_format, vectors_scale, unk_init: see ``embeddings.build_embedding_matrix``.
+        vectors_scale: rescale the pretrained table to this standard deviation first (word2vec
+            ~0.14, GloVe ~0.64); ``None`` keeps it.
+        unk_init: vectors of words the table lacks: ``matched`` (uniform with the table's
+            variance), ``uniform:<a>`` (U[-a, a]; Kim: 0.25) or ``zeros``.
         embedding_dim: embedding width when there are no vectors (default 300); when vectors are
             given it must match them or be left unset.
-        batch_size, eval_batch_size, num_workers: loader settings.
+        batch_size: training batch size (Kim: 50).
+        eval_batch_size: batch size of dev, test and predict.
+        num_workers: DataLoader worker processes (0: load in the main process).
         min_len: shortest padded input: the model's ``min_len`` (its largest window, 1 with wide
             padding; linked by the CLI).
     """

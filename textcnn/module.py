@@ -55,8 +55,22 @@ class TextCNNModule(L.LightningModule):
     dicts with ``tokens`` (B, L), ``labels`` (B,) and ``index`` (B,).
 
     Args:
-        vocab_size, num_classes, embed_dim, variant, kernel_sizes, num_filters, act_layer,
-            norm_layer, pooling, pool_k, drop_rate, init, conv_padding: see ``TextCNN``.
+        vocab_size: rows of the embedding table (linked from the data).
+        num_classes: number of labels (linked from the data).
+        embed_dim: width of the word vectors (linked from the data).
+        variant: ``rand``, ``static``, ``non-static`` or ``multichannel`` (Kim 2014).
+        kernel_sizes: window widths of the convolutions (Kim: 3, 4, 5).
+        num_filters: feature maps per window width (Kim: 100).
+        act_layer: activation after each convolution: ``relu``, ``leaky_relu``, ``prelu``,
+            ``elu``, ``tanh``, ``sigmoid`` or ``identity``.
+        norm_layer: ``null`` or ``batchnorm`` (per feature map over batch x length).
+        pooling: ``max`` (Kim's 1-max over time), ``kmax`` or ``avg``.
+        pool_k: k of ``kmax`` pooling.
+        drop_rate: dropout before the head (Kim: 0.5).
+        init: weight initialisation of convolutions and head: ``default``, ``xavier``,
+            ``kaiming`` / ``he``, ``uniform`` (+-1/sqrt(fan_in)) or ``normal``.
+        conv_padding: ``valid`` (windows inside the text) or ``wide`` (k - 1 zero vectors at
+            each end, as Kim's code pads).
         optimizer: one of ``OPTIMIZERS`` (Kim: ``adadelta``).
         lr: learning rate; ``None`` takes the optimiser's default above.
         weight_decay: L2 penalty (Kim used none, relying on max-norm and dropout).
