@@ -217,52 +217,35 @@ def test_ctrl_c_during_cv_keeps_the_finished_runs_and_resume_runs_the_rest(tmp_p
     assert report["resumed"][0]["runs_kept"] == len(kept)
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM is POSIX")
-def test_sigterm_during_fit_exits_143_and_names_the_checkpoint_to_resume_from(tmp_path):
-    # Lightning stops a run at SIGTERM with exit code 0, which a scheduler would read as success.
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("sig, code, name, after", [
+    # Lightning stops a run at SIGTERM with exit code 0, which a scheduler would read as success,
+    # and at Ctrl-C with 1, the code of a failure. SIGTERM waits for the next batch; Ctrl-C acts
+    # at once, so it is sent once epoch 1's checkpoint is surely written.
+    (signal.SIGTERM, 143, "SIGTERM", "epoch 1/"),
+    (signal.SIGINT, 130, "Ctrl-C", "epoch 2/"),
+])
+def test_a_stopped_fit_exits_with_the_signal_code_and_names_the_checkpoint_to_resume_from(sig, code, name, after,
+                                                                                          tmp_path):
     data = write_csv(tmp_path / "d.csv", make_sentences(2000))
     cmd = [sys.executable, "-m", "textcnn.cli", "fit", "--config", DEBUG, "--data.train_path", str(data),
            "--trainer.max_epochs", "30", "--trainer.enable_progress_bar", "false"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        for line in proc.stdout:
-            if line.startswith("epoch 1/"):
-                break
-        else:
-            pytest.fail(f"training ended before its first epoch (exit {proc.wait()})")
-        proc.send_signal(signal.SIGTERM)
-        err = proc.communicate(timeout=60)[1]
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 143, err[-2000:]
-    last = Path("runs") / "debug" / "rand" / "version_0" / "checkpoints" / "last.ckpt"
-    assert f"textcnn: fit stopped by SIGTERM; resume with the same command plus --ckpt_path {last}" in err
-    assert _ckpt(tmp_path / last)["epoch"] < 29  # stopped early, and the checkpoint is whole
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child is POSIX")
-def test_ctrl_c_during_fit_exits_130_and_names_the_checkpoint_to_resume_from(tmp_path):
-    # Lightning shuts a run down at Ctrl-C and exits 1, the code of a failure.
-    data = write_csv(tmp_path / "d.csv", make_sentences(2000))
-    cmd = [sys.executable, "-m", "textcnn.cli", "fit", "--config", DEBUG, "--data.train_path", str(data),
-           "--trainer.max_epochs", "30", "--trainer.enable_progress_bar", "false"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    # SIGINT with its default action, as in a terminal (a shell's background job would ignore it)
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in proc.stdout:
-            if line.startswith("epoch 2/"):  # epoch 1's checkpoint is written by then (Ctrl-C acts at once)
+            if line.startswith(after):
                 break
         else:
-            pytest.fail(f"training ended before its first epoch (exit {proc.wait()})")
-        proc.send_signal(signal.SIGINT)
+            pytest.fail(f"training ended before {after!r} (exit {proc.wait()})")
+        proc.send_signal(sig)
         err = proc.communicate(timeout=60)[1]
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, err[-2000:]
+    assert proc.returncode == code, err[-2000:]
     last = Path("runs") / "debug" / "rand" / "version_0" / "checkpoints" / "last.ckpt"
-    assert f"textcnn: fit stopped by Ctrl-C; resume with the same command plus --ckpt_path {last}" in err
-    assert _ckpt(tmp_path / last)["epoch"] < 29
+    assert f"textcnn: fit stopped by {name}; resume with the same command plus --ckpt_path {last}" in err
+    assert _ckpt(tmp_path / last)["epoch"] < 29  # stopped early, and the checkpoint is whole
