@@ -74,8 +74,11 @@ def test_kill_9_mid_epoch_then_resume_finishes_the_right_number_of_epochs(tmp_pa
                                                f"step {final['global_step']}"))
     assert final["epoch"] == EPOCHS - 1 and final["global_step"] == EPOCHS * steps_per_epoch
     with open(runs / "version_0" / "metrics.csv", newline="") as f:
-        logged = sorted(int(r["epoch"]) for r in csv.DictReader(f) if r.get("val/acc"))
+        rows = list(csv.DictReader(f))
+    logged = sorted(int(r["epoch"]) for r in rows if r.get("val/acc"))
     assert logged == list(range(EPOCHS))  # the epochs before the kill are kept, none twice
+    steps = [int(r["step"]) for r in rows if r.get("train/loss_step")]
+    assert len(steps) == len(set(steps)), "steps of the epoch cut short were logged twice"
     print("\n".join(f"{t:6.1f} s  {what}" for t, what in timeline))
 
 

@@ -209,8 +209,11 @@ class TextCNNCLI(LightningCLI):
         warnings.filterwarnings("ignore", message=r"(Experiment logs|Checkpoint) directory .* exists and is not empty")
         metrics = run / "metrics.csv"
         if metrics.is_file():  # CSVLogger deletes the file of a folder it opens again: keep its rows
+            # up to the checkpoint's step; later ones (an epoch cut short) are logged again
+            step = AtomicCheckpointIO().load_checkpoint(ckpt).get("global_step", float("inf"))
             with open(metrics, newline="", encoding="utf-8") as f:
-                self._earlier_rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+                self._earlier_rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)
+                                      if not row.get("step", "").isdigit() or int(row["step"]) <= step]
 
     def before_fit(self) -> None:
         rows = getattr(self, "_earlier_rows", None)
