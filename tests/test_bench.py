@@ -277,7 +277,74 @@ def test_an_interrupted_cv_resumes_with_the_folds_left(tmp_path, monkeypatch, ca
 def test_bench_without_any_data_set_is_a_one_line_error(tmp_path, capsys):
     assert main(["bench", "--data-dir", str(tmp_path), "--out", str(tmp_path / "b")]) == 2
     err = capsys.readouterr().err
-    assert "none of mr" in err and "Traceback" not in err
+    assert "none of the data sets found" in err and "mr (no mr/mr.csv)" in err and "Traceback" not in err
+
+
+def _bench_error(capsys, *args):
+    code = main(["bench", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    return err
+
+
+def test_bench_mistakes_stop_before_any_training_with_one_line(tiny_glove, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    data = tiny_benchmarks(tmp_path)
+    (data / "sst2" / "dev.csv").unlink()
+    quick = ["--data-dir", str(data), "--variants", "rand", "--folds", "2", "--epochs", "1", "--seeds", "1",
+             "--vectors-en", str(tiny_glove)]
+    out = ["--out", str(tmp_path / "r" / "b")]
+    # a set named on the command line but incomplete is an error, not a silently shorter table
+    assert "sst2 (no sst2/dev.csv)" in _bench_error(capsys, *quick, *out, "--datasets", "mr", "sst2")
+    assert "--data-dir: folder not found" in _bench_error(capsys, *quick[2:], "--data-dir", "nope", *out)
+    for option, value in (("--seeds", "0"), ("--epochs", "0"), ("--epochs", "-1"), ("--max-folds", "0")):
+        assert f"{option} must be at least 1, got {value}" in _bench_error(capsys, *quick, *out, option, value)
+    assert "no model option 'no_such_key'" in _bench_error(capsys, *quick, *out, "--set", "model.no_such_key=3")
+    (tmp_path / "afile").write_text("x")
+    assert "--out: " in _bench_error(capsys, *quick, "--out", str(tmp_path / "afile" / "b"))
+    (tmp_path / "r" / "isdir.json").mkdir(parents=True)
+    assert "--out: is a folder" in _bench_error(capsys, *quick, "--out", str(tmp_path / "r" / "isdir"))
+    readme = tmp_path / "R.md"
+    readme.write_text(f"{README_END}\n{README_START}\n")  # the markers in the wrong order
+    assert "in that order" in _bench_error(capsys, *quick, *out, "--readme", str(readme))
+    assert not (tmp_path / "r" / "b.json").exists() and not (tmp_path / "runs").exists()  # nothing ran
+
+
+def test_bench_out_keeps_its_dots_and_files_keep_their_mode(tiny_glove, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tiny_benchmarks(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{README_START}\nold\n{README_END}\n")
+    readme.chmod(0o644)
+    assert main(["bench", "--data-dir", str(data), "--datasets", "sst2", "sst2", "--variants", "rand", "rand",
+                 "--baselines", "--epochs", "1", "--seeds", "1", "--vectors-en", str(tiny_glove),
+                 "--out", str(tmp_path / "bench.v2"), "--readme", str(readme)]) == 0
+    assert sorted(p.name for p in tmp_path.glob("bench.*")) == ["bench.v2.json", "bench.v2.md"]
+    assert readme.stat().st_mode & 0o777 == 0o644  # rewritten in place, not made private
+    report = json.loads((tmp_path / "bench.v2.json").read_text())
+    assert report["datasets"]["sst2"]["summary"]["rand"]["n"] == 1  # a name given twice runs once
+
+
+@pytest.mark.parametrize("content", ["[1, 2, 3]", '{"datasets": {"mr": {"runs": null}}}',
+                                     '{"datasets": {"mr": {"runs": [{"test_acc": 0.5}]}}}'])
+def test_resume_from_a_malformed_report_is_a_one_line_error(content, tiny_glove, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    data = tiny_benchmarks(tmp_path)
+    (tmp_path / "b.json").write_text(content)
+    err = _bench_error(capsys, "--data-dir", str(data), "--datasets", "sst2", "--variants", "rand", "--epochs", "1",
+                       "--seeds", "1", "--vectors-en", str(tiny_glove), "--out", str(tmp_path / "b"), "--resume")
+    assert "not a report of textcnn bench or cv" in err
+
+
+def test_cv_config_that_is_not_yaml_or_an_out_folder_is_a_one_line_error(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed\n")
+    assert main(["cv", "--config", str(bad), "--train-path", str(tiny_csv), "--folds", "2"]) == 2
+    assert "bad.yaml: not valid YAML" in capsys.readouterr().err
+    (tmp_path / "o").mkdir()
+    assert main(["cv", "--config", DEBUG, "--train-path", str(tiny_csv), "--folds", "2", "--out", str(tmp_path / "o")]) == 2
+    assert "--out: is a folder" in capsys.readouterr().err
 
 
 def test_nb_lr_baseline_learns_a_multiclass_cue_and_picks_c_on_dev():

@@ -118,7 +118,10 @@ def load_config(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise DataError("config file not found; pass a YAML file such as configs/mr.yaml", path)
-    cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:
+        cfg = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise DataError("not valid YAML: " + " ".join(str(e).split()), path) from None
     if not isinstance(cfg, dict):
         raise DataError("expected a YAML mapping with model: and data: sections", path)
     trainer = cfg.get("trainer") or {}
@@ -572,11 +575,49 @@ def _common_options(p: argparse.ArgumentParser) -> None:
 
 
 def _setup(args) -> None:
-    if args.jobs < 1:
-        raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
-    if args.patience is not None and args.patience < 1:
-        raise ValueError(f"--patience must be at least 1 epoch, got {args.patience}")
+    for option, value, least in (("--jobs", args.jobs, 1), ("--patience", args.patience, 1),
+                                 ("--epochs", args.epochs, 1), ("--max-folds", args.max_folds, 1),
+                                 ("--threads", args.threads, 1), ("--rand-dim", args.rand_dim, 1),
+                                 ("--seeds", args.seeds if isinstance(args.seeds, int) else None, 1)):
+        if value is not None and value < least:
+            raise ValueError(f"{option} must be at least {least}, got {value}")
+    if isinstance(args.seeds, list) and min(args.seeds) < 0:
+        raise ValueError(f"--seeds must be seeds of 0 or more, got {args.seeds}")
+    # a name given twice would count one run as two independent ones in the mean and spread
+    for name in ("variants", "baselines", "datasets", "seeds"):
+        if isinstance(getattr(args, name, None), list):
+            setattr(args, name, list(dict.fromkeys(getattr(args, name))))
     _quiet(args.threads)
+
+
+def _output(out: Path, ext: str) -> Path:
+    """``OUT.json`` / ``OUT.md``: ``--out results/bench.v2`` gives ``bench.v2.json``, not ``bench.json``."""
+    base = out.with_suffix("") if out.suffix in (".json", ".md") else out
+    return base.with_name(base.name + ext)
+
+
+def _check_writable(path: Path, option: str) -> None:
+    """Refuse, before any training, an output path that is a folder or lies under a file."""
+    if path.is_dir():
+        raise DataError(f"{option}: is a folder; give a file name", path)
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DataError(f"{option}: {parent} is a file, not a folder", path)
+
+
+def _readme_parts(path: Path) -> tuple[str, str]:
+    """The text of ``path`` before its bench start marker and after its end marker."""
+    if not path.is_file():
+        raise DataError("--readme: " + ("is a folder" if path.is_dir() else "file not found"), path)
+    text = path.read_text(encoding="utf-8")
+    head, start, rest = text.partition(README_START)
+    tail = rest.partition(README_END)[2] if README_END in rest else None
+    if not start or tail is None:
+        raise DataError(f"--readme: no {README_START} ... {README_END} markers, in that order; add them where "
+                        "the table belongs", path)
+    return head, tail
 
 
 def _quiet(threads: Optional[int]) -> None:
@@ -627,6 +668,7 @@ def cv_main(argv: Sequence[str]) -> int:
     patience = args.patience if args.patience is not None else config["patience"]
     name = Path(args.config).stem
     out = Path(args.out or f"runs/cv/{name}.json")
+    _check_writable(out, "--out")
     work_dir = Path(args.work_dir or f"runs/cv/{name}")
     fold_ids = _fold_ids(args)
     start = time.perf_counter()
@@ -678,11 +720,7 @@ README_START, README_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 def _update_readme(path: Path, table: str) -> None:
     """Replace the text between the bench markers of ``path`` with ``table``."""
-    text = path.read_text(encoding="utf-8")
-    if README_START not in text or README_END not in text:
-        raise DataError(f"no {README_START} ... {README_END} markers; add them where the table belongs", path)
-    head, rest = text.split(README_START, 1)
-    tail = rest.split(README_END, 1)[1]
+    head, tail = _readme_parts(path)
     atomic_write(path, f"{head}{README_START}\n{table}{README_END}{tail}".encode("utf-8"))
 
 
@@ -691,9 +729,19 @@ def _read_report(path: Path, flag: str) -> dict:
     if not path.is_file():
         raise DataError(f"{flag}: no earlier report to {flag[2:]}; run without {flag} first", path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        report = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as e:
         raise DataError(f"{flag}: not a JSON report ({e})", path) from None
+
+    def runs_ok(part) -> bool:
+        runs = part.get("runs", [])
+        return isinstance(runs, list) and all(isinstance(r, dict) and "method" in r for r in runs)
+
+    sets = report.get("datasets", {}) if isinstance(report, dict) else None
+    if not (isinstance(sets, dict) and runs_ok(report) and all(isinstance(d, dict) and runs_ok(d) for d in sets.values())):
+        raise DataError(f"{flag}: not a report of textcnn bench or cv (its runs are missing or malformed); run "
+                        f"without {flag}, or give another --out", path)
+    return report
 
 
 def _kept_datasets(path: Path, rerun: Sequence[str]) -> dict:
@@ -813,20 +861,36 @@ def bench_main(argv: Sequence[str]) -> int:
     seeds = list(range(args.seeds))
     work_root = Path(args.work_dir or "runs/bench")
     out = Path(args.out)
-    found = [n for n in args.datasets
-             if all((data_dir / DATASETS[n].folder / f).is_file() for f in DATASETS[n].files.values())]
-    missing = [n for n in args.datasets if n not in found]
+    if not data_dir.is_dir():
+        raise DataError("--data-dir: " + ("is a file, not a folder" if data_dir.exists() else "folder not found"),
+                        data_dir)
+    absent = {n: [str(Path(DATASETS[n].folder) / f) for f in DATASETS[n].files.values()
+                  if not (data_dir / DATASETS[n].folder / f).is_file()] for n in args.datasets}
+    found = [n for n in args.datasets if not absent[n]]
+    missing = "; ".join(f"{n} (no {', '.join(absent[n])})" for n in args.datasets if absent[n])
+    if missing and any(a == "--datasets" or a.startswith("--datasets=") for a in argv):
+        raise DataError(f"--datasets names sets whose files are not there: {missing}", data_dir)
     if missing:
-        print(f"skipped (files not found under {data_dir}): {', '.join(missing)}", file=sys.stderr)
+        print(f"skipped, files not found under {data_dir}: {missing}", file=sys.stderr)
     if not found:
-        raise DataError(f"none of {', '.join(args.datasets)} found; expected e.g. mr/mr.csv in it", data_dir)
+        raise DataError(f"none of the data sets found: {missing}", data_dir)
     overrides = []
+    from .data import TextDataModule
+    from .module import TextCNNModule
+
     for item in args.set:
         key, sep, value = item.partition("=")
         section, _, name = key.partition(".")
         if not sep or section not in ("data", "model") or not name:
             raise ValueError(f"--set {item!r}: expected data.KEY=VALUE or model.KEY=VALUE")
+        known = inspect.signature((TextDataModule if section == "data" else TextCNNModule).__init__).parameters
+        if name not in known:
+            raise ValueError(f"--set {item!r}: no {section} option {name!r}; see `textcnn fit --help` for them")
         overrides.append((section, name, yaml.safe_load(value)))
+    for ext in (".json", ".md"):
+        _check_writable(_output(out, ext), "--out")
+    if args.readme:
+        _readme_parts(Path(args.readme))
 
     start = time.perf_counter()
     report = {"command": "textcnn bench " + shlex.join(argv),
@@ -840,7 +904,7 @@ def bench_main(argv: Sequence[str]) -> int:
                            "set": args.set, "c_grid": list(C_GRID)},
               "kim2014": KIM_2014, "datasets": {}}
 
-    kept = _kept_datasets(out.with_suffix(".json"), found) if args.update else {}
+    kept = _kept_datasets(_output(out, ".json"), found) if args.update else {}
 
     earlier_minutes = 0.0
 
@@ -849,8 +913,8 @@ def bench_main(argv: Sequence[str]) -> int:
         if kept:  # the data sets in the usual order, those kept from the earlier report included
             report["datasets"] = {n: report["datasets"].get(n) or kept[n] for n in DATASETS
                                   if n in report["datasets"] or n in kept}
-        atomic_write(out.with_suffix(".json"), (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
-        atomic_write(out.with_suffix(".md"), format_table(report).encode("utf-8"))
+        atomic_write(_output(out, ".json"), (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
+        atomic_write(_output(out, ".md"), format_table(report).encode("utf-8"))
 
     units: list[Unit] = []
     for name in found:
@@ -877,7 +941,7 @@ def bench_main(argv: Sequence[str]) -> int:
                       precision=args.precision, verbose=args.verbose, patience=patience, key=name,
                       start=len(units))
     if args.resume:
-        units, earlier_minutes = _resume_bench(out.with_suffix(".json"), report, units)
+        units, earlier_minutes = _resume_bench(_output(out, ".json"), report, units)
     left = {name: sum(len(u.methods) for u in units if u.key == name) for name in found}
     for name in found:
         entry = report["datasets"][name]
@@ -904,13 +968,13 @@ def bench_main(argv: Sequence[str]) -> int:
     try:
         run_units(units, on_run, args.jobs, args.threads)
     except (KeyboardInterrupt, SystemExit) as stop:
-        _interrupted(out.with_suffix(".json"), sum(len(report["datasets"][n]["runs"]) for n in found), stop)
+        _interrupted(_output(out, ".json"), sum(len(report["datasets"][n]["runs"]) for n in found), stop)
     save()
     table = format_table(report)
     if args.readme:
         _update_readme(Path(args.readme), table)
     print("\n" + table)
-    print(f"written {out.with_suffix('.md')} and {out.with_suffix('.json')} in {report['elapsed_minutes']:.1f} min")
+    print(f"written {_output(out, '.md')} and {_output(out, '.json')} in {report['elapsed_minutes']:.1f} min")
     return 0
 
 

@@ -24,6 +24,8 @@ def atomic_write(path: str | os.PathLike, data: Union[bytes, Callable[[BinaryIO]
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            # mkstemp makes the file private (0600); give it the old file's mode, or a new file's
+            os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
             if callable(data):
                 data(f)
             else:
@@ -37,6 +39,12 @@ def atomic_write(path: str | os.PathLike, data: Union[bytes, Callable[[BinaryIO]
         raise
     if fsync:
         _fsync_dir(path.parent)  # make the rename itself durable
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:
