@@ -638,7 +638,7 @@ def _quiet(threads: Optional[int]) -> None:
 def _fold_ids(args) -> list[int]:
     if args.folds < 2:
         raise ValueError(f"--folds must be at least 2, got {args.folds}")
-    n = args.folds if args.max_folds is None else max(1, min(args.max_folds, args.folds))
+    n = args.folds if args.max_folds is None else min(args.max_folds, args.folds)  # max_folds >= 1: _setup
     return list(range(n))
 
 

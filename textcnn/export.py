@@ -20,6 +20,7 @@ from .bundle import (
     _REQUIRED, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, WEIGHTS_FILE, BundleError, BundleText,
     read_bundle_config,
 )
+from .fileio import current_umask
 from .model import TextCNN
 
 __all__ = [
@@ -63,8 +64,7 @@ def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict) -> Path:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = current_umask()
     try:
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a bundle is as readable as any output
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}

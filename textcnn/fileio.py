@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO, Callable, Union
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "current_umask"]
 
 
 def atomic_write(path: str | os.PathLike, data: Union[bytes, Callable[[BinaryIO], None]], fsync: bool = False) -> None:
@@ -25,7 +25,7 @@ def atomic_write(path: str | os.PathLike, data: Union[bytes, Callable[[BinaryIO]
     try:
         with os.fdopen(fd, "wb") as f:
             # mkstemp makes the file private (0600); give it the old file's mode, or a new file's
-            os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
+            os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask())
             if callable(data):
                 data(f)
             else:
@@ -41,7 +41,8 @@ def atomic_write(path: str | os.PathLike, data: Union[bytes, Callable[[BinaryIO]
         _fsync_dir(path.parent)  # make the rename itself durable
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (reading it means setting it, so it is set back at once)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
