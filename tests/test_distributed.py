@@ -28,6 +28,7 @@ def test_ddp_on_two_cpu_processes_trains_and_gathers_test_metrics(tmp_path):
     )
     assert fit.returncode == 0, fit.stderr[-3000:]
     assert "distributed_backend=gloo" in fit.stderr and "All distributed processes registered" in fit.stderr
+    assert "sync_dist=True" not in fit.stderr  # no metric is logged per process without reducing it
     run = tmp_path / "runs" / "debug" / "rand" / "version_0"
     ddp = json.loads((run / "test_metrics.json").read_text())
     assert ddp["num_examples"] == 41  # every test example once: not half, not padded

@@ -25,7 +25,7 @@ def test_csv_with_bad_rows_reports_line_numbers_and_predicts_the_rest(tiny_bundl
     )
     out = tmp_path / "out.csv"
     assert main(["predict", "--bundle", str(tiny_bundle_dir), "--input", str(src), "--output", str(out),
-                 "--batch-size", "2", "--no-progress"]) == 0
+                 "--batch-size", "2", "--device", "cpu", "--no-progress"]) == 0
     err = capsys.readouterr().err
     for line in (3, 5, 6):
         assert f"in.csv, line {line}:" in err

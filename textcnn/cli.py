@@ -78,7 +78,7 @@ class EpochSummary(Callback):
         self._train_seconds = time.perf_counter() - self._start - getattr(self, "_val_seconds", 0.0)
         self._val_seconds = 0.0
         self.seconds.append(self._train_seconds)
-        pl_module.log("train/epoch_seconds", self._train_seconds)
+        pl_module.log("train/epoch_seconds", self._train_seconds, sync_dist=True, reduce_fx="max")  # the slowest process
         if not self.enabled or not trainer.is_global_zero:
             return
         m = trainer.callback_metrics
