@@ -5,7 +5,10 @@ every label and the words that drove the decision; or upload a file and download
     textcnn demo --help      # the same, with options
 """
 import os
+import shutil
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
@@ -61,23 +64,57 @@ def classify(model_name: str, text: str):
     return explanation.probabilities, explanation.spans()
 
 
+# Batch outputs. Gradio copies a returned file into its own cache (trimmed by delete_cache
+# below), so ours is needed only until the answer is sent: outputs live in one folder that goes
+# when the app exits, and each request removes those answered over OUTPUT_GRACE_S seconds ago.
+OUTPUTS = tempfile.TemporaryDirectory(prefix="textcnn-demo-")
+OUTPUT_GRACE_S = 60.0
+_answered: dict[Path, float] = {}  # output folder -> when its request returned
+_answered_lock = threading.Lock()
+
+
+def _output_folder() -> Path:
+    """A fresh folder for one request's output, after removing old answered ones."""
+    now = time.monotonic()
+    with _answered_lock:
+        for folder, when in list(_answered.items()):
+            if now - when >= OUTPUT_GRACE_S:
+                shutil.rmtree(folder, ignore_errors=True)
+                del _answered[folder]
+    return Path(tempfile.mkdtemp(dir=OUTPUTS.name))
+
+
 def classify_file(model_name: str, path: str):
     """Predictions of an uploaded CSV / TSV / JSONL / TXT file, as a CSV to download."""
     if not path:
         raise gr.Error("Please upload a CSV (with a 'text' column), JSONL or TXT (one text a line) file.")
-    out = Path(tempfile.mkdtemp(prefix="textcnn-")) / f"{Path(path).stem}-predictions.csv"
+    folder = _output_folder()
+    out = folder / f"{Path(path).stem}-predictions.csv"
     errors = []
     try:
         summary = predict_file(MODELS[model_name], path, out, progress=False, report=errors.append)
-    except ValueError as e:  # DataError: unreadable format or header, message names the file
-        raise gr.Error(str(e).replace(str(path), Path(path).name)) from None
+    except BaseException as e:
+        shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(e, ValueError):  # DataError: unreadable format or header, message names the file
+            raise gr.Error(_for_the_page(str(e), path)) from None
+        raise
+    with _answered_lock:
+        _answered[folder] = time.monotonic()
     note = f"{summary.predicted} text(s) predicted."
     if errors:
-        note += f" {len(errors)} line(s) were not predicted: " + "; ".join(e.replace(str(path), Path(path).name) for e in errors[:5])
+        note += f" {len(errors)} line(s) were not predicted: " + "; ".join(_for_the_page(e, path) for e in errors[:5])
     return str(out), note
 
 
-with gr.Blocks(title="TextCNN") as demo:
+def _for_the_page(message: str, path: str) -> str:
+    """A predict_file message as the page shows it: the upload's name, not its server path, and
+    the page's remedy for a missing column instead of the command line's."""
+    return (message.replace(str(path), Path(path).name)
+            .replace("Rename the column or pass --text-column <name>", "Rename the column to 'text'"))
+
+
+# Gradio's own copies of uploads and outputs: every hour, those over an hour old are deleted.
+with gr.Blocks(title="TextCNN", delete_cache=(3600, 3600)) as demo:
     gr.Markdown("# TextCNN (Kim 2014)\nThe label, the probability of every label, and the words whose "
                 "convolution windows won the max-pooling, coloured by how much they pushed towards the "
                 "predicted label (red: for, blue: against).")

@@ -91,6 +91,26 @@ def test_server_answers_through_gradio_client(app, server):
         client.predict("tiny-sentiment", "", api_name="/classify")
 
 
+def test_batch_outputs_are_removed_once_answered_and_a_failed_request_leaves_none(app, server, tmp_path, monkeypatch):
+    from gradio_client import Client, handle_file
+
+    monkeypatch.setattr(app, "OUTPUT_GRACE_S", 0.0)
+    outputs = Path(app.OUTPUTS.name)
+    src = tmp_path / "texts.csv"
+    src.write_text("text\na superb film\ndull\n", encoding="utf-8")
+    client = Client(server, verbose=False)
+    for _ in range(3):
+        path, note = client.predict("tiny-sentiment", handle_file(str(src)), api_name="/classify_file")
+        assert [r["text"] for r in csv.DictReader(open(path, encoding="utf-8"))] == ["a superb film", "dull"]
+        assert "2 text(s) predicted" in note
+        assert len(list(outputs.iterdir())) == 1  # this request's folder; the ones before it are gone
+    bad = tmp_path / "no-text.csv"
+    bad.write_text("review,x\ngood,1\n", encoding="utf-8")
+    with pytest.raises(Exception, match=r"no-text.csv, line 1: no column 'text' .* Rename the column to 'text'$"):
+        client.predict("tiny-sentiment", handle_file(str(bad)), api_name="/classify_file")
+    assert list(outputs.iterdir()) == []  # the last answered folder removed, the failed one left nothing
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM}: install the Debian package `chromium`")
 def test_headless_chromium_types_a_sentence_and_reads_label_and_highlights(app, server, tmp_path):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
