@@ -249,6 +249,32 @@ def test_an_interrupted_bench_resumes_with_the_runs_left_and_ends_as_one_run_wou
     assert "other.json: --resume: no earlier report to resume" in capsys.readouterr().err
 
 
+def _slow_or_failing(unit: tuple[str, str]) -> list[dict]:
+    """A stand-in for a unit's training, run in a bench worker process: "bad" fails, "slow" ends
+    a second after it."""
+    import time
+
+    name, flag = unit
+    if name == "bad":
+        Path(flag).touch()
+        raise ValueError("bad.csv, line 3: expected a label")
+    while not Path(flag).exists():
+        time.sleep(0.05)
+    time.sleep(1)
+    return [{"unit": name}]
+
+
+def test_a_failing_unit_lets_the_running_ones_finish_and_be_saved_before_its_error(tmp_path, capsys):
+    from textcnn.bench import run_units
+
+    saved, flag = [], str(tmp_path / "failed")
+    with pytest.raises(ValueError, match="bad.csv, line 3: expected a label"):
+        run_units([("slow", flag), ("bad", flag)], lambda unit, run: saved.append(run), jobs=2, threads=1,
+                  work=_slow_or_failing)
+    assert saved == [{"unit": "slow"}]  # the other worker's run is kept, not thrown away with the pool
+    assert "waiting for the 1 unit(s) already running to finish and be saved" in capsys.readouterr().err
+
+
 def test_an_interrupted_cv_resumes_with_the_folds_left(tmp_path, monkeypatch, capsys):
     import torch
 

@@ -241,6 +241,22 @@ def test_kfold_partitions_every_index_once():
     assert kfold_split(labels, 4, 1, seed=3) == kfold_split(labels, 4, 1, seed=3)
 
 
+def test_kfold_with_a_class_smaller_than_the_folds_warns_once_in_its_own_words(monkeypatch):
+    import warnings
+
+    import textcnn.data as data
+
+    monkeypatch.setattr(data, "_WARNED_SMALL_CLASSES", set())
+    labels = ["pos"] * 12 + ["neg"] * 3 + ["odd"] * 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tests = [kfold_split(labels, 5, fold, seed=0)[1] for fold in range(5)]
+    messages = [str(w.message) for w in caught]
+    assert messages == ["2 class(es) have fewer examples than the 5 folds ('odd' 2, 'neg' 3): some held-out folds "
+                        "hold none of them; at most 2 folds put every class in every fold"]  # not sklearn's, not per fold
+    assert sorted(i for t in tests for i in t) == list(range(17))
+
+
 def test_kfold_validates_fold():
     with pytest.raises(ValueError, match="fold must be in"):
         kfold_split(["a", "b"] * 5, 5, 5, seed=0)

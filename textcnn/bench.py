@@ -353,16 +353,20 @@ def _worker_init(threads: int, parent: int) -> None:
 
 
 def run_units(units: Sequence[Unit], on_run: Callable[[Unit, dict], None], jobs: int = 1,
-              threads: Optional[int] = None) -> None:
-    """Run ``units``, calling ``on_run(unit, run)`` in this process as each run is done.
+              threads: Optional[int] = None, work: Optional[Callable[[Unit], list[dict]]] = None) -> None:
+    """Run ``units`` (``work(unit)``, default ``run_unit``: its runs), calling ``on_run(unit, run)``
+    in this process as each run is done.
 
     ``jobs > 1`` runs that many units at once, each in its own process (spawned, with
     ``threads`` torch threads, default 1), so a machine with many cores is used whole; runs
-    then arrive in the order they finish, each carrying its unit's ``index``.
+    then arrive in the order they finish, each carrying its unit's ``index``. When a unit
+    fails, no other starts; those already running finish and are passed to ``on_run``, then
+    the first error is raised.
     """
+    work = work or run_unit
     if jobs <= 1:
         for unit in units:
-            for run in run_unit(unit):
+            for run in work(unit):
                 on_run(unit, run)
         return
     import multiprocessing
@@ -370,14 +374,29 @@ def run_units(units: Sequence[Unit], on_run: Callable[[Unit, dict], None], jobs:
 
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_init, initargs=(threads or 1, os.getpid()))
+    error: Optional[BaseException] = None
     try:
-        pending = {pool.submit(run_unit, unit): unit for unit in units}
+        pending = {pool.submit(work, unit): unit for unit in units}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 unit = pending.pop(future)
-                for run in future.result():  # a worker's error is raised here, with its own message
+                if future.cancelled():
+                    continue
+                try:
+                    runs = future.result()
+                except Exception as e:  # a worker's error, with its own message: raised once the others end
+                    if error is None:
+                        error = e
+                        running = [f for f in pending if not f.cancel()]
+                        if running:
+                            print(f"textcnn: a run failed; waiting for the {len(running)} unit(s) already running "
+                                  "to finish and be saved", file=sys.stderr, flush=True)
+                    continue
+                for run in runs:
                     on_run(unit, run)
+        if error is not None:
+            raise error
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -707,6 +726,9 @@ def cv_main(argv: Sequence[str]) -> int:
                                   on_run=save, patience=patience, jobs=args.jobs, threads=args.threads, done=done)
     except (KeyboardInterrupt, SystemExit) as stop:
         _interrupted(out, len(report["runs"]), stop)
+    except Exception:
+        _failed(out, len(report["runs"]))
+        raise
     write()  # in plan order
     print(f"\n{report['protocol']}, up to {epochs} epochs{_stopping(patience)}:")
     for method, s in report["summary"].items():
@@ -803,6 +825,13 @@ def _interrupted(path: Path, runs: int, stop: BaseException) -> NoReturn:
     if isinstance(stop, SystemExit) and not stop.code:
         raise SystemExit(143) from None
     raise stop
+
+
+def _failed(path: Path, runs: int) -> None:
+    """After a run's error (raised next, with its own message): what was kept and how to go on."""
+    if runs:
+        print(f"textcnn: {_runs(runs)} finished and saved in {path}; once the error below is fixed, the same "
+              "command with --resume runs the rest", file=sys.stderr, flush=True)
 
 
 def _resume_bench(path: Path, report: dict, units: list[Unit]) -> tuple[list[Unit], float]:
@@ -969,6 +998,9 @@ def bench_main(argv: Sequence[str]) -> int:
         run_units(units, on_run, args.jobs, args.threads)
     except (KeyboardInterrupt, SystemExit) as stop:
         _interrupted(_output(out, ".json"), sum(len(report["datasets"][n]["runs"]) for n in found), stop)
+    except Exception:
+        _failed(_output(out, ".json"), sum(len(report["datasets"][n]["runs"]) for n in found))
+        raise
     save()
     table = format_table(report)
     if args.readme:

@@ -429,9 +429,21 @@ def kfold_split(labels: Sequence[str], num_folds: int, fold: int, seed: int) -> 
         raise ValueError(f"fold must be in [0, {num_folds}) for num_folds={num_folds}, got {fold}")
     if len(labels) < num_folds:
         raise ValueError(f"cannot make {num_folds} folds from {len(labels)} example(s)")
+    small = {label: n for label, n in sorted(Counter(labels).items(), key=lambda kv: kv[1]) if n < num_folds}
+    if small and (key := (tuple(small.items()), num_folds)) not in _WARNED_SMALL_CLASSES:
+        _WARNED_SMALL_CLASSES.add(key)  # once per process, not once per fold
+        counts = ", ".join(f"{label!r} {n}" for label, n in list(small.items())[:10]) + (", ..." if len(small) > 10 else "")
+        warnings.warn(f"{len(small)} class(es) have fewer examples than the {num_folds} folds ({counts}): some "
+                      f"held-out folds hold none of them; at most {min(small.values())} folds put every class "
+                      f"in every fold", UserWarning, stacklevel=2)
     folds = StratifiedKFold(n_splits=num_folds, shuffle=True, random_state=seed)
-    train, test = next(itertools.islice(folds.split(list(range(len(labels))), labels), fold, None))
+    with warnings.catch_warnings():  # sklearn's own warning of the same thing, said above
+        warnings.filterwarnings("ignore", message="The least populated class in y has only", category=UserWarning)
+        train, test = next(itertools.islice(folds.split(list(range(len(labels))), labels), fold, None))
     return train.tolist(), test.tolist()
+
+
+_WARNED_SMALL_CLASSES: set = set()
 
 
 # -- the LightningDataModule -------------------------------------------------------------------
