@@ -125,6 +125,10 @@ def test_a_fit_stopped_and_resumed_ends_as_the_uninterrupted_run(tmp_path):
     part = _fit_run(tmp_path / "part", data, 6, "--ckpt_path", str(part / "checkpoints" / "last.ckpt"))
 
     assert not part.with_name("version_1").exists()  # the same run folder, not a new one
+    # the run's config is the one it started with; the resume's is kept beside it
+    assert "max_epochs: 3" in (part / "config.yaml").read_text()
+    resumed = (part / "config-resume-1.yaml").read_text()
+    assert "max_epochs: 6" in resumed and "last.ckpt" in resumed
     assert json.loads((part / "test_metrics.json").read_text()) == json.loads((whole / "test_metrics.json").read_text())
     # the best checkpoint by dev accuracy is the uninterrupted run's, though it may date from before the stop
     assert sorted(p.name for p in (part / "checkpoints").glob("best-*")) == \

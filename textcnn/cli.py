@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import logging
 import os
@@ -205,6 +206,9 @@ class TextCNNCLI(LightningCLI):
             return
         version = run.name[len("version_"):]
         args.version = int(version) if version.isdigit() else version
+        # The run's config.yaml stays the one it started with; each resume's goes beside it.
+        n = next(i for i in itertools.count(1) if not (run / f"config-resume-{i}.yaml").exists())
+        self.save_config_kwargs = {**self.save_config_kwargs, "config_filename": f"config-resume-{n}.yaml"}
         # Lightning's warnings about reusing a folder do not apply: this is the same run going on.
         warnings.filterwarnings("ignore", message=r"(Experiment logs|Checkpoint) directory .* exists and is not empty")
         metrics = run / "metrics.csv"
