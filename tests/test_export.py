@@ -79,6 +79,12 @@ def test_missing_pieces_are_reported(tmp_path):
     ("[1, 2]", "expected a JSON object, found list"),
     ({"labels": "ab"}, "'labels' is a str"),
     ({"tokenizer": {"type": "bpe"}}, "unknown tokenizer 'bpe'"),
+    ({"version": "1"}, r"'version' is '1'; expected an integer >= 0 or null"),
+    ({"min_len": "x"}, r"'min_len' is 'x'; expected an integer >= 0 or null"),
+    ({"max_len": "10"}, r"'max_len' is '10'; expected an integer >= 1 or null"),
+    ({"max_len": -1}, r"'max_len' is -1; expected an integer >= 1 or null"),
+    ({"labels": ["neg", "neg"]}, r"'labels' must be distinct strings, one per class; found \['neg', 'neg'\]"),
+    ({"labels": [None, None]}, r"'labels' must be distinct strings"),
 ])
 def test_a_broken_bundle_says_what_is_wrong(edit, expected, tmp_path):
     from textcnn import TextClassifier
@@ -94,3 +100,71 @@ def test_a_broken_bundle_says_what_is_wrong(edit, expected, tmp_path):
         (path / "textcnn.json").write_text(json.dumps({**cfg, **edit}))
     with pytest.raises(BundleError, match=expected):
         TextClassifier.load(path)
+
+
+def test_one_exports_config_with_anothers_weights_is_refused(tmp_path):
+    # what a load meeting a bundle half-way through being replaced would see
+    a, _ = tiny_bundle(tmp_path / "a")
+    b, _ = tiny_bundle(tmp_path / "b", variant="static")  # same shapes, other weights
+    (a / "model.safetensors").write_bytes((b / "model.safetensors").read_bytes())
+    with pytest.raises(BundleError, match="not the weights textcnn.json was written with"):
+        load_bundle(a)
+
+
+def test_damaged_weight_bytes_are_refused(tmp_path):
+    path, _ = tiny_bundle(tmp_path / "b")
+    data = bytearray((path / "model.safetensors").read_bytes())
+    data[-16:] = b"\xff" * 16  # inside the last tensor: still a well-formed file, now with NaN
+    (path / "model.safetensors").write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="SHA-256 differs"):
+        load_bundle(path)
+    # a bundle from before the checksum: the NaN values themselves are refused
+    cfg = json.loads((path / "textcnn.json").read_text())
+    del cfg["weights_sha256"]
+    (path / "textcnn.json").write_text(json.dumps(cfg))
+    with pytest.raises(BundleError, match=r"NaN or infinite values in \S+; the weights are damaged"):
+        load_bundle(path)
+
+
+def test_a_bundle_left_aside_by_an_interrupted_export_is_named(tmp_path):
+    path, _ = tiny_bundle(tmp_path / "b")
+    path.rename(tmp_path / ".b.old")  # an export stopped between its two renames
+    with pytest.raises(BundleError, match=r"no such bundle folder, but \S+\.b\.old holds the bundle"):
+        load_bundle(path)
+
+
+def test_classifier_names_its_bundle_and_device_is_checked(tmp_path):
+    path, _ = tiny_bundle(tmp_path / "b")
+    assert repr(TextClassifier.load(path, device="cpu")).startswith(f"TextClassifier(path={str(path)!r}, ")
+    assert TextClassifier.load(path, device=torch.device("cpu")).device.type == "cpu"
+    with pytest.raises(TypeError, match="device must be a str"):
+        TextClassifier.load(path, device=0)  # not "auto", which a falsy value used to mean
+
+
+def test_a_process_forked_after_loading_predicts_instead_of_hanging(tmp_path):
+    # torch's OpenMP threads do not survive fork (gunicorn --preload, Celery prefork)
+    import subprocess
+    import sys
+
+    path, _ = tiny_bundle(tmp_path / "b")
+    script = f"""
+import os, sys, time, torch
+from textcnn import TextClassifier
+torch.set_num_threads(2)
+clf = TextClassifier.load({str(path)!r}, device="cpu")
+texts = ["good film . " * 200] * 256
+clf.predict_proba(texts)
+pid = os.fork()
+if pid == 0:
+    clf.predict_proba(texts)
+    os._exit(0)
+for _ in range(300):
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        sys.exit(0 if status == 0 else 3)
+    time.sleep(0.1)
+os.kill(pid, 9)
+sys.exit(4)
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"forked child {'hung' if run.returncode == 4 else 'failed'}: {run.stderr[-2000:]}"

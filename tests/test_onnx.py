@@ -87,3 +87,29 @@ def test_cli_writes_onnx_into_a_copy_at_out_and_leaves_the_bundle_as_it_was(tiny
 def test_missing_onnx_file_says_how_to_make_it(tiny_bundle_dir):
     with pytest.raises(ValueError, match="textcnn export --bundle .* --format onnx"):
         OnnxClassifier.load(tiny_bundle_dir)
+
+
+def test_a_model_onnx_from_other_weights_or_classes_is_refused(onnx_bundle, tmp_path):
+    import torch
+
+    from textcnn.bundle import BundleError
+    from textcnn.export import load_bundle, save_bundle
+
+    clf = OnnxClassifier.load(onnx_bundle, providers="CPUExecutionProvider")  # one name, not a list
+    assert clf.session.get_providers() == ["CPUExecutionProvider"]
+    assert repr(clf).startswith(f"OnnxClassifier(path={str(onnx_bundle)!r}, labels=")
+    # the same shapes, other weights: a stale model.onnx beside a re-exported bundle
+    model, config = load_bundle(onnx_bundle)
+    with torch.no_grad():
+        model.head.bias += 1.0
+    other = save_bundle(tmp_path / "other", model, config)
+    shutil.copy(onnx_bundle / "model.onnx", other / "model.onnx")
+    with pytest.raises(BundleError, match="made from other weights than this bundle's model.safetensors; re-create"):
+        OnnxClassifier.load(other)
+    # a graph of 2 classes in a bundle of 3 labels
+    cfg = json.loads((other / "textcnn.json").read_text())
+    del cfg["weights_sha256"]  # as in a bundle from before the checksum
+    cfg["labels"].append("neutral")
+    (other / "textcnn.json").write_text(json.dumps(cfg))
+    with pytest.raises(BundleError, match="gives 2 classes, but textcnn.json has 3 labels"):
+        OnnxClassifier.load(other)

@@ -55,18 +55,24 @@ class TextClassifier(BundleText):
     'positive'
     """
 
-    def __init__(self, model: TextCNN, config: dict, device: Union[str, torch.device] = "cpu"):
+    def __init__(self, model: TextCNN, config: dict, device: Union[str, torch.device] = "cpu",
+                 path: Optional[str | os.PathLike] = None):
         super().__init__(config)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.path = path  # the bundle folder, when loaded from one
+        _one_thread_after_fork()
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: Optional[str] = None) -> "TextClassifier":
-        """Load a bundle folder written by ``textcnn export``. ``device`` defaults to CUDA when
-        available, else CPU."""
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    def load(cls, path: str | os.PathLike, device: Optional[Union[str, torch.device]] = None) -> "TextClassifier":
+        """Load a bundle folder written by ``textcnn export``. ``device``: ``"cpu"``, ``"cuda"``,
+        ``"cuda:1"``, a ``torch.device``; ``None`` (the default) means CUDA when available, else CPU."""
+        if device is None:
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif not isinstance(device, (str, torch.device)):
+            raise TypeError(f"device must be a str such as 'cpu' or 'cuda:0', a torch.device or None; got {device!r}")
         model, config = load_bundle(path, device=device)
-        return cls(model, config, device=device)
+        return cls(model, config, device=device, path=path)
 
     @torch.inference_mode()
     def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
@@ -102,7 +108,8 @@ class TextClassifier(BundleText):
         predicted class is ``pooled value x head weight[pred, feature]`` (no dropout at
         inference). A window's contribution is spread evenly over its tokens, and the
         token scores therefore sum to the predicted logit minus the head's bias. An empty text
-        gives no tokens (and the bias-only prediction); anything but a str is a TypeError.
+        gives no tokens (and the model's answer for padding alone); anything but a str is a
+        TypeError.
         """
         if not isinstance(text, str):
             raise TypeError(f"text must be a str; got {type(text).__name__}")
@@ -139,7 +146,21 @@ class TextClassifier(BundleText):
 
     def __repr__(self) -> str:
         cfg = self.config["model"]
+        where = f"path={os.fspath(self.path)!r}, " if self.path is not None else ""
         return (
-            f"TextClassifier(variant={cfg['variant']!r}, labels={self.labels}, vocab={len(self.vocab)}, "
+            f"TextClassifier({where}variant={cfg['variant']!r}, labels={self.labels}, vocab={len(self.vocab)}, "
             f"device={self.device})"
         )
+
+
+_FORK_HOOKED = False
+
+
+def _one_thread_after_fork() -> None:
+    """Make a process forked from this one (gunicorn --preload, Celery prefork, multiprocessing's
+    fork) run torch on one CPU thread: torch's OpenMP thread pool does not survive fork, and
+    without this the child's first multi-threaded operation can hang for ever."""
+    global _FORK_HOOKED
+    if not _FORK_HOOKED and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=lambda: torch.set_num_threads(1))
+        _FORK_HOOKED = True

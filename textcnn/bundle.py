@@ -14,7 +14,7 @@ import numpy as np
 
 from .text import Vocab, build_tokenizer, min_padded_len
 
-__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "ONNX_FILE", "BundleError",
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "ONNX_FILE", "ONNX_WEIGHTS_KEY", "BundleError",
            "read_bundle_config", "BundleText", "as_texts", "positive_int"]
 
 BUNDLE_FORMAT = "textcnn-bundle"
@@ -22,6 +22,7 @@ BUNDLE_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "textcnn.json"
 ONNX_FILE = "model.onnx"
+ONNX_WEIGHTS_KEY = "textcnn.weights_sha256"  # model.onnx metadata: the SHA-256 of the weights it was made from
 _REQUIRED = ("model", "vocab", "labels", "tokenizer")
 
 
@@ -34,6 +35,10 @@ def read_bundle_config(path: str | os.PathLike) -> dict:
     path = Path(path)
     cfg_path = path / CONFIG_FILE
     if not path.exists():
+        old = path.with_name(f".{path.name}.old")
+        if (old / CONFIG_FILE).is_file():  # an export stopped between its two renames
+            raise BundleError(f"{path}: no such bundle folder, but {old} holds the bundle an interrupted export was "
+                              "replacing; load again once that export is done, or rename it back")
         raise BundleError(f"{path}: no such bundle folder; give the folder written by `textcnn export`")
     if not cfg_path.is_file():
         raise BundleError(f"{path}: not a textcnn bundle (no {CONFIG_FILE}); create one with `textcnn export`")
@@ -45,6 +50,11 @@ def read_bundle_config(path: str | os.PathLike) -> dict:
         raise BundleError(f"{cfg_path}: expected a JSON object, found {type(config).__name__}; re-export the bundle")
     if config.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{cfg_path}: format is {config.get('format')!r}, expected {BUNDLE_FORMAT!r}")
+    for key, least in (("version", 0), ("min_len", 0), ("max_len", 1)):
+        value = config.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise BundleError(f"{cfg_path}: {key!r} is {value!r}; expected an integer >= {least} or null, as "
+                              "textcnn writes; re-export the bundle")
     if config.get("version", 0) > BUNDLE_VERSION:
         raise BundleError(
             f"{cfg_path}: bundle version {config['version']} is newer than this textcnn reads "
@@ -57,6 +67,9 @@ def read_bundle_config(path: str | os.PathLike) -> dict:
         if not isinstance(config[key], kind):
             raise BundleError(f"{cfg_path}: {key!r} is a {type(config[key]).__name__}, not what textcnn writes; "
                               "re-export the bundle")
+    labels = config["labels"]
+    if not all(isinstance(label, str) for label in labels) or len(set(labels)) != len(labels):
+        raise BundleError(f"{cfg_path}: 'labels' must be distinct strings, one per class; found {labels[:20]!r}")
     return config
 
 

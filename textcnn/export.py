@@ -4,6 +4,7 @@ and needs no training data. Writes are atomic."""
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import shutil
@@ -14,11 +15,12 @@ from typing import Optional
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save_file
 
 from .bundle import (
-    _REQUIRED, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, WEIGHTS_FILE, BundleError, BundleText,
-    read_bundle_config,
+    _REQUIRED, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError,
+    BundleText, read_bundle_config,
 )
 from .fileio import current_umask
 from .model import TextCNN
@@ -69,6 +71,9 @@ def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict) -> Path:
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a bundle is as readable as any output
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(state, tmp / WEIGHTS_FILE, metadata={"format": BUNDLE_FORMAT})
+        # Ties the two files together: a load that meets a half-replaced bundle, or damaged
+        # weights, is refused instead of pairing one export's config with another's weights.
+        meta["weights_sha256"] = hashlib.sha256((tmp / WEIGHTS_FILE).read_bytes()).hexdigest()
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         for f in (WEIGHTS_FILE, CONFIG_FILE):
             (tmp / f).chmod(0o666 & ~umask)
@@ -102,11 +107,25 @@ def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
         )
     weights = path / WEIGHTS_FILE
     try:
-        state = load_file(weights, device="cpu")
+        data = weights.read_bytes()
     except FileNotFoundError:
         raise BundleError(f"{path}: {WEIGHTS_FILE} is missing; re-export the bundle") from None
+    except OSError as e:
+        raise BundleError(f"{weights}: unreadable weights ({e}); re-export the bundle") from None
+    expected = config.get("weights_sha256")  # bundles before it was written have none
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise BundleError(
+            f"{weights}: not the weights {CONFIG_FILE} was written with (SHA-256 differs): the bundle was being "
+            "replaced while it was read (load it again) or is damaged (re-export it)"
+        )
+    try:
+        state = load_safetensors(data)
     except (SafetensorError, OSError) as e:
         raise BundleError(f"{weights}: unreadable weights ({e}); re-export the bundle") from None
+    bad = [name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        raise BundleError(f"{weights}: NaN or infinite values in {', '.join(bad[:5])}; the weights are damaged, "
+                          "re-export the bundle")
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
@@ -173,6 +192,13 @@ def export_onnx(bundle: str | os.PathLike, opset: int = 17) -> Path:
                 input_names=["tokens"], output_names=["logits"],
                 dynamic_axes={"tokens": {0: "batch", 1: "length"}, "logits": {0: "batch"}},
             )
+        import onnx
+
+        graph = onnx.load(str(tmp))  # the weights it was made from, checked by OnnxClassifier
+        entry = graph.metadata_props.add()
+        entry.key = ONNX_WEIGHTS_KEY
+        entry.value = config.get("weights_sha256") or hashlib.sha256((bundle / WEIGHTS_FILE).read_bytes()).hexdigest()
+        onnx.save(graph, str(tmp))
         os.replace(tmp, bundle / ONNX_FILE)
     finally:
         tmp.unlink(missing_ok=True)

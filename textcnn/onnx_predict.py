@@ -12,7 +12,10 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from .bundle import ONNX_FILE, BundleError, BundleText, as_texts, positive_int, read_bundle_config
+from .bundle import (
+    CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError, BundleText, as_texts, positive_int,
+    read_bundle_config,
+)
 
 __all__ = ["OnnxClassifier", "onnx_predict"]
 
@@ -24,18 +27,32 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 class OnnxClassifier(BundleText):
     """A bundle's ``model.onnx`` with its tokenizer, vocabulary and labels (torch-free twin of
-    ``TextClassifier``: same tokens, same padding, same probabilities to ~1e-6)."""
+    ``TextClassifier``: same tokens, same padding, same probabilities to ~1e-5).
 
-    def __init__(self, path: str | os.PathLike, providers: Sequence[str] = ("CPUExecutionProvider",)):
+    ``providers``: onnxruntime execution providers, a name or a list in order of preference;
+    ``self.session.get_providers()`` says which are in use."""
+
+    def __init__(self, path: str | os.PathLike, providers: Union[str, Sequence[str]] = ("CPUExecutionProvider",)):
         import onnxruntime as ort
 
         path = Path(path)
         super().__init__(read_bundle_config(path))
-        if not (path / ONNX_FILE).is_file():
+        self.path = path
+        onnx_path = path / ONNX_FILE
+        if not onnx_path.is_file():
             raise BundleError(
                 f"{path}: no {ONNX_FILE}; create it with `textcnn export --bundle {path} --format onnx`"
             )
-        self.session = ort.InferenceSession(str(path / ONNX_FILE), providers=list(providers))
+        self.session = ort.InferenceSession(str(onnx_path), providers=[providers] if isinstance(providers, str)
+                                            else list(providers))
+        remedy = f"re-create it with `textcnn export --bundle {path} --format onnx`"
+        made_from = self.session.get_modelmeta().custom_metadata_map.get(ONNX_WEIGHTS_KEY)
+        if made_from and self.config.get("weights_sha256") and made_from != self.config["weights_sha256"]:
+            raise BundleError(f"{onnx_path}: made from other weights than this bundle's {WEIGHTS_FILE}; {remedy}")
+        classes = self.session.get_outputs()[0].shape[-1]
+        if isinstance(classes, int) and classes != len(self.labels):
+            raise BundleError(f"{onnx_path}: gives {classes} classes, but {CONFIG_FILE} has {len(self.labels)} "
+                              f"labels; {remedy}")
 
     @classmethod
     def load(cls, path: str | os.PathLike, **kwargs) -> "OnnxClassifier":
@@ -59,6 +76,11 @@ class OnnxClassifier(BundleText):
             (self.labels[int(row.argmax())], {name: float(p) for name, p in zip(self.labels, row)})
             for row in self.predict_proba(texts, batch_size)
         ]
+
+
+    def __repr__(self) -> str:
+        return (f"OnnxClassifier(path={str(self.path)!r}, labels={self.labels}, vocab={len(self.vocab)}, "
+                f"providers={self.session.get_providers()})")
 
 
 def onnx_predict(bundle: str | os.PathLike, texts: Sequence[str]) -> list[tuple[str, dict[str, float]]]:
