@@ -130,3 +130,24 @@ def test_every_model_and_data_option_has_help(capsys):
     assert len(options) > 30
     bare = [o for o in options if re.search(rf"--{re.escape(o)} [A-Z_]+(?: [^ ]+)? \(type:", text)]
     assert not bare, f"options without help text: {bare}"
+
+
+def test_the_best_checkpoint_is_named_by_its_metric_and_a_run_without_test_data_says_so(tiny_csv, tmp_path,
+                                                                                         monkeypatch, capsys):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    base = ["fit", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--trainer.max_epochs", "2",
+            "--trainer.enable_progress_bar", "false"]
+    assert main([*base, "--checkpoint.monitor", "val/macro_f1"]) == 0  # dev macro-F1 is logged, for imbalanced data
+    assert re.search(r"best checkpoint \(val/macro_f1 \d\.\d{4}\): ", capsys.readouterr().out)
+    assert main([*base, "--data.test_fraction", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "no test data, so nothing was tested: give --data.test_path or --data.test_fraction" in out
+    assert "macro-F1" not in out
+    if not torch.cuda.is_available():
+        bundle = REPO / "checkpoints" / "mr-multichannel-glove50"
+        assert main(["classify", "--bundle", str(bundle), "--device", "cuda", "a fine film"]) == 2
+        assert "textcnn: error: device 'cuda': no CUDA GPU here" in capsys.readouterr().err
+        assert main([*base, "--trainer.accelerator", "gpu"]) == 2  # Lightning's own error, as one line
+        assert capsys.readouterr().err.startswith("textcnn: error: ")

@@ -222,11 +222,12 @@ def test_stratified_split_proportions_and_determinism():
         stratified_split(labels, 1.0, seed=1)
 
 
-def test_stratified_split_falls_back_with_warning_for_single_example_class():
-    labels = ["a"] * 9 + ["b"]
-    with pytest.warns(UserWarning, match="not stratified"):
-        kept, held = stratified_split(labels, 0.3, seed=0)
-    assert sorted(kept + held) == list(range(10)) and len(held) == 3
+def test_stratified_split_keeps_a_single_example_class_on_the_training_side():
+    labels = ["a"] * 9 + ["b"] * 6 + ["c"]
+    with pytest.warns(UserWarning, match=r"1 class\(es\) have a single example \['c'\]: kept on the training side"):
+        kept, held = stratified_split(labels, 1 / 3, seed=0)
+    assert sorted(kept + held) == list(range(16)) and 15 in kept
+    assert Counter(labels[i] for i in held) == {"a": 3, "b": 2}  # the others still stratified
 
 
 def test_kfold_partitions_every_index_once():
@@ -272,3 +273,17 @@ def test_a_blank_row_of_a_one_column_file_is_an_empty_text_and_counted(tmp_path)
     # with two columns a blank line is only a blank line
     path = write(tmp_path, "d.csv", "text,label\ngood,1\n\nbad,0\n")
     assert read_examples(path) == (["good", "bad"], ["1", "0"])
+
+
+def test_a_label_column_of_ids_or_labels_differing_in_case_are_pointed_out(tmp_path):
+    from textcnn.data import TextDataModule
+
+    rows = "".join(f"a film about item {i},{i}\n" for i in range(60))
+    path = write(tmp_path, "ids.csv", "text,label\n" + rows)
+    with pytest.warns(UserWarning, match=r"ids.csv: 60 labels for 60 examples \(column 'label'\): is that the label column"), \
+            pytest.raises(ValueError, match="cannot hold out a part: 60 of the 60 examples are the only one of their class"):
+        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
+    rows = "".join(f"text number {i},{['billing', 'Billing', 'account'][i % 3]}\n" for i in range(30))
+    path = write(tmp_path, "case.csv", "text,label\n" + rows)
+    with pytest.warns(UserWarning, match=r"labels that differ only in case are separate classes: \['billing', 'Billing'\]"):
+        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()

@@ -341,3 +341,28 @@ def test_no_warnings_on_clean_files(files):
         for fmt in ("word2vec", "word2vec-text", "glove"):
             load_vectors(files[fmt], ["the"])
 
+
+
+def test_a_text_file_whose_header_disagrees_with_its_lines_is_read_as_text_and_named(files, tmp_path):
+    # auto-detection used to take it for binary and train on garbage (0.9% "coverage", loss 1e30)
+    lines = files["word2vec-text"].read_text(encoding="utf-8").splitlines()
+    bad = tmp_path / "swapped.txt"
+    bad.write_text("\n".join([f"{DIM + 3} {len(lines) - 1}", *lines[1:]]) + "\n", encoding="utf-8")
+    with pytest.raises(VectorsError, match=rf"swapped.txt, line 2: word '\S+' has {DIM} values, expected {len(lines) - 1}"):
+        load_vectors(bad, WORDS)
+
+
+def test_a_binary_file_holding_more_vectors_than_its_header_says_warns(files, tmp_path):
+    data = files["word2vec"].read_bytes()
+    header, _, rest = data.partition(b"\n")
+    low = tmp_path / "low.bin"
+    low.write_bytes(f"3 {DIM}".encode() + b"\n" + rest)
+    with pytest.warns(UserWarning, match="holds more than the 3 vectors its header"):
+        kv = load_vectors(low, WORDS)
+    assert len(kv.index_to_key) == 3
+
+
+def test_low_coverage_warns_with_examples(files):
+    itos = ["<pad>", "<unk>", "the", *[f"zz{i}" for i in range(9)]]
+    with pytest.warns(UserWarning, match=r"only 10.0% of the vocabulary's 10 words have a vector \(e.g. missing: \['zz0'"):
+        build_embedding_matrix(itos, files["glove"])

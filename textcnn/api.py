@@ -71,6 +71,12 @@ class TextClassifier(BundleText):
             device = "cuda" if torch.cuda.is_available() else "cpu"
         elif not isinstance(device, (str, torch.device)):
             raise TypeError(f"device must be a str such as 'cpu' or 'cuda:0', a torch.device or None; got {device!r}")
+        try:
+            kind = torch.device(device).type
+        except RuntimeError as e:
+            raise ValueError(f"device {device!r}: {e}") from None
+        if kind == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: no CUDA GPU here (torch {torch.__version__}); use 'cpu'")
         model, config = load_bundle(path, device=device)
         return cls(model, config, device=device, path=path)
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
@@ -41,7 +42,7 @@ log = logging.getLogger("textcnn")
 # Errors caused by what the user gave (files, settings): printed as one line, no traceback.
 # argparse.ArgumentError: a bad option or config value (jsonargparse raises it with exit_on_error=False).
 USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueError, FileNotFoundError,
-               argparse.ArgumentError)
+               argparse.ArgumentError, MisconfigurationException)  # the last: e.g. a GPU asked for, none there
 
 
 class Checkpoint(ModelCheckpoint):
@@ -169,7 +170,8 @@ class TextCNNCLI(LightningCLI):
         parser.add_lightning_class_args(EpochSummary, "epoch_summary")
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.add_argument("--test_after_fit", type=bool, default=True,
-                            help="after fit, test the best checkpoint (by val/acc) when there is test data")
+                            help="after fit, test the best checkpoint (by --checkpoint.monitor, default val/acc) "
+                                 "when there is test data")
 
     def _parse_ckpt_path(self) -> None:
         # LightningCLI reads --ckpt_path's hyper-parameters with a bare torch.load.
@@ -267,14 +269,19 @@ class TextCNNCLI(LightningCLI):
 
     def after_fit(self) -> None:
         cfg = self.config.get(self.subcommand, self.config)
-        if not cfg.get("test_after_fit", True) or "test" not in self.datamodule.splits:
-            return
         if self.trainer.interrupted:
             return
         ckpt = self.trainer.checkpoint_callback
         best = ckpt.best_model_path if ckpt is not None else ""
         if best and self.trainer.is_global_zero:
-            print(f"best checkpoint (val/acc {float(ckpt.best_model_score):.4f}): {best}")
+            print(f"best checkpoint ({ckpt.monitor} {float(ckpt.best_model_score):.4f}): {best}")
+        if "test" not in self.datamodule.splits:
+            if self.trainer.is_global_zero:
+                print("no test data, so nothing was tested: give --data.test_path or --data.test_fraction "
+                      "(a share of the training file held out) for a test report")
+            return
+        if not cfg.get("test_after_fit", True):
+            return
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
 
 
@@ -375,8 +382,9 @@ def _predict_main(argv: Sequence[str]) -> int:
 
 def _demo_main(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="textcnn demo", description="Launch the Gradio demo (app.py) on this machine.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1, this machine only; "
+                   "0.0.0.0 for every interface)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--checkpoints", default=None, help="folder of bundles (default: the repository's checkpoints/)")
     p.add_argument("--max-chars", type=int, default=None, help="longest text accepted (default 2000)")
     args = p.parse_args(argv)
@@ -437,6 +445,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     debug = "--debug" in argv or os.environ.get("TEXTCNN_DEBUG") == "1"
     argv = [a for a in argv if a != "--debug"]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("gensim").setLevel(logging.WARNING)  # its INFO "lifecycle event" lines on every load
     torch.set_float32_matmul_precision("high")
     try:
         return _run(argv)

@@ -188,7 +188,8 @@ def _jsonl_records(
             if key not in obj:
                 option = "text_column" if key == text_column else "label_column"
                 raise DataError(
-                    f"no key {key!r}; keys found: {sorted(obj)}. Add it or pass {option}=<name>",
+                    f"no key {key!r}; keys found: {sorted(obj)}. Add it or give the key's name "
+                    f"(--data.{option} NAME; in Python {option}=NAME; nested keys are not read)",
                     path,
                     number,
                 )
@@ -401,22 +402,29 @@ def stratified_split(labels: Sequence[str], fraction: float, seed: int) -> tuple
         raise ValueError(f"fraction must be between 0 and 1 (exclusive), got {fraction}")
     if len(labels) < 2:
         raise ValueError(f"cannot split {len(labels)} example(s); expected at least 2")
-    indices = list(range(len(labels)))
-    singles = [label for label, count in Counter(labels).items() if count < 2]
+    counts = Counter(labels)
+    singles = [label for label, count in counts.items() if count < 2]
+    # A class of one example stays on the kept side (it can be learnt from, and a held-out
+    # side cannot measure it); the other classes are split stratified.
+    alone = [i for i, label in enumerate(labels) if counts[label] < 2]
+    indices = [i for i, label in enumerate(labels) if counts[label] >= 2]
     if singles:
         warnings.warn(
-            f"classes {singles[:10]} have a single example; held-out split is not stratified",
+            f"{len(singles)} class(es) have a single example {singles[:10]}: kept on the training side, none "
+            "held out",
             UserWarning,
             stacklevel=2,
         )
-    else:
-        try:
-            kept, held = train_test_split(indices, test_size=fraction, random_state=seed, stratify=labels)
-            return sorted(kept), sorted(held)
-        except ValueError as e:  # e.g. fewer held-out examples than classes
-            warnings.warn(f"stratified split impossible ({e}); held-out split is not stratified", stacklevel=2)
-    kept, held = train_test_split(indices, test_size=fraction, random_state=seed)
-    return sorted(kept), sorted(held)
+    if len(indices) < 2:
+        raise ValueError(f"cannot hold out a part: {len(alone)} of the {len(labels)} examples are the only one of "
+                         f"their class (kept for training), and {len(indices)} remain")
+    try:
+        kept, held = train_test_split(indices, test_size=fraction, random_state=seed,
+                                      stratify=[labels[i] for i in indices])
+    except ValueError as e:  # e.g. fewer held-out examples than classes
+        warnings.warn(f"stratified split impossible ({e}); held-out split is not stratified", stacklevel=2)
+        kept, held = train_test_split(indices, test_size=fraction, random_state=seed)
+    return sorted(kept + alone), sorted(held)
 
 
 def kfold_split(labels: Sequence[str], num_folds: int, fold: int, seed: int) -> tuple[list[int], list[int]]:
@@ -604,6 +612,14 @@ class TextDataModule(L.LightningDataModule):
             raise DataError(
                 f"{h.train_path}: found a single label {self.labels[0]!r}; a classifier needs at least two classes"
             )
+        if len(self.labels) > max(20, len(labels) // 2):
+            warnings.warn(f"{h.train_path}: {len(self.labels)} labels for {len(labels)} examples (column "
+                          f"{h.label_column!r}): is that the label column?", UserWarning, stacklevel=2)
+        folded = Counter(name.casefold() for name in self.labels)
+        if any(n > 1 for n in folded.values()):
+            same = [name for name in self.labels if folded[name.casefold()] > 1][:6]
+            warnings.warn(f"{h.train_path}: labels that differ only in case are separate classes: {same}",
+                          UserWarning, stacklevel=2)
         label_id = {name: i for i, name in enumerate(self.labels)}
         y = [label_id[l] for l in labels]
         idx = list(range(len(texts)))
@@ -637,7 +653,8 @@ class TextDataModule(L.LightningDataModule):
             self.texts[name] = t
             self.splits[name] = EncodedDataset([self.vocab.encode(x) for x in tokens[name]], lab)
         sizes = ", ".join(f"{k} {len(v)}" for k, v in self.splits.items())
-        log.info("data: %s; vocabulary %d; labels %s", sizes, len(self.vocab), self.labels)
+        shown = self.labels if len(self.labels) <= 20 else [*self.labels[:20], f"... ({len(self.labels)} in all)"]
+        log.info("data: %s; vocabulary %d; labels %s", sizes, len(self.vocab), shown)
         self._prepared = True
 
     def _read_labelled(self, path: str, label_id: dict[str, int]) -> tuple[list[str], list[int]]:

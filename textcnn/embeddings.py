@@ -169,6 +169,9 @@ def frequent_words(source: str | os.PathLike, k: int, format: str = "auto") -> l
 
     return list(load_facebook_vectors(str(path)).index_to_key[:k])
 
+LOW_COVERAGE = 0.2  # below this share of words with a vector, build_embedding_matrix warns
+
+
 def build_embedding_matrix(
     itos: Sequence[str],
     source: str | os.PathLike,
@@ -231,6 +234,11 @@ def build_embedding_matrix(
         )
     stats = {"found": n_found, "total": total, "coverage": n_found / total, "dim": dim, "source": name}
     logger.info("%s: found %d/%d words (%.1f%% coverage)", name, n_found, total, 100 * stats["coverage"])
+    if stats["coverage"] < LOW_COVERAGE:
+        warnings.warn(
+            f"{name}: only {100 * stats['coverage']:.1f}% of the vocabulary's {total} words have a vector "
+            f"(e.g. missing: {[w for w, f in zip(words, found[2:]) if not f][:3]}); check the case, the tokenizer "
+            "and that this is the right vectors file, in the right format", UserWarning, stacklevel=2)
 
     if scale_std is not None:
         std = float(matrix[found].std(dtype=np.float64))
@@ -315,9 +323,10 @@ def _sniff_format(path: Path) -> str:
     values = word_values[1] if len(word_values) == 2 else b""
     if not values.strip() or any(b not in _TEXT_BYTES for b in values):
         return "word2vec"
+    # a text line of numbers is text whatever their count (the text reader then names a count
+    # that disagrees with the header); binary float32 bytes are almost never all digits and dots
     tokens = values.split()
-    complete = end >= 0 and len(tokens) == int(parts[1])
-    return "word2vec-text" if (complete or end < 0) and all(_is_float(t) for t in tokens) else "word2vec"
+    return "word2vec-text" if all(_is_float(t) for t in tokens) else "word2vec"
 
 
 def _load_word2vec_binary(path: Path, wanted: list[str]) -> KeyedVectors:
@@ -370,6 +379,9 @@ def _load_word2vec_binary(path: Path, wanted: list[str]) -> KeyedVectors:
                 store[j] = np.frombuffer(buf, dtype="<f4", count=dim, offset=pos)
                 found[j] = True
             pos += nbytes
+        if buf[pos:].strip() or f.read(64).strip():
+            warnings.warn(f"{path}: the file holds more than the {count} vectors its header (line 1) declares; "
+                          f"read only the first {count}", stacklevel=3)
     return _found_rows(wanted, store, found)
 
 
@@ -405,8 +417,8 @@ def _load_text(path: Path, wanted: list[str], header: bool) -> KeyedVectors:
                 if dim < 1 or (dim == 1 and line.split()[0].isdigit() and line.split()[1].isdigit()):
                     raise VectorsError(
                         f"{path}, line {lineno}: expected 'word v1 ... vD' (GloVe), found "
-                        f"{line[:80].decode('utf-8', 'replace')!r}; if this is a 'count dim' header use "
-                        "set the vectors format to word2vec-text (--data.vectors_format word2vec-text)"
+                        f"{line[:80].decode('utf-8', 'replace')!r}: is this a vectors file? (a word2vec text file, "
+                        "whose line 1 is a 'count dim' header, reads with --data.vectors_format word2vec-text)"
                     )
                 store = np.zeros((len(wanted), dim), dtype=np.float32)
             n_vectors += 1

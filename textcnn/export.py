@@ -148,7 +148,11 @@ def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, metr
     try:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for corrupt or foreign files
-        raise BundleError(f"{ckpt_path}: cannot read checkpoint ({type(e).__name__}: {e})") from None
+        # torch's own text (e.g. advice to load with weights_only=False, which runs pickled code) helps nobody here
+        why = ("it holds pickled objects other than tensors and plain data" if "weights_only" in str(e)
+               else type(e).__name__)
+        raise BundleError(f"{ckpt_path}: cannot read checkpoint ({why}): not a .ckpt that `textcnn fit` wrote, or "
+                          "a damaged one") from None
     info = ckpt.get("textcnn") if isinstance(ckpt, dict) else None
     if not info or not info.get("data") or not info.get("model"):
         raise BundleError(f"{ckpt_path}: not a textcnn training checkpoint (no vocabulary or model config in it)")

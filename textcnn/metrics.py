@@ -21,10 +21,14 @@ def classification_report(y_true: Sequence[int], y_pred: Sequence[int], label_na
     """
     labels = list(range(len(label_names)))
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    # Macro-F1 averages the classes that occur in the truth or the predictions: a class with no
+    # test example that is never predicted has no F1 (sklearn's own default), not an F1 of 0.
+    present = sorted({int(y) for y in y_true} | {int(y) for y in y_pred})
     return {
         "num_examples": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)) if present else 0.0,
+        "macro_f1_classes": len(present),
         "per_class": {
             name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
             for i, name in enumerate(label_names)
@@ -49,8 +53,13 @@ def format_report(report: dict) -> str:
         )
     lines.append("-" * (width + 40))
     lines.append(f"{'accuracy':<{width}} {report['accuracy']:>9.4f}   ({report['num_examples']} examples)")
-    lines.append(f"{'macro-F1':<{width}} {report['macro_f1']:>9.4f}")
+    counted = report.get("macro_f1_classes", len(names))
+    absent = f"   (over {counted} of {len(names)} classes: the others have no example here and were never predicted)"
+    lines.append(f"{'macro-F1':<{width}} {report['macro_f1']:>9.4f}" + (absent if counted < len(names) else ""))
     cm = report["confusion_matrix"]
+    if len(names) > MAX_PRINTED_CLASSES:
+        lines.append(f"\nconfusion matrix: {len(names)} classes, too many to print; it is in the JSON report")
+        return "\n".join(lines)
     cell = max(5, *(len(str(v)) for row in cm for v in row), *(len(n) for n in names))
     lines.append("")
     lines.append("confusion matrix (rows: true, columns: predicted)")
@@ -65,8 +74,16 @@ def save_report(report: dict, path: str | os.PathLike) -> None:
     atomic_write(path, (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-def plot_confusion_matrix(report: dict, path: str | os.PathLike, title: str = "Confusion matrix") -> None:
-    """Save the confusion matrix of a report as a PNG (counts, rows normalised for colour)."""
+MAX_PRINTED_CLASSES = 30  # above this, the console report leaves the confusion matrix out
+MAX_ANNOTATED_CLASSES = 30  # above this, the plot has no count in each cell
+MAX_PLOTTED_CLASSES = 200  # above this, no plot (its size and time grow with the square)
+
+
+def plot_confusion_matrix(report: dict, path: str | os.PathLike, title: str = "Confusion matrix") -> bool:
+    """Save the confusion matrix of a report as a PNG (counts, rows normalised for colour).
+    Returns False, writing nothing, for more than ``MAX_PLOTTED_CLASSES`` classes."""
+    if len(report["labels"]) > MAX_PLOTTED_CLASSES:
+        return False
     import matplotlib
 
     matplotlib.use("Agg")
@@ -75,19 +92,24 @@ def plot_confusion_matrix(report: dict, path: str | os.PathLike, title: str = "C
     cm = np.asarray(report["confusion_matrix"])
     names = report["labels"]
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    size = max(4.0, 0.6 * len(names) + 2)
+    annotate = len(names) <= MAX_ANNOTATED_CLASSES
+    size = max(4.0, 0.6 * len(names) + 2) if annotate else 20.0
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
+    fontsize = None if annotate else max(3.0, 10.0 * MAX_ANNOTATED_CLASSES / len(names))
+    ax.set_xticks(range(len(names)), names, rotation=45 if annotate else 90, ha="right" if annotate else "center",
+                  fontsize=fontsize)
+    ax.set_yticks(range(len(names)), names, fontsize=fontsize)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{title} (accuracy {report['accuracy']:.4f})")
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if norm[i, j] > 0.5 else "black")
+    if annotate:
+        for i in range(cm.shape[0]):
+            for j in range(cm.shape[1]):
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if norm[i, j] > 0.5 else "black")
     fig.tight_layout()
     try:
         atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
     finally:
         plt.close(fig)
+    return True

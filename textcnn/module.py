@@ -10,7 +10,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.trainer.states import TrainerFn
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from .metrics import classification_report, format_report, plot_confusion_matrix, save_report
 from .model import TextCNN
@@ -114,6 +114,9 @@ class TextCNNModule(L.LightningModule):
         self.save_hyperparameters()
         self.model = TextCNN(**self.model_config())
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
+        # dev macro-F1 too, for imbalanced data (--checkpoint.monitor val/macro_f1); like the test
+        # report's, it averages the classes present in the truth or the predictions
+        self.val_f1 = MulticlassF1Score(num_classes=num_classes, average="macro")
         # Vocabulary, labels and tokenizer settings: saved in every checkpoint so that a
         # checkpoint can be exported to a bundle without the training data.
         self.data_meta: Optional[dict] = None
@@ -244,6 +247,8 @@ class TextCNNModule(L.LightningModule):
         self.val_acc(logits, batch["labels"])
         self.log("val/loss", F.cross_entropy(logits, batch["labels"]), sync_dist=True, batch_size=n)
         self.log("val/acc", self.val_acc, prog_bar=True, on_epoch=True, batch_size=n)
+        self.val_f1(logits, batch["labels"])
+        self.log("val/macro_f1", self.val_f1, on_epoch=True, batch_size=n)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         preds = self(batch["tokens"]).argmax(dim=1)
@@ -275,8 +280,11 @@ class TextCNNModule(L.LightningModule):
             print("\n" + format_report(report) + "\n")
             if out is not None:
                 save_report(report, out / "test_metrics.json")
-                plot_confusion_matrix(report, out / "confusion_matrix.png")
-                print(f"test metrics written to {out / 'test_metrics.json'} and {out / 'confusion_matrix.png'}")
+                if plot_confusion_matrix(report, out / "confusion_matrix.png"):
+                    print(f"test metrics written to {out / 'test_metrics.json'} and {out / 'confusion_matrix.png'}")
+                else:
+                    print(f"test metrics written to {out / 'test_metrics.json'} (no confusion-matrix plot for "
+                          f"{len(labels)} classes)")
 
     def _report_dir(self) -> Optional[Path]:
         if self.hparams.report_dir:

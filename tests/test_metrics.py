@@ -1,0 +1,28 @@
+"""The test report: macro-F1 over the classes that occur, and reports of many classes."""
+import numpy as np
+
+from textcnn.metrics import MAX_PLOTTED_CLASSES, classification_report, format_report, plot_confusion_matrix
+
+
+def test_macro_f1_leaves_out_a_class_with_no_example_that_is_never_predicted():
+    names = ["a", "b", "c", "other"]  # "other" was in training, not in this test set
+    y_true, y_pred = [0, 0, 1, 1, 2, 2], [0, 1, 1, 1, 2, 0]
+    report = classification_report(y_true, y_pred, names)
+    per = [report["per_class"][n]["f1"] for n in ("a", "b", "c")]
+    assert report["macro_f1"] == np.mean(per) and report["macro_f1_classes"] == 3
+    assert report["per_class"]["other"]["support"] == 0
+    assert "(over 3 of 4 classes: the others have no example here and were never predicted)" in format_report(report)
+    # predicted but absent from the truth: it counts (an F1 of 0 it earned)
+    assert classification_report(y_true, [3, 1, 1, 1, 2, 0], names)["macro_f1_classes"] == 4
+
+
+def test_many_classes_print_no_matrix_and_plot_quickly_or_not_at_all(tmp_path):
+    rng = np.random.default_rng(0)
+    for classes in (60, MAX_PLOTTED_CLASSES + 1):
+        names = [f"c{i}" for i in range(classes)]
+        y = rng.integers(0, classes, 3 * classes).tolist()
+        report = classification_report(y, y[::-1], names)
+        assert "too many to print; it is in the JSON report" in format_report(report)
+        # no count per cell above 30 classes (C x C text labels took 31 s and 4 GB at 150), none above 200
+        drawn = plot_confusion_matrix(report, tmp_path / f"{classes}.png")
+        assert drawn == (classes <= MAX_PLOTTED_CLASSES) == (tmp_path / f"{classes}.png").exists()
