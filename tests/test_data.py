@@ -287,3 +287,24 @@ def test_a_label_column_of_ids_or_labels_differing_in_case_are_pointed_out(tmp_p
     path = write(tmp_path, "case.csv", "text,label\n" + rows)
     with pytest.warns(UserWarning, match=r"labels that differ only in case are separate classes: \['billing', 'Billing'\]"):
         TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
+
+
+def test_very_long_texts_and_chinese_cut_by_the_word_tokenizer_are_pointed_out(tmp_path):
+    from textcnn.data import TextDataModule
+
+    rows = "".join(f"a short review number {i},{'pos' if i % 2 else 'neg'}\n" for i in range(40))
+    path = write(tmp_path, "long.csv", "text,label\n" + rows + "word " * 3000 + ",pos\n")
+    with pytest.warns(UserWarning, match=r"long.csv: the longest training text has 3000 tokens, the median 5; .* "
+                                         r"--data.max_len N keeps the first N tokens"):
+        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # capped: no warning
+        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2, max_len=50).prepare()
+    titles = "".join(f"国足主帅公布大名单{i},体育\n苹果发布新款手机{i},科技\n" for i in range(20))
+    path = write(tmp_path, "zh.csv", "text,label\n" + titles)
+    with pytest.warns(UserWarning, match=r"zh.csv: 100% of the word tokens are runs of Chinese characters .* "
+                                         "--data.tokenizer char"):
+        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2, tokenizer="char").prepare()

@@ -377,6 +377,9 @@ def _predict_main(argv: Sequence[str]) -> int:
     if summary.errors:
         lines = ", ".join(str(e.line) for e in summary.errors[:20]) + (", ..." if len(summary.errors) > 20 else "")
         print(f"{len(summary.errors)} line(s) were not predicted (blank or unreadable; line(s) {lines})", file=sys.stderr)
+        if sum("UTF-8" in e.message for e in summary.errors) > 1:
+            print("several lines are not UTF-8: if the file is in another encoding, convert it and predict again "
+                  "(e.g. `iconv -f latin1 -t utf-8 IN > OUT` for a Latin-1 file)", file=sys.stderr)
     return 0 if summary.predicted else 2
 
 

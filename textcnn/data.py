@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader
 
 from .embeddings import build_embedding_matrix, frequent_words
 from .model import pad_batch
-from .text import Vocab, build_tokenizer
+from .text import Vocab, WordTokenizer, build_tokenizer
 
 log = logging.getLogger("textcnn")
 
@@ -454,6 +454,27 @@ def kfold_split(labels: Sequence[str], num_folds: int, fold: int, seed: int) -> 
 _WARNED_SMALL_CLASSES: set = set()
 
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+LONG_TEXT_TOKENS = 1000  # a longest text over this and 20 times the median suggests --data.max_len
+
+
+def _warn_about_tokens(tokens: Sequence[Sequence[str]], path, max_len: Optional[int], word_tokens: bool) -> None:
+    """Warn about training texts that train slowly or badly as tokenized: a few very long texts
+    (every batch pads to its longest), or Chinese cut into phrases by the word tokenizer."""
+    lengths = sorted(len(t) for t in tokens)
+    if lengths and not max_len and lengths[-1] > max(LONG_TEXT_TOKENS, 20 * lengths[len(lengths) // 2]):
+        warnings.warn(f"{path}: the longest training text has {lengths[-1]} tokens, the median {lengths[len(lengths) // 2]}; "
+                      "a batch pads to its longest text, so these slow training: --data.max_len N keeps the "
+                      "first N tokens", UserWarning, stacklevel=3)
+    if word_tokens:
+        sample = [tok for t in tokens[:2000] for tok in t]
+        runs = sum(1 for tok in sample if len(tok) > 2 and _CJK.search(tok))
+        if sample and runs > 0.3 * len(sample):
+            warnings.warn(f"{path}: {100 * runs / len(sample):.0f}% of the word tokens are runs of Chinese characters "
+                          "(Chinese has no spaces between words): --data.tokenizer char makes one token per "
+                          "character", UserWarning, stacklevel=3)
+
+
 # -- the LightningDataModule -------------------------------------------------------------------
 
 
@@ -644,6 +665,7 @@ class TextDataModule(L.LightningDataModule):
         if h.predict_path:
             parts["predict"] = (self._read(h.predict_path, with_labels=False)[0], None)
         tokens = {name: self._tokenize(t) for name, (t, _) in parts.items()}
+        _warn_about_tokens(tokens["train"], h.train_path, h.max_len, isinstance(self.tokenizer, WordTokenizer))
         extra = frequent_words(h.vectors, h.vectors_vocab, h.vectors_format) if h.vectors and h.vectors_vocab else ()
         self.vocab = Vocab.build(tokens["train"], min_freq=h.min_freq, max_size=h.max_vocab_size, extra_tokens=extra)
         if len(self.vocab) <= 2:  # only the padding and unknown-word entries
