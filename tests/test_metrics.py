@@ -26,3 +26,18 @@ def test_many_classes_print_no_matrix_and_plot_quickly_or_not_at_all(tmp_path):
         # no count per cell above 30 classes (C x C text labels took 31 s and 4 GB at 150), none above 200
         drawn = plot_confusion_matrix(report, tmp_path / f"{classes}.png")
         assert drawn == (classes <= MAX_PLOTTED_CLASSES) == (tmp_path / f"{classes}.png").exists()
+
+
+def test_chinese_labels_without_a_font_for_them_are_numbered_not_boxes(tmp_path):
+    import warnings
+
+    from textcnn.metrics import _font_for
+
+    names = ["体育", "科技", "财经"]
+    font = _font_for(names)  # an installed CJK font, or numbers; never a font whose glyphs are boxes
+    assert font is False or "last resort" not in font.get_name().lower()
+    report = classification_report([0, 1, 2, 2], [0, 1, 2, 1], names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "Glyph ... missing from font(s)" would raise here
+        assert plot_confusion_matrix(report, tmp_path / "zh.png")
+    assert (tmp_path / "zh.png").stat().st_size > 0

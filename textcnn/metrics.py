@@ -79,6 +79,28 @@ MAX_ANNOTATED_CLASSES = 30  # above this, the plot has no count in each cell
 MAX_PLOTTED_CLASSES = 200  # above this, no plot (its size and time grow with the square)
 
 
+def _font_for(names: Sequence[str]):
+    """``None`` when matplotlib's default font draws every character of ``names``; else the
+    ``FontProperties`` of an installed font that does, or ``False`` when none does."""
+    from matplotlib import font_manager, ft2font
+
+    chars = {ord(c) for name in names for c in name if not c.isspace()}
+
+    def draws(path: str) -> bool:
+        try:
+            face = ft2font.FT2Font(path)
+        except (OSError, RuntimeError):
+            return False
+        return all(face.get_char_index(c) for c in chars)
+
+    if draws(font_manager.findfont(font_manager.FontProperties())):
+        return None
+    for entry in font_manager.fontManager.ttflist:
+        if "last resort" not in entry.name.lower() and draws(entry.fname):  # its "glyphs" are the boxes
+            return font_manager.FontProperties(fname=entry.fname)
+    return False
+
+
 def plot_confusion_matrix(report: dict, path: str | os.PathLike, title: str = "Confusion matrix") -> bool:
     """Save the confusion matrix of a report as a PNG (counts, rows normalised for colour).
     Returns False, writing nothing, for more than ``MAX_PLOTTED_CLASSES`` classes."""
@@ -92,22 +114,28 @@ def plot_confusion_matrix(report: dict, path: str | os.PathLike, title: str = "C
     cm = np.asarray(report["confusion_matrix"])
     names = report["labels"]
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    font = _font_for(names)
+    if font is False:  # no installed font draws these names (e.g. Chinese without a CJK font)
+        names = [str(i) for i in range(len(names))]
     annotate = len(names) <= MAX_ANNOTATED_CLASSES
     size = max(4.0, 0.6 * len(names) + 2) if annotate else 20.0
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
     fontsize = None if annotate else max(3.0, 10.0 * MAX_ANNOTATED_CLASSES / len(names))
     ax.set_xticks(range(len(names)), names, rotation=45 if annotate else 90, ha="right" if annotate else "center",
-                  fontsize=fontsize)
-    ax.set_yticks(range(len(names)), names, fontsize=fontsize)
+                  fontsize=fontsize, fontproperties=font or None)
+    ax.set_yticks(range(len(names)), names, fontsize=fontsize, fontproperties=font or None)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
+    if font is False:
+        fig.text(0.5, 0.005, "classes by number, in the order of the JSON report's labels\n(no installed font "
+                 "draws the label names)", ha="center", va="bottom", fontsize=8)
     ax.set_title(f"{title} (accuracy {report['accuracy']:.4f})")
     if annotate:
         for i in range(cm.shape[0]):
             for j in range(cm.shape[1]):
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", color="white" if norm[i, j] > 0.5 else "black")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1) if font is False else None)
     try:
         atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
     finally:
