@@ -16,7 +16,7 @@ from typing import Optional
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
-from safetensors.torch import save_file
+from safetensors.torch import save as save_safetensors
 
 from .bundle import (
     _REQUIRED, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError,
@@ -70,10 +70,11 @@ def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict) -> Path:
     try:
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a bundle is as readable as any output
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        save_file(state, tmp / WEIGHTS_FILE, metadata={"format": BUNDLE_FORMAT})
+        weights = save_safetensors(state, metadata={"format": BUNDLE_FORMAT})
+        (tmp / WEIGHTS_FILE).write_bytes(weights)
         # Ties the two files together: a load that meets a half-replaced bundle, or damaged
         # weights, is refused instead of pairing one export's config with another's weights.
-        meta["weights_sha256"] = hashlib.sha256((tmp / WEIGHTS_FILE).read_bytes()).hexdigest()
+        meta["weights_sha256"] = hashlib.sha256(weights).hexdigest()
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         for f in (WEIGHTS_FILE, CONFIG_FILE):
             (tmp / f).chmod(0o666 & ~umask)
