@@ -462,8 +462,9 @@ def _warn_about_tokens(tokens: Sequence[Sequence[str]], path, max_len: Optional[
     """Warn about training texts that train slowly or badly as tokenized: a few very long texts
     (every batch pads to its longest), or Chinese cut into phrases by the word tokenizer."""
     lengths = sorted(len(t) for t in tokens)
-    if lengths and not max_len and lengths[-1] > max(LONG_TEXT_TOKENS, 20 * lengths[len(lengths) // 2]):
-        warnings.warn(f"{path}: the longest training text has {lengths[-1]} tokens, the median {lengths[len(lengths) // 2]}; "
+    median = lengths[len(lengths) // 2] if lengths else 0
+    if lengths and not max_len and lengths[-1] > max(LONG_TEXT_TOKENS, 20 * median):
+        warnings.warn(f"{path}: the longest training text has {lengths[-1]} tokens, the median {median}; "
                       "a batch pads to its longest text, so these slow training: --data.max_len N keeps the "
                       "first N tokens", UserWarning, stacklevel=3)
     if word_tokens:

@@ -169,6 +169,7 @@ def frequent_words(source: str | os.PathLike, k: int, format: str = "auto") -> l
 
     return list(load_facebook_vectors(str(path)).index_to_key[:k])
 
+
 LOW_COVERAGE = 0.2  # below this share of words with a vector, build_embedding_matrix warns
 
 

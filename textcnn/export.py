@@ -113,8 +113,9 @@ def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
         raise BundleError(f"{path}: {WEIGHTS_FILE} is missing; re-export the bundle") from None
     except OSError as e:
         raise BundleError(f"{weights}: unreadable weights ({e}); re-export the bundle") from None
-    expected = config.get("weights_sha256")  # bundles before it was written have none
-    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+    digest = hashlib.sha256(data).hexdigest()
+    expected = config.setdefault("weights_sha256", digest)  # bundles from before it was written have none
+    if digest != expected:
         raise BundleError(
             f"{weights}: not the weights {CONFIG_FILE} was written with (SHA-256 differs): the bundle was being "
             "replaced while it was read (load it again) or is damaged (re-export it)"
@@ -202,7 +203,7 @@ def export_onnx(bundle: str | os.PathLike, opset: int = 17) -> Path:
         graph = onnx.load(str(tmp))  # the weights it was made from, checked by OnnxClassifier
         entry = graph.metadata_props.add()
         entry.key = ONNX_WEIGHTS_KEY
-        entry.value = config.get("weights_sha256") or hashlib.sha256((bundle / WEIGHTS_FILE).read_bytes()).hexdigest()
+        entry.value = config["weights_sha256"]  # load_bundle checked it, or computed it for an older bundle
         onnx.save(graph, str(tmp))
         os.replace(tmp, bundle / ONNX_FILE)
     finally:
