@@ -308,3 +308,26 @@ def test_very_long_texts_and_chinese_cut_by_the_word_tokenizer_are_pointed_out(t
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2, tokenizer="char").prepare()
+
+
+def test_repeated_texts_conflicting_labels_and_test_texts_seen_in_training_are_counted(tmp_path, caplog):
+    from textcnn.data import TextDataModule
+
+    rows = "".join(f"review number {i} of the film,{'pos' if i % 2 else 'neg'}\n" for i in range(40))
+    train = write(tmp_path, "train.csv", "text,label\n" + rows + "Review number 3 of the film,pos\n"
+                  + "a fine film,pos\na fine film,neg\n")
+    test = write(tmp_path, "test.csv", "text,label\nreview number 1 of the film,pos\nreview number 2 of the film,neg\n"
+                 + "".join(f"an unseen review {i},pos\n" for i in range(8)))
+    caplog.set_level("INFO", logger="textcnn")
+    with pytest.warns(UserWarning) as caught:
+        TextDataModule(train_path=str(train), test_path=str(test), val_fraction=0.0).prepare()
+    said = [str(w.message) for w in caught]
+    assert any("1 training text(s) occur with different labels, e.g. 'a fine film' as 'neg' and 'pos'" in m
+               for m in said), said
+    assert any("2 of the 10 test texts (20%) also occur in training, so the test score overstates" in m
+               for m in said), said
+    assert "2 training texts repeat an earlier one; 2 of 10 test texts also occur in training" in caplog.text
+    clean = write(tmp_path, "clean.csv", "text,label\n" + rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no repeats: nothing said
+        TextDataModule(train_path=str(clean), val_fraction=0.2, test_fraction=0.2).prepare()

@@ -145,6 +145,18 @@ def test_blank_lines_and_empty_texts_are_counted(tiny_bundle_dir, tmp_path, caps
         assert len(list(csv.reader((tmp_path / f"{name}.out.csv").open(encoding="utf-8")))) == 3, name
 
 
+def test_texts_with_no_known_token_are_counted_with_their_lines(tiny_bundle_dir, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text("text\na gorgeous movie\nqwzx vbnm\nan awful mess\nzzzq\n", encoding="utf-8")
+    assert _predict(tiny_bundle_dir, src, tmp_path / "out.csv") == 0
+    err = capsys.readouterr().err
+    assert ("2 of the 4 texts have no token the model knows (line(s) 3, 5): each got the model's answer for an "
+            "empty text; is the file in the language and script the model was trained on?") in err
+    src.write_text("text\na gorgeous movie\nan awful mess\n", encoding="utf-8")
+    assert _predict(tiny_bundle_dir, src, tmp_path / "out.csv") == 0
+    assert "no token the model knows" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("name, content, why", [
     ("empty.csv", "", "the file is empty"),
     ("empty.txt", "", "the file is empty"),

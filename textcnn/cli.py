@@ -374,9 +374,18 @@ def _predict_main(argv: Sequence[str]) -> int:
     seconds = time.perf_counter() - start
     print(f"{summary.predicted} texts predicted in {seconds:.1f} s ({summary.predicted / max(seconds, 1e-9):.0f}/s), "
           f"written to {args.output}")
+    def some(lines: list[int]) -> str:
+        return ", ".join(map(str, lines[:20])) + (", ..." if len(lines) > 20 else "")
+
+    if summary.unknown_lines:
+        n = len(summary.unknown_lines)
+        print(f"{n} of the {summary.predicted} texts have no token the model knows (line(s) "
+              f"{some(summary.unknown_lines)}): each got the model's answer for an empty text"
+              + ("; is the file in the language and script the model was trained on?"
+                 if n >= summary.predicted / 2 else ""), file=sys.stderr)
     if summary.errors:
-        lines = ", ".join(str(e.line) for e in summary.errors[:20]) + (", ..." if len(summary.errors) > 20 else "")
-        print(f"{len(summary.errors)} line(s) were not predicted (blank or unreadable; line(s) {lines})", file=sys.stderr)
+        print(f"{len(summary.errors)} line(s) were not predicted (blank or unreadable; line(s) "
+              f"{some([e.line for e in summary.errors])})", file=sys.stderr)
         if sum("UTF-8" in e.message for e in summary.errors) > 1:
             print("several lines are not UTF-8: if the file is in another encoding, convert it and predict again "
                   "(e.g. `iconv -f latin1 -t utf-8 IN > OUT` for a Latin-1 file)", file=sys.stderr)

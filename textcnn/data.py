@@ -476,6 +476,39 @@ def _warn_about_tokens(tokens: Sequence[Sequence[str]], path, max_len: Optional[
                           "character", UserWarning, stacklevel=3)
 
 
+def _report_repeats(tokens: dict[str, list[list[str]]], labels: dict[str, Optional[list[int]]],
+                    names: Sequence[str], path) -> None:
+    """Say which texts repeat: training texts given different labels (a warning: the model cannot
+    fit both), and dev / test texts that also occur in training (counted in the log; a warning from
+    5%, since the score then overstates accuracy on new text)."""
+    seen: dict[tuple[str, ...], set[int]] = {}
+    for t, y in zip(tokens["train"], labels["train"]):
+        seen.setdefault(tuple(t), set()).add(y)
+    repeated = len(tokens["train"]) - len(seen)
+    mixed = [(t, ys) for t, ys in seen.items() if len(ys) > 1]
+    if mixed:
+        text, ys = mixed[0]
+        shown = " ".join(text)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        warnings.warn(f"{path}: {len(mixed)} training text(s) occur with different labels, e.g. {shown!r} as "
+                      f"{' and '.join(repr(names[y]) for y in sorted(ys))}; a model cannot fit both: check "
+                      "the labels, or keep one row of each", UserWarning, stacklevel=3)
+    counts = []
+    for name in ("val", "test"):
+        if name in tokens and labels.get(name) is not None and tokens[name]:
+            both = sum(tuple(t) in seen for t in tokens[name])
+            if both:
+                counts.append(f"{both} of {len(tokens[name])} {name} texts also occur in training")
+            if both >= 0.05 * len(tokens[name]):
+                warnings.warn(f"{path}: {both} of the {len(tokens[name])} {name} texts ({100 * both / len(tokens[name]):.0f}%) "
+                              f"also occur in training, so the {name} score overstates accuracy on new text: remove "
+                              "the repeats from one side", UserWarning, stacklevel=3)
+    if repeated:
+        counts.insert(0, f"{repeated} training texts repeat an earlier one")
+    if counts:
+        log.info("data: %s (texts compared as tokenized)", "; ".join(counts))
+
+
 # -- the LightningDataModule -------------------------------------------------------------------
 
 
@@ -667,6 +700,7 @@ class TextDataModule(L.LightningDataModule):
             parts["predict"] = (self._read(h.predict_path, with_labels=False)[0], None)
         tokens = {name: self._tokenize(t) for name, (t, _) in parts.items()}
         _warn_about_tokens(tokens["train"], h.train_path, h.max_len, isinstance(self.tokenizer, WordTokenizer))
+        _report_repeats(tokens, {name: lab for name, (_, lab) in parts.items()}, self.labels, h.train_path)
         extra = frequent_words(h.vectors, h.vectors_vocab, h.vectors_format) if h.vectors and h.vectors_vocab else ()
         self.vocab = Vocab.build(tokens["train"], min_freq=h.min_freq, max_size=h.max_vocab_size, extra_tokens=extra)
         if len(self.vocab) <= 2:  # only the padding and unknown-word entries

@@ -173,11 +173,13 @@ def _json_text(line: str, text_column: str) -> tuple[str, Optional[str]]:
 
 @dataclass
 class PredictSummary:
-    """What ``predict_file`` did: rows predicted, and one ``RowError`` per input line that was
-    not predicted (besides the header), in file order."""
+    """What ``predict_file`` did: rows predicted, one ``RowError`` per input line that was not
+    predicted (besides the header), in file order, and the lines of the predicted texts with no
+    token in the model's vocabulary (their label is the model's answer for an empty text)."""
 
     predicted: int = 0
     errors: list[RowError] = field(default_factory=list)
+    unknown_lines: list[int] = field(default_factory=list)
 
 
 class _Writer:
@@ -242,8 +244,8 @@ def predict_file(
     report: Optional[Callable[[str], None]] = None,
 ) -> PredictSummary:
     """Predict every row of ``input_path`` with ``classifier`` (anything with ``labels`` and
-    ``predict_proba(texts, batch_size)``, e.g. ``TextClassifier`` or ``OnnxClassifier``) and
-    write ``line, text, label, p_<label>...`` rows to ``output_path``.
+    ``predict_proba(texts, batch_size)``, ``encode`` and ``vocab``: a ``TextClassifier`` or an
+    ``OnnxClassifier``) and write ``line, text, label, p_<label>...`` rows to ``output_path``.
 
     At most ``chunk_size`` texts are held at once. Each line that is not predicted is passed to
     ``report`` (default: printed on stderr) as ``FILE, line N: message``. The output is written
@@ -276,7 +278,10 @@ def predict_file(
 
             def flush_chunk() -> None:
                 if chunk:
-                    writer.write(chunk, classifier.predict_proba([t for _, t in chunk], batch_size=batch_size))
+                    texts = [t for _, t in chunk]
+                    writer.write(chunk, classifier.predict_proba(texts, batch_size=batch_size))
+                    summary.unknown_lines += [line for (line, _), ids in zip(chunk, classifier.encode(texts))
+                                              if all(i == classifier.vocab.unk_id for i in ids)]
                     summary.predicted += len(chunk)
                     chunk.clear()
 
