@@ -41,3 +41,17 @@ def test_chinese_labels_without_a_font_for_them_are_numbered_not_boxes(tmp_path)
         warnings.simplefilter("error")  # matplotlib's "Glyph ... missing from font(s)" would raise here
         assert plot_confusion_matrix(report, tmp_path / "zh.png")
     assert (tmp_path / "zh.png").stat().st_size > 0
+
+
+def test_printed_table_lines_up_in_a_terminal_for_chinese_labels():
+    import unicodedata
+
+    def columns(line):  # what a terminal shows: wide characters take two columns
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+    text = format_report(classification_report([0, 1, 2, 2], [0, 1, 2, 1], ["体育", "科技", "positive"]))
+    table = text.splitlines()[:5]
+    matrix = text.splitlines()[-4:]
+    assert len({columns(line) for line in table[2:5]}) == 1, table
+    assert len({columns(line) for line in matrix}) == 1, matrix
+    assert matrix[1].startswith("体育") and matrix[1].endswith("1        0        0")

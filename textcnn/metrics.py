@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from typing import Sequence
 
 import numpy as np
@@ -38,10 +39,23 @@ def classification_report(y_true: Sequence[int], y_pred: Sequence[int], label_na
     }
 
 
+def _columns(text: str) -> int:
+    """Terminal columns ``text`` takes: wide (CJK) and full-width characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _left(text: str, width: int) -> str:
+    return text + " " * (width - _columns(text))
+
+
+def _right(text: str, width: int) -> str:
+    return " " * (width - _columns(text)) + text
+
+
 def format_report(report: dict) -> str:
-    """A plain-text table of a ``classification_report``."""
+    """A plain-text table of a ``classification_report`` (columns line up for CJK labels too)."""
     names = report["labels"]
-    width = max(12, *(len(n) for n in names))
+    width = max(12, *(_columns(n) for n in names))
     lines = [
         f"{'label':<{width}} {'precision':>9} {'recall':>9} {'f1':>9} {'support':>9}",
         "-" * (width + 40),
@@ -49,7 +63,7 @@ def format_report(report: dict) -> str:
     for name in names:
         c = report["per_class"][name]
         lines.append(
-            f"{name:<{width}} {c['precision']:>9.4f} {c['recall']:>9.4f} {c['f1']:>9.4f} {c['support']:>9d}"
+            f"{_left(name, width)} {c['precision']:>9.4f} {c['recall']:>9.4f} {c['f1']:>9.4f} {c['support']:>9d}"
         )
     lines.append("-" * (width + 40))
     lines.append(f"{'accuracy':<{width}} {report['accuracy']:>9.4f}   ({report['num_examples']} examples)")
@@ -60,12 +74,12 @@ def format_report(report: dict) -> str:
     if len(names) > MAX_PRINTED_CLASSES:
         lines.append(f"\nconfusion matrix: {len(names)} classes, too many to print; it is in the JSON report")
         return "\n".join(lines)
-    cell = max(5, *(len(str(v)) for row in cm for v in row), *(len(n) for n in names))
+    cell = max(5, *(len(str(v)) for row in cm for v in row), *(_columns(n) for n in names))
     lines.append("")
     lines.append("confusion matrix (rows: true, columns: predicted)")
-    lines.append(" " * width + " " + " ".join(f"{n[:cell]:>{cell}}" for n in names))
+    lines.append(" " * width + " " + " ".join(_right(n, cell) for n in names))
     for name, row in zip(names, cm):
-        lines.append(f"{name:<{width}} " + " ".join(f"{v:>{cell}d}" for v in row))
+        lines.append(f"{_left(name, width)} " + " ".join(f"{v:>{cell}d}" for v in row))
     return "\n".join(lines)
 
 
