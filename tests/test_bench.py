@@ -373,6 +373,22 @@ def test_cv_config_that_is_not_yaml_or_an_out_folder_is_a_one_line_error(tiny_cs
     assert "--out: is a folder" in capsys.readouterr().err
 
 
+def test_cv_takes_set_and_its_error_hints_name_set_not_the_options_of_fit(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text(tiny_csv.read_text(encoding="utf-8").replace("text,label", "review,label", 1), encoding="utf-8")
+    args = ["cv", "--config", DEBUG, "--train-path", str(reviews), "--folds", "2", "--max-folds", "1", "--epochs", "1",
+            "--variants", "rand", "--out", str(tmp_path / "cv.json")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "no column 'text' in the header; columns found: ['review', 'label']" in err
+    assert "(--set data.text_column=NAME; in Python text_column=NAME)" in err and "--data." not in err
+    assert main([*args, "--set", "data.text_column=review"]) == 0
+    assert json.loads((tmp_path / "cv.json").read_text())["data"]["text_column"] == "review"
+    assert main([*args, "--set", "data.textcolumn=review"]) == 2
+    assert "--set 'data.textcolumn=review': no data option 'textcolumn'" in capsys.readouterr().err
+
+
 def test_nb_lr_baseline_learns_a_multiclass_cue_and_picks_c_on_dev():
     rng = np.random.default_rng(0)
     cues = ["alpha", "beta", "gamma"]

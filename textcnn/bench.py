@@ -591,6 +591,9 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed on a GPU")
     p.add_argument("--work-dir", default=None, help="per-run test reports go here")
     p.add_argument("--verbose", action="store_true", help="print a line per epoch and the test reports")
+    p.add_argument("--set", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value (for every data set), e.g. data.vectors_scale=0.14 or "
+                   "data.text_column=review (YAML value)")
 
 
 def _setup(args) -> None:
@@ -607,6 +610,45 @@ def _setup(args) -> None:
         if isinstance(getattr(args, name, None), list):
             setattr(args, name, list(dict.fromkeys(getattr(args, name))))
     _quiet(args.threads)
+
+
+def _overrides(items: Sequence[str]) -> list[tuple[str, str, object]]:
+    """``(section, key, value)`` of each ``--set data.KEY=VALUE`` / ``model.KEY=VALUE`` (YAML value)."""
+    import yaml
+
+    from .data import TextDataModule
+    from .module import TextCNNModule
+
+    overrides = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        section, _, name = key.partition(".")
+        if not sep or section not in ("data", "model") or not name:
+            raise ValueError(f"--set {item!r}: expected data.KEY=VALUE or model.KEY=VALUE")
+        known = inspect.signature((TextDataModule if section == "data" else TextCNNModule).__init__).parameters
+        if name not in known:
+            raise ValueError(f"--set {item!r}: no {section} option {name!r}; see `textcnn fit --help` for them")
+        overrides.append((section, name, yaml.safe_load(value)))
+    return overrides
+
+
+# `textcnn fit`'s --data.KEY / --model.KEY in a message, with the value that follows when there is
+# one: a placeholder (NAME, N), a number or one of the option values messages name.
+_FIT_OPTION = re.compile(r"--(data|model)\.(\w+)(?: ([A-Z]+|\d+|char|word|auto|true|false|glove|word2vec-text|rand)\b)?")
+
+
+def _as_set_hint(error: Exception) -> Exception:
+    """``error`` with the ``--data.KEY`` / ``--model.KEY`` options of `textcnn fit` its message may
+    name rewritten as the ``--set data.KEY=...`` that bench and cv take (the same type, or
+    ``error`` itself when it names none)."""
+    message = str(error)
+    if not _FIT_OPTION.search(message) or not isinstance(error, (DataError, ValueError)):
+        return error
+    try:
+        new = type(error)(_FIT_OPTION.sub(lambda m: f"--set {m[1]}.{m[2]}={m[3] or '...'}", message))
+    except TypeError:  # an exception type that wants other arguments
+        return error
+    return new.with_traceback(error.__traceback__)
 
 
 def _output(out: Path, ext: str) -> Path:
@@ -681,6 +723,8 @@ def cv_main(argv: Sequence[str]) -> int:
     config = load_config(args.config)
     if args.train_path:
         config["data"]["train_path"] = args.train_path
+    for section, key, value in _overrides(args.set):
+        config[section][key] = value
     variants = args.variants or [config["model"].get("variant", "multichannel")]
     seeds = args.seeds or [config["seed"]]
     epochs = args.epochs or config["max_epochs"]
@@ -726,9 +770,9 @@ def cv_main(argv: Sequence[str]) -> int:
                                   on_run=save, patience=patience, jobs=args.jobs, threads=args.threads, done=done)
     except (KeyboardInterrupt, SystemExit) as stop:
         _interrupted(out, len(report["runs"]), stop)
-    except Exception:
+    except Exception as e:
         _failed(out, len(report["runs"]))
-        raise
+        raise _as_set_hint(e) from None
     write()  # in plan order
     print(f"\n{report['protocol']}, up to {epochs} epochs{_stopping(patience)}:")
     for method, s in report["summary"].items():
@@ -871,8 +915,6 @@ def bench_main(argv: Sequence[str]) -> int:
                    help="vectors for the English sets (default: the configs', GloVe 6B 50d), e.g. GoogleNews-vectors-negative300.bin")
     p.add_argument("--vectors-zh", default=None,
                    help="vectors for THUCNews (default: tencent_char_200d.txt in the data folder)")
-    p.add_argument("--set", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
-                   help="override a config value for every data set, e.g. data.vectors_scale=0.14 (YAML value)")
     p.add_argument("--out", default="results/benchmark", help="writes OUT.md and OUT.json")
     p.add_argument("--readme", default=None, help="also put the table between the bench markers of this README")
     p.add_argument("--update", action="store_true", help="keep the other data sets of an existing OUT.json (each "
@@ -882,7 +924,6 @@ def bench_main(argv: Sequence[str]) -> int:
     _common_options(p)
     args = p.parse_args(argv)
     _setup(args)
-    import yaml
 
     data_dir = Path(args.data_dir)
     variants = args.variants or list(VARIANTS)
@@ -903,19 +944,7 @@ def bench_main(argv: Sequence[str]) -> int:
         print(f"skipped, files not found under {data_dir}: {missing}", file=sys.stderr)
     if not found:
         raise DataError(f"none of the data sets found: {missing}", data_dir)
-    overrides = []
-    from .data import TextDataModule
-    from .module import TextCNNModule
-
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        section, _, name = key.partition(".")
-        if not sep or section not in ("data", "model") or not name:
-            raise ValueError(f"--set {item!r}: expected data.KEY=VALUE or model.KEY=VALUE")
-        known = inspect.signature((TextDataModule if section == "data" else TextCNNModule).__init__).parameters
-        if name not in known:
-            raise ValueError(f"--set {item!r}: no {section} option {name!r}; see `textcnn fit --help` for them")
-        overrides.append((section, name, yaml.safe_load(value)))
+    overrides = _overrides(args.set)
     for ext in (".json", ".md"):
         _check_writable(_output(out, ext), "--out")
     if args.readme:
@@ -998,9 +1027,9 @@ def bench_main(argv: Sequence[str]) -> int:
         run_units(units, on_run, args.jobs, args.threads)
     except (KeyboardInterrupt, SystemExit) as stop:
         _interrupted(_output(out, ".json"), sum(len(report["datasets"][n]["runs"]) for n in found), stop)
-    except Exception:
+    except Exception as e:
         _failed(_output(out, ".json"), sum(len(report["datasets"][n]["runs"]) for n in found))
-        raise
+        raise _as_set_hint(e) from None
     save()
     table = format_table(report)
     if args.readme:
