@@ -54,14 +54,18 @@ def check_text(text: str) -> str:
 
 
 def classify(model_name: str, text: str):
-    """Label probabilities for gr.Label and token highlights for gr.HighlightedText."""
+    """Label probabilities for gr.Label, the text with its tokens' scores for gr.HighlightedText,
+    and a note naming the words the model does not know."""
     clf = MODELS[model_name]
     text = check_text(text)
     if clf.model.pool.mode != "max":
         return clf.predict(text)[0].probabilities, [(f"(highlights need max pooling; this model uses "
-                                                     f"{clf.model.pool.mode})", None)]
+                                                     f"{clf.model.pool.mode})", None)], ""
     explanation = clf.explain(text)
-    return explanation.probabilities, explanation.spans()
+    unknown = [t.replace("`", "'") for t in explanation.unknown]
+    note = ("Not in the model's vocabulary (each read as the same unknown-word vector): "
+            + ", ".join(f"`{t}`" for t in unknown[:20]) + (" ..." if len(unknown) > 20 else "")) if unknown else ""
+    return explanation.probabilities, explanation.segments(), note
 
 
 # Batch outputs. Gradio copies a returned file into its own cache (trimmed by delete_cache
@@ -125,10 +129,11 @@ with gr.Blocks(title="TextCNN", delete_cache=(3600, 3600)) as demo:
         label = gr.Label(label="Prediction", num_top_classes=10, elem_id="label")
         highlights = gr.HighlightedText(label="Words that drove the decision", elem_id="highlights",
                                         combine_adjacent=False, show_legend=False)
+        unknown = gr.Markdown(elem_id="unknown")
         examples = [[name, t] for name in MODELS for t in EXAMPLES.get(name, [])]
         if examples:
             gr.Examples(examples, inputs=[model, text], label="Examples (model, text)")
-        gr.on([button.click, text.submit], classify, inputs=[model, text], outputs=[label, highlights],
+        gr.on([button.click, text.submit], classify, inputs=[model, text], outputs=[label, highlights, unknown],
               api_name="classify")
     with gr.Tab("Batch"):
         upload = gr.File(label="CSV (column 'text'), TSV, JSONL or TXT (one text a line)", type="filepath",

@@ -45,18 +45,23 @@ def server(app):
 
 
 def test_classify_handler_gives_probabilities_and_highlights(app):
-    probs, spans = app.classify("tiny-sentiment", f"  {SENTENCE}  ")
+    probs, spans, note = app.classify("tiny-sentiment", f"  {SENTENCE}  ")
     assert set(probs) == {"positive", "negative"} and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
-    assert [t.strip() for t, _ in spans] == SENTENCE.split()
-    assert all(-1.0 <= s <= 1.0 for _, s in spans)
+    assert "".join(t for t, _ in spans) == SENTENCE  # the text as typed, cut at its tokens
+    assert [t for t, s in spans if s is not None] == SENTENCE.split() and note == ""
+    assert all(-1.0 <= s <= 1.0 for _, s in spans if s is not None)
+    probs, spans, note = app.classify("tiny-sentiment", "A Superb, qzxv film!")
+    assert "".join(t for t, _ in spans) == "A Superb, qzxv film!"
+    assert [t for t, s in spans if s is not None] == ["A", "Superb", ",", "qzxv", "film", "!"]
+    assert note.startswith("Not in the model's vocabulary") and "`qzxv`" in note and "`film`" not in note
 
 
 def test_empty_and_over_long_input_get_a_clear_message(app, monkeypatch):
     for empty in ("", "   \n", None):
         with pytest.raises(gr.Error, match="type or paste a text"):
             app.classify("tiny-sentiment", empty)
-    probs, spans = app.classify("tiny-sentiment", "@#$% ~~")  # no token survives: still an answer
-    assert spans == [] and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    probs, spans, note = app.classify("tiny-sentiment", "@#$% ~~")  # no token survives: still an answer
+    assert spans == [] and note == "" and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
     monkeypatch.setattr(app, "MAX_CHARS", 20)
     with pytest.raises(gr.Error, match="the limit is 20"):
         app.classify("tiny-sentiment", "good " * 10)
@@ -81,12 +86,13 @@ def test_server_answers_through_gradio_client(app, server):
     from gradio_client import Client
 
     client = Client(server, verbose=False)
-    label, highlights = client.predict("tiny-sentiment", SENTENCE, api_name="/classify")
+    label, highlights, note = client.predict("tiny-sentiment", SENTENCE, api_name="/classify")
     expected = app.MODELS["tiny-sentiment"].predict(SENTENCE)[0]
     assert label["label"] == expected.label
     confidences = {c["label"]: c["confidence"] for c in label["confidences"]}
     assert confidences == pytest.approx(expected.probabilities, abs=1e-6)
-    assert [t["token"].strip() for t in highlights] == SENTENCE.split()
+    assert "".join(t["token"] for t in highlights) == SENTENCE and note == ""
+    assert [t["token"] for t in highlights if t["class_or_confidence"] is not None] == SENTENCE.split()
     with pytest.raises(Exception, match="type or paste a text"):
         client.predict("tiny-sentiment", "", api_name="/classify")
 

@@ -34,3 +34,22 @@ def test_other_poolings_are_refused_with_a_reason(tiny_bundle_dir):
     clf.model.pool.mode = "avg"
     with pytest.raises(ValueError, match="need max pooling"):
         clf.explain("good film")
+
+
+def test_unknown_tokens_are_marked_and_tokens_are_placed_in_the_text_as_typed(tiny_bundle_dir):
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    text = "It isn\u2019t a SUPERB, qzxv film_ (really)!"
+    exp = clf.explain(text)
+    assert exp.tokens == ["it", "is", "n't", "a", "superb", ",", "qzxv", "film", "(", "really", ")", "!"]
+    assert exp.known == [t in clf.vocab.stoi for t in exp.tokens] and exp.unknown == [
+        t for t in dict.fromkeys(exp.tokens) if t not in clf.vocab.stoi]
+    assert "qzxv" in exp.unknown and "superb" not in exp.unknown
+    assert [text[a:b] for a, b in exp.offsets] == ["It", "is", "n\u2019t", "a", "SUPERB", ",", "qzxv", "film", "(",
+                                                   "really", ")", "!"]
+    pieces = exp.segments()
+    assert "".join(p for p, _ in pieces) == text
+    scored = [(p, s) for p, s in pieces if s is not None]
+    assert [p for p, _ in scored] == [text[a:b] for a, b in exp.offsets]
+    assert [s for _, s in scored] == pytest.approx([s for _, s in exp.spans()])
+    decomposed = clf.explain("e\u0301tude and a superb film")  # NFC changes the first word: not placeable
+    assert decomposed.offsets[0] is None and decomposed.segments() == decomposed.spans()

@@ -3,7 +3,7 @@ No Trainer, no Lightning, no gradio."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
 import numpy as np
@@ -32,19 +32,68 @@ class Prediction:
 @dataclass(frozen=True)
 class Explanation:
     """Which tokens drove a prediction: ``scores[i]`` is token ``tokens[i]``'s share of the
-    predicted label's logit (positive: supports the label), from the max-pooled windows."""
+    predicted label's logit (positive: supports the label), from the max-pooled windows.
+
+    ``known[i]`` says whether ``tokens[i]`` is in the model's vocabulary (an unknown token is
+    read as the unknown-word vector); ``offsets[i]`` is its ``(start, end)`` in ``text``, or
+    None where the token cannot be placed there (a character Unicode normalisation changed)."""
 
     label: str
     probabilities: dict[str, float]
     tokens: list[str]
     scores: list[float]
     separator: str = " "
+    known: list[bool] = field(default_factory=list)
+    offsets: list[Optional[tuple[int, int]]] = field(default_factory=list)
+    text: str = ""
+
+    @property
+    def unknown(self) -> list[str]:
+        """The tokens not in the model's vocabulary, each once, in text order."""
+        return list(dict.fromkeys(t for t, k in zip(self.tokens, self.known) if not k))
 
     def spans(self) -> list[tuple[str, float]]:
         """``(token + separator, score)`` pairs with scores scaled to [-1, 1] by the largest
         magnitude: the format of a highlighted text (e.g. ``gr.HighlightedText``)."""
         top = max((abs(s) for s in self.scores), default=0.0) or 1.0
         return [(t + self.separator, s / top) for t, s in zip(self.tokens, self.scores)]
+
+    def segments(self) -> list[tuple[str, Optional[float]]]:
+        """``text`` cut into pieces that join back to it: each token's piece with its score
+        scaled as in ``spans``, the text between tokens with None. Falls back to ``spans()``
+        when a token cannot be placed in ``text``."""
+        if not self.tokens or len(self.offsets) != len(self.tokens) or None in self.offsets:
+            return list(self.spans())
+        top = max(abs(s) for s in self.scores) or 1.0
+        out: list[tuple[str, Optional[float]]] = []
+        end = 0
+        for (start, stop), s in zip(self.offsets, self.scores):
+            if start > end:
+                out.append((self.text[end:start], None))
+            out.append((self.text[start:stop], s / top))
+            end = stop
+        if end < len(self.text):
+            out.append((self.text[end:], None))
+        return out
+
+
+def _token_offsets(text: str, tokens: Sequence[str]) -> list[Optional[tuple[int, int]]]:
+    """Where each token of ``text`` lies in it: tokens are found left to right in ``text``
+    lowercased character by character (so that positions keep), with curly apostrophes read
+    as the tokenizers read them; None for a token not found (Unicode normalisation changed it)."""
+    view = "".join(c if len(c.lower()) != 1 else c.lower() for c in text).replace("\u2019", "'").replace("\u2018", "'")
+    out: list[Optional[tuple[int, int]]] = []
+    cursor = 0
+    for token in tokens:
+        start = view.find(token, cursor)
+        if start < 0 and token.lower() != token:  # a tokenizer that keeps case
+            start = text.find(token, cursor)
+        if start < 0:
+            out.append(None)
+            continue
+        out.append((start, start + len(token)))
+        cursor = start + len(token)
+    return out
 
 
 class TextClassifier(BundleText):
@@ -126,7 +175,8 @@ class TextClassifier(BundleText):
                 f"with {model.pool.mode!r}"
             )
         tokens = self.tokenize(text)
-        ids = torch.from_numpy(self.pad([self.vocab.encode(tokens)])).to(self.device)
+        encoded = self.vocab.encode(tokens)
+        ids = torch.from_numpy(self.pad([encoded])).to(self.device)
         values, starts = [], []
         for fmap, k in zip(model.forward_conv(ids), model.kernel_sizes):
             fmap = fmap.masked_fill(~model.window_mask(ids, k).unsqueeze(1), float("-inf"))
@@ -148,6 +198,9 @@ class TextClassifier(BundleText):
             tokens=tokens,
             scores=scores,
             separator="" if self.config["tokenizer"].get("type") == "char" else " ",
+            known=[i != self.vocab.unk_id for i in encoded],
+            offsets=_token_offsets(text, tokens),
+            text=text,
         )
 
     def __repr__(self) -> str:
