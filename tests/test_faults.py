@@ -256,3 +256,43 @@ def test_a_stopped_fit_exits_with_the_signal_code_and_names_the_checkpoint_to_re
     last = Path("runs") / "debug" / "rand" / "version_0" / "checkpoints" / "last.ckpt"
     assert f"textcnn: fit stopped by {name}; resume with the same command plus --ckpt_path {last}" in err
     assert _ckpt(tmp_path / last)["epoch"] < 29  # stopped early, and the checkpoint is whole
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_what_a_writer_killed_with_sigkill_leaves_is_removed_by_the_next_write(tmp_path):
+    from conftest import make_tiny_bundle
+    from textcnn.fileio import STALE_AFTER_S, atomic_write
+
+    target = tmp_path / "last.ckpt"
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from textcnn.fileio import atomic_write\n"
+        "def slow(f):\n    f.write(b'x' * 1000); f.flush(); print('writing', flush=True); time.sleep(60)\n"
+        f"atomic_write({str(target)!r}, slow)\n")], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "writing"
+    writer.kill()
+    writer.wait()
+    left = [p for p in tmp_path.iterdir() if p.name.startswith(".last.ckpt.")]
+    assert len(left) == 1 and not target.exists()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:  # a live writer's temporary, and a dead one's that is still recent, are kept
+        live = tmp_path / f".last.ckpt.{alive.pid}.abc.tmp"
+        live.write_bytes(b"y")
+        old = time.time() - STALE_AFTER_S - 5
+        for p in (live, *left):
+            os.utime(p, (old, old))
+        recent = tmp_path / f".last.ckpt.{writer.pid}.def.tmp"
+        recent.write_bytes(b"z")
+        atomic_write(target, b"new")
+        assert target.read_bytes() == b"new"
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["last.ckpt", live.name, recent.name])
+    finally:
+        alive.kill()
+        alive.wait()
+    # a bundle's temporary folder, as an export killed before its rename leaves it
+    bundle = make_tiny_bundle(tmp_path / "model")
+    stale = tmp_path / f".model.{writer.pid}.xyz"
+    stale.mkdir()
+    (stale / "model.safetensors").write_bytes(b"part")
+    os.utime(stale, (old, old))
+    make_tiny_bundle(bundle)
+    assert not stale.exists() and (bundle / "textcnn.json").is_file()

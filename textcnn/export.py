@@ -22,7 +22,7 @@ from .bundle import (
     _REQUIRED, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError,
     BundleText, read_bundle_config,
 )
-from .fileio import current_umask
+from .fileio import current_umask, remove_stale_temps, temp_prefix
 from .model import TextCNN
 
 __all__ = [
@@ -65,7 +65,8 @@ def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict) -> Path:
         **config,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    remove_stale_temps(path)  # what an export killed midway left
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(path), dir=path.parent))
     umask = current_umask()
     try:
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a bundle is as readable as any output

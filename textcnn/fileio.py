@@ -3,16 +3,61 @@ that reports, vocabularies, benchmark tables and checkpoints all use. Pure Pytho
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import BinaryIO, Callable, Union
 
-__all__ = ["atomic_write", "current_umask"]
+__all__ = ["atomic_write", "current_umask", "temp_prefix", "remove_stale_temps"]
+
+STALE_AFTER_S = 600.0  # a temporary left this long by a process that is gone is removed
+
+
+def temp_prefix(path: Path) -> str:
+    """Name prefix of the hidden temporaries this process writes ``path`` through:
+    ``.NAME.PID.`` (the process id lets a later writer tell a dead writer's leftovers)."""
+    return f".{path.name}.{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):  # someone else's process, or no way to ask: keep its files
+        return True
+    return True
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Remove the temporaries of ``path`` that a killed writer left (``kill -9``, a power cut):
+    those whose process is gone and that have not changed for ``STALE_AFTER_S`` seconds (the
+    age keeps a writer on another machine sharing the folder safe)."""
+    prefix, now = f".{path.name}.", time.time()
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(prefix):].split(".", 1)[0]
+        if not entry.name.startswith(prefix) or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime < STALE_AFTER_S or _alive(int(pid)):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
 
 
 def atomic_write(path: str | os.PathLike, data: Union[bytes, Callable[[BinaryIO], None]], fsync: bool = False) -> None:
     """Write ``path`` through a hidden temporary file in the same folder and a rename, so a
-    reader (or a crash, or ``kill -9``) sees the old file or the new one, never a part.
+    reader (or a crash, or ``kill -9``) sees the old file or the new one, never a part. What a
+    killed writer left is removed by the next write of ``path`` (``remove_stale_temps``).
 
     Args:
         path: the final file; its folder is created if needed.
@@ -21,7 +66,8 @@ def atomic_write(path: str | os.PathLike, data: Union[bytes, Callable[[BinaryIO]
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             # mkstemp makes the file private (0600); give it the old file's mode, or a new file's
