@@ -53,3 +53,13 @@ def test_unknown_tokens_are_marked_and_tokens_are_placed_in_the_text_as_typed(ti
     assert [s for _, s in scored] == pytest.approx([s for _, s in exp.spans()])
     decomposed = clf.explain("e\u0301tude and a superb film")  # NFC changes the first word: not placeable
     assert decomposed.offsets[0] is None and decomposed.segments() == decomposed.spans()
+
+
+def test_offsets_follow_the_tokenizers_normal_form():
+    from textcnn.api import _token_offsets
+    from textcnn.text import CharTokenizer
+
+    text = "ＡＢＣ１２３ 苹果，售价５９９９元！"
+    tokens = CharTokenizer(nfkc=True)(text)
+    assert [text[a:b] for a, b in _token_offsets(text, tokens, "NFKC")] == [
+        "ＡＢＣ１２３", "苹", "果", "，", "售", "价", "５９９９", "元", "！"]

@@ -11,7 +11,8 @@ import pytest
 from textcnn.text import PAD, UNK, CharTokenizer, Tokenizer, Vocab, WordTokenizer, build_tokenizer
 
 TOKENIZERS = [WordTokenizer(), WordTokenizer(lowercase=False), CharTokenizer(), CharTokenizer(lowercase=False)]
-ALL_TOKENIZERS = TOKENIZERS + [CharTokenizer(keep_runs=False)]  # the last has no ASCII fast path
+ALL_TOKENIZERS = TOKENIZERS + [CharTokenizer(keep_runs=False),  # no ASCII fast path
+                                WordTokenizer(nfkc=True), CharTokenizer(nfkc=True)]
 
 
 def kim_clean_str(string: str) -> str:
@@ -130,6 +131,16 @@ def test_build_tokenizer_from_name():
     assert build_tokenizer({"type": "char", "keep_runs": False}) == CharTokenizer(keep_runs=False)
     # bundles written before keep_runs existed store no such key: they keep runs, as they did
     assert build_tokenizer({"type": "char", "lowercase": True}) == CharTokenizer(keep_runs=True)
+
+
+def test_nfkc_reads_full_width_and_compatibility_forms_as_plain_ones_and_nfc_is_the_default():
+    text = "ＡＢＣ１２３ ﬁne 苹果，售价５９９９元！"
+    assert WordTokenizer(nfkc=True)(text) == ["abc123", "fine", "苹果", ",", "售价5999元", "!"]
+    assert CharTokenizer(nfkc=True)(text) == ["abc123", "fine", "苹", "果", ",", "售", "价", "5999", "元", "!"]
+    assert CharTokenizer()(text)[:3] == ["ａ", "ｂ", "ｃ"]  # NFC keeps full-width forms apart
+    assert build_tokenizer({"type": "char", "nfkc": True}).to_config() == {
+        "type": "char", "lowercase": True, "keep_runs": True, "nfkc": True}
+    assert "nfkc" not in build_tokenizer("char").to_config()  # configs and bundles without it read as before
 
 
 def test_build_tokenizer_unknown_name_lists_valid_names():

@@ -3,6 +3,7 @@ No Trainer, no Lightning, no gradio."""
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
 
@@ -77,11 +78,17 @@ class Explanation:
         return out
 
 
-def _token_offsets(text: str, tokens: Sequence[str]) -> list[Optional[tuple[int, int]]]:
+def _token_offsets(text: str, tokens: Sequence[str], form: str = "NFC") -> list[Optional[tuple[int, int]]]:
     """Where each token of ``text`` lies in it: tokens are found left to right in ``text``
-    lowercased character by character (so that positions keep), with curly apostrophes read
-    as the tokenizers read them; None for a token not found (Unicode normalisation changed it)."""
-    view = "".join(c if len(c.lower()) != 1 else c.lower() for c in text).replace("\u2019", "'").replace("\u2018", "'")
+    normalised (Unicode ``form``) and lowercased character by character wherever that keeps one
+    character (so that positions keep), with curly apostrophes read as the tokenizers read them;
+    None for a token not found (normalisation joined or split characters)."""
+
+    def one(c: str) -> str:
+        n = unicodedata.normalize(form, c).lower()
+        return n if len(n) == 1 else c
+
+    view = "".join(map(one, text)).replace("\u2019", "'").replace("\u2018", "'")
     out: list[Optional[tuple[int, int]]] = []
     cursor = 0
     for token in tokens:
@@ -199,7 +206,7 @@ class TextClassifier(BundleText):
             scores=scores,
             separator="" if self.config["tokenizer"].get("type") == "char" else " ",
             known=[i != self.vocab.unk_id for i in encoded],
-            offsets=_token_offsets(text, tokens),
+            offsets=_token_offsets(text, tokens, getattr(self.tokenizer, "form", "NFC")),
             text=text,
         )
 

@@ -94,9 +94,12 @@ class WordTokenizer:
 
     Args:
         lowercase: lowercase the text first.
+        nfkc: normalise non-ASCII text with NFKC instead of NFC, so that compatibility forms
+            read as their plain letters: full-width ``ＡＢＣ１２３`` as ``abc123``, ``ﬁ`` as ``fi``.
     """
 
     lowercase: bool = True
+    nfkc: bool = False
 
     def __call__(self, text: str) -> list[str]:
         if text.isascii():
@@ -136,7 +139,7 @@ class WordTokenizer:
         return self._split_clitics(text)
 
     def _unicode_tokens(self, text: str) -> list[str]:
-        text = unicodedata.normalize("NFC", text).replace("\u2019", "'").replace("\u2018", "'")
+        text = unicodedata.normalize(self.form, text).replace("\u2019", "'").replace("\u2018", "'")
         if self.lowercase:
             text = text.lower()
         if "_" in text:  # `\w` matches "_", Kim drops it
@@ -149,9 +152,15 @@ class WordTokenizer:
                 text = text.replace(clitic, " " + clitic)
         return text
 
+    @property
+    def form(self) -> str:
+        """The Unicode normal form non-ASCII text is put in: ``"NFKC"`` or ``"NFC"``."""
+        return "NFKC" if self.nfkc else "NFC"
+
     def to_config(self) -> dict:
-        """``{"type": "word", "lowercase": bool}``; `build_tokenizer` inverts it."""
-        return {"type": "word", "lowercase": self.lowercase}
+        """``{"type": "word", "lowercase": bool}`` (and ``"nfkc": true`` when set);
+        `build_tokenizer` inverts it."""
+        return {"type": "word", "lowercase": self.lowercase, **({"nfkc": True} if self.nfkc else {})}
 
 
 @dataclass(frozen=True)
@@ -168,10 +177,13 @@ class CharTokenizer:
     Args:
         lowercase: lowercase the text first.
         keep_runs: keep runs of Latin letters and digits as one token.
+        nfkc: normalise non-ASCII text with NFKC instead of NFC: full-width letters, digits and
+            punctuation (common in Chinese text) read as their ASCII forms, ``１２３`` as ``123``.
     """
 
     lowercase: bool = True
     keep_runs: bool = True
+    nfkc: bool = False
 
     def __call__(self, text: str) -> list[str]:
         if not self.keep_runs:
@@ -187,7 +199,7 @@ class CharTokenizer:
 
     def _single_chars(self, text: str) -> list[str]:
         if not text.isascii():
-            text = unicodedata.normalize("NFC", text)
+            text = unicodedata.normalize(self.form, text)
         if self.lowercase:
             text = text.lower()
         return list("".join(text.split()))
@@ -202,15 +214,21 @@ class CharTokenizer:
         return text.split()
 
     def _unicode_tokens(self, text: str) -> list[str]:
-        text = unicodedata.normalize("NFC", text)
+        text = unicodedata.normalize(self.form, text)
         if self.lowercase:
             text = text.lower()
         return _CHAR.findall(text)
 
+    @property
+    def form(self) -> str:
+        """The Unicode normal form non-ASCII text is put in: ``"NFKC"`` or ``"NFC"``."""
+        return "NFKC" if self.nfkc else "NFC"
+
     def to_config(self) -> dict:
         """``{"type": "char", "lowercase": bool, "keep_runs": bool}``; `build_tokenizer` inverts
         it (a config without ``keep_runs``, as bundles before it have, keeps runs)."""
-        return {"type": "char", "lowercase": self.lowercase, "keep_runs": self.keep_runs}
+        return {"type": "char", "lowercase": self.lowercase, "keep_runs": self.keep_runs,
+                **({"nfkc": True} if self.nfkc else {})}
 
 
 _TOKENIZERS = {"word": WordTokenizer, "char": CharTokenizer}
