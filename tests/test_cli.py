@@ -151,3 +151,34 @@ def test_the_best_checkpoint_is_named_by_its_metric_and_a_run_without_test_data_
         assert "textcnn: error: device 'cuda': no CUDA GPU here" in capsys.readouterr().err
         assert main([*base, "--trainer.accelerator", "gpu"]) == 2  # Lightning's own error, as one line
         assert capsys.readouterr().err.startswith("textcnn: error: ")
+
+
+def test_epochs_tied_on_dev_accuracy_keep_the_one_with_the_lowest_dev_loss(tmp_path, monkeypatch, capsys):
+    import csv
+
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    cues = {"billing": "charged twice refund invoice", "shipping": "package parcel delivery late",
+            "technical": "app crashes error login"}
+    rows = [(f"my {cues[k].split()[i % 4]} problem number {i}", k) for i in range(150) for k in [list(cues)[i % 3]]]
+    data = tmp_path / "tickets.csv"
+    with data.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([("text", "label"), *rows])
+    base = ["fit", "--config", DEBUG, "--data.train_path", str(data), "--trainer.max_epochs", "8",
+            "--trainer.enable_progress_bar", "false", "--model.optimizer", "adam", "--model.lr", "0.01"]
+    for tie_break, name in (("val/loss", "tied"), ("null", "first")):
+        assert main([*base, "--checkpoint.tie_break", tie_break, "--trainer.logger.init_args.name", name]) == 0
+        run = tmp_path / "runs" / "debug" / name / "version_0"
+        epochs = [r for r in csv.DictReader((run / "metrics.csv").open()) if r.get("val/acc")]
+        best = max(float(r["val/acc"]) for r in epochs)
+        tied = [r for r in epochs if float(r["val/acc"]) == best]
+        assert len(tied) > 1  # the data make several epochs tie
+        kept = min(tied, key=lambda r: float(r["val/loss"])) if name == "tied" else tied[0]
+        (ckpt,) = (run / "checkpoints").glob("best-*.ckpt")
+        assert ckpt.name.startswith(f"best-epoch{int(kept['epoch']):02d}-"), (ckpt.name, tied)
+        if name == "tied":
+            state = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+            (callback,) = [v for k, v in state["callbacks"].items() if k.startswith("Checkpoint")]
+            ((path, value),) = callback["tie_values"].items()  # kept for a resumed run
+            assert Path(path).name == ckpt.name and value == pytest.approx(float(kept["val/loss"]), rel=1e-5)

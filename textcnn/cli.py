@@ -46,11 +46,68 @@ USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueEr
 
 
 class Checkpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` whose ``last.ckpt`` follows every save interval (each epoch by default).
+    """``ModelCheckpoint`` that breaks ties on the monitored metric by a second one, and whose
+    ``last.ckpt`` follows every save interval (each epoch by default).
+
+    Ties: on a small dev set several epochs often share the best accuracy (every epoch at 100%,
+    say); ModelCheckpoint keeps the first of them, the least trained. Here an epoch that equals
+    the kept one and has a lower ``tie_break`` (default ``val/loss``) replaces it.
 
     Lightning 2.6 refreshes ``last.ckpt`` only when a top-k checkpoint is written at the same
     step, so after the best epoch it goes stale and a run resumed from it would redo epochs.
+
+    Args:
+        tie_break: metric (lower is better) that decides between epochs with equal
+            ``monitor`` values; None keeps the first of them, as ModelCheckpoint does.
     """
+
+    def __init__(self, *args, tie_break: Optional[str] = "val/loss", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.tie_break = tie_break
+        self._tie_values: dict[str, float] = {}  # checkpoint path -> its tie_break value
+
+    def _tie_value(self, trainer) -> Optional[float]:
+        if not self.tie_break or self.tie_break == self.monitor:
+            return None
+        value = trainer.callback_metrics.get(self.tie_break)
+        return None if value is None else float(value)
+
+    def check_monitor_top_k(self, trainer, current=None) -> bool:
+        if super().check_monitor_top_k(trainer, current):
+            return True
+        if current is None or self.kth_best_model_path not in self.best_k_models:
+            return False
+        kth = self.best_k_models[self.kth_best_model_path]
+        value, kept = self._tie_value(trainer), self._tie_values.get(self.kth_best_model_path)
+        better = bool(current == kth) and value is not None and kept is not None and value < kept
+        return trainer.strategy.reduce_boolean_decision(better)
+
+    def _update_best_and_save(self, current, trainer, monitor_candidates) -> None:
+        before = set(self.best_k_models)
+        super()._update_best_and_save(current, trainer, monitor_candidates)
+        value = self._tie_value(trainer)
+        for path in set(self.best_k_models) - before:
+            if value is not None:
+                self._tie_values[path] = value
+        self._tie_values = {p: v for p, v in self._tie_values.items() if p in self.best_k_models}
+        if self._tie_values:  # among equal scores the lower tie_break value is the better
+            sign = 1 if self.mode == "max" else -1
+
+            def rank(path):
+                return sign * float(self.best_k_models[path]), -self._tie_values.get(path, float("inf"))
+
+            self.best_model_path = max(self.best_k_models, key=rank)
+            self.best_model_score = self.best_k_models[self.best_model_path]
+            if len(self.best_k_models) == self.save_top_k:
+                self.kth_best_model_path = min(self.best_k_models, key=rank)
+                self.kth_value = self.best_k_models[self.kth_best_model_path]
+
+    def state_dict(self) -> dict:
+        return {**super().state_dict(), "tie_values": dict(self._tie_values)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)
+        self._tie_values = dict(state_dict.get("tie_values", {}))
 
     def _save_topk_checkpoint(self, trainer, monitor_candidates) -> None:
         super()._save_topk_checkpoint(trainer, monitor_candidates)
