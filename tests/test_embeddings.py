@@ -366,3 +366,18 @@ def test_low_coverage_warns_with_examples(files):
     itos = ["<pad>", "<unk>", "the", *[f"zz{i}" for i in range(9)]]
     with pytest.warns(UserWarning, match=r"only 10.0% of the vocabulary's 10 words have a vector \(e.g. missing: \['zz0'"):
         build_embedding_matrix(itos, files["glove"])
+
+
+def test_coverage_is_measured_on_the_training_words_not_those_taken_from_the_vectors_file(files, tmp_path, caplog):
+    from textcnn.data import TextDataModule
+
+    rows = "".join(f"zq{i} xv{i} qq,{'a' if i % 2 else 'b'}\n" for i in range(20))  # no word has a vector
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\nthe cat sat,a\n" + rows, encoding="utf-8")
+    caplog.set_level("INFO", logger="textcnn")
+    dm = TextDataModule(train_path=str(data), val_fraction=0.2, vectors=str(files["glove"]), vectors_vocab=10)
+    with pytest.warns(UserWarning, match=r"of the vocabulary's \d+ training words have a vector \(e.g. missing"):
+        dm.embedding_matrix
+    stats = dm._vector_stats
+    assert stats["total"] == sum(w in dm._train_words for w in dm.vocab.itos[2:]) < len(dm.vocab) - 2
+    assert stats["coverage"] < 0.2 and "training words (" in caplog.text

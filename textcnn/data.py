@@ -638,6 +638,7 @@ class TextDataModule(L.LightningDataModule):
                 raise DataError(f"--data.{name} must be at least {least}, got {value}{unset}")
         self.tokenizer = build_tokenizer(tokenizer, lowercase=lowercase)
         self._prepared = False
+        self._train_words: Optional[set[str]] = None
         self._matrix: Optional[np.ndarray] = None
         self._vector_stats: Optional[dict] = None
         self.splits: dict[str, EncodedDataset] = {}
@@ -703,6 +704,8 @@ class TextDataModule(L.LightningDataModule):
         _report_repeats(tokens, {name: lab for name, (_, lab) in parts.items()}, self.labels, h.train_path)
         extra = frequent_words(h.vectors, h.vectors_vocab, h.vectors_format) if h.vectors and h.vectors_vocab else ()
         self.vocab = Vocab.build(tokens["train"], min_freq=h.min_freq, max_size=h.max_vocab_size, extra_tokens=extra)
+        # vector coverage is measured on these: words added from the vectors file always have one
+        self._train_words = {t for text in tokens["train"] for t in text} if extra else None
         if len(self.vocab) <= 2:  # only the padding and unknown-word entries
             raise DataError(f"{h.train_path}: no token of the training split occurs --data.min_freq {h.min_freq} "
                             "times, so the vocabulary would be empty and every text unknown; lower --data.min_freq")
@@ -740,7 +743,7 @@ class TextDataModule(L.LightningDataModule):
             h = self.hparams
             self._matrix, self._vector_stats = build_embedding_matrix(
                 self.vocab.itos, h.vectors, format=h.vectors_format, unk_init=h.unk_init,
-                scale_std=h.vectors_scale, seed=h.split_seed,
+                scale_std=h.vectors_scale, seed=h.split_seed, measured=self._train_words,
             )
             if h.embedding_dim is not None and h.embedding_dim != self._matrix.shape[1]:
                 raise DataError(

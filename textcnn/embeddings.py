@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO, Iterable, Sequence
+from typing import BinaryIO, Container, Iterable, Optional, Sequence
 
 import numpy as np
 from gensim.models import KeyedVectors
@@ -181,6 +181,7 @@ def build_embedding_matrix(
     scale_std: float | None = None,
     seed: int = 0,
     lowercase_fallback: bool = True,
+    measured: Optional[Container[str]] = None,
 ) -> tuple[np.ndarray, dict]:
     """Build a ``(V, D)`` float32 embedding table for a vocabulary from pretrained vectors.
 
@@ -197,10 +198,13 @@ def build_embedding_matrix(
             ``"matched"`` unknowns follow the new scale (GloVe std ~0.64 vs word2vec ~0.14).
         seed: seed of the generator for unknown rows.
         lowercase_fallback: also try ``word.lower()`` when the exact word is missing.
+        measured: the words coverage is measured on (default: all), e.g. the training words
+            when the vocabulary also holds words taken from the vectors file itself, which
+            always have a vector.
 
     Returns:
         ``(matrix, stats)`` with stats ``{"found", "total", "coverage", "dim", "source"}``;
-        ``total`` counts the vocabulary's words without the two special rows.
+        ``total`` counts the measured words (the vocabulary's words without the two special rows).
     """
     itos = list(getattr(itos, "itos", itos))
     low = _parse_unk_init(unk_init)
@@ -225,20 +229,24 @@ def build_embedding_matrix(
                 found[i] = True
                 break
 
-    n_found, total = int(found.sum()), len(words)
+    counted = np.array([measured is None or w in measured for w in itos], dtype=bool)
+    counted[:2] = False
+    n_found, total = int((found & counted).sum()), int(counted.sum())
     name = str(source)
-    if n_found == 0:
+    if n_found == 0 and total:
         raise VectorsError(
             f"{name}: coverage is 0: none of the vocabulary's {total} words (e.g. {words[:3]}) has a vector. "
             "Check the case (GloVe is lowercase: --data.lowercase true, or lowercase_fallback=True in Python), "
             "the tokenizer (it must split words as the vectors were trained) and that this is the right vectors file"
         )
-    stats = {"found": n_found, "total": total, "coverage": n_found / total, "dim": dim, "source": name}
-    logger.info("%s: found %d/%d words (%.1f%% coverage)", name, n_found, total, 100 * stats["coverage"])
-    if stats["coverage"] < LOW_COVERAGE:
+    stats = {"found": n_found, "total": total, "coverage": n_found / max(total, 1), "dim": dim, "source": name}
+    whose = "words" if measured is None else "training words"
+    logger.info("%s: found %d/%d %s (%.1f%% coverage)", name, n_found, total, whose, 100 * stats["coverage"])
+    if total and stats["coverage"] < LOW_COVERAGE:
+        missing = [w for w, f, c in zip(itos, found, counted) if c and not f][:3]
         warnings.warn(
-            f"{name}: only {100 * stats['coverage']:.1f}% of the vocabulary's {total} words have a vector "
-            f"(e.g. missing: {[w for w, f in zip(words, found[2:]) if not f][:3]}); check the case, the tokenizer "
+            f"{name}: only {100 * stats['coverage']:.1f}% of the vocabulary's {total} {whose} have a vector "
+            f"(e.g. missing: {missing}); check the case, the tokenizer "
             "and that this is the right vectors file, in the right format", UserWarning, stacklevel=2)
 
     if scale_std is not None:
