@@ -60,6 +60,8 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / "configs"
 
 # Kim (2014), Table 2, test accuracy (%) with word2vec 300d (MR and Subj: 10-fold CV).
+CV_VAL_FRACTION = 0.1  # k-fold CV: this share of each training part is the dev set (Kim)
+
 KIM_2014 = {
     "rand": {"mr": 76.1, "sst2": 82.7, "subj": 89.6, "trec": 91.2},
     "static": {"mr": 81.0, "sst2": 86.8, "subj": 93.0, "trec": 92.8},
@@ -259,7 +261,7 @@ class Unit:
 
 def plan(config: dict, protocol: str, variants: Sequence[str], baselines: Sequence[str], epochs: int,
          work_dir: Path, folds: int = 10, fold_ids: Optional[Sequence[int]] = None,
-         seeds: Sequence[int] = (0,), val_fraction: float = 0.1, rand_dim: Optional[int] = None,
+         seeds: Sequence[int] = (0,), val_fraction: float = CV_VAL_FRACTION, rand_dim: Optional[int] = None,
          accelerator: str = "auto", precision: str = "32-true", verbose: bool = False,
          patience: Optional[int] = None, key: str = "", start: int = 0) -> list[Unit]:
     """The units of ``variants`` and ``baselines`` on the same splits, in report order.
@@ -403,7 +405,7 @@ def run_units(units: Sequence[Unit], on_run: Callable[[Unit, dict], None], jobs:
 
 def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Sequence[str], epochs: int,
              work_dir: Path, folds: int = 10, fold_ids: Optional[Sequence[int]] = None,
-             seeds: Sequence[int] = (0,), val_fraction: float = 0.1, rand_dim: Optional[int] = None,
+             seeds: Sequence[int] = (0,), val_fraction: float = CV_VAL_FRACTION, rand_dim: Optional[int] = None,
              accelerator: str = "auto", precision: str = "32-true", verbose: bool = False,
              on_run: Optional[Callable[[dict], None]] = None, patience: Optional[int] = None,
              jobs: int = 1, threads: Optional[int] = None, done: Sequence[dict] = ()) -> list[dict]:
@@ -494,7 +496,12 @@ def format_table(report: dict) -> str:
     for n in names:
         src = _source(report, n)
         groups.setdefault((src["command"], src["date"]), []).append(n)
-    lines += ["", "Test accuracy (%), mean ± standard deviation over runs (a single run: its accuracy)."]
+    if report.get("complete") is False:
+        short = [f"{sets[n]['title']} {len(sets[n]['runs'])} of {sets[n]['runs_planned']} runs" for n in names
+                 if len(sets[n]["runs"]) < sets[n].get("runs_planned", 0)]
+        lines[:0] = [f"**Incomplete** ({'; '.join(short) or 'stopped'}): the run was stopped or failed; the same "
+                     "command with `--resume` runs the rest.", ""]
+    lines += ["", "Test accuracy (%), mean ± sample standard deviation over runs (a single run: its accuracy)."]
     for group in groups.values():
         src = _source(report, group[0])
         who = "Generated" if len(groups) == 1 else ", ".join(sets[n]["title"] for n in group) + ": generated"
@@ -741,7 +748,8 @@ def cv_main(argv: Sequence[str]) -> int:
               "patience": patience, "jobs": args.jobs,
               "settings": {"variants": variants, "baselines": args.baselines, "rand_dim": args.rand_dim,
                            "accelerator": args.accelerator, "precision": args.precision, "threads": args.threads},
-              "data": config["data"], "model": config["model"], "runs": []}
+              "data": _recorded_data(config["data"], "cv"), "model": config["model"], "complete": False,
+              "runs_planned": len(fold_ids) * len(seeds) * (len(variants) + len(args.baselines)), "runs": []}
     done, earlier_minutes = [], 0.0
     if args.resume:
         old = _read_report(out, "--resume")
@@ -773,6 +781,7 @@ def cv_main(argv: Sequence[str]) -> int:
     except Exception as e:
         _failed(out, len(report["runs"]))
         raise _as_set_hint(e) from None
+    report["complete"] = True
     write()  # in plan order
     print(f"\n{report['protocol']}, up to {epochs} epochs{_stopping(patience)}:")
     for method, s in report["summary"].items():
@@ -808,6 +817,30 @@ def _read_report(path: Path, flag: str) -> dict:
         raise DataError(f"{flag}: not a report of textcnn bench or cv (its runs are missing or malformed); run "
                         f"without {flag}, or give another --out", path)
     return report
+
+
+def _recorded_data(data: dict, protocol: str) -> dict:
+    """A config's ``data`` section as it ran, for a report: paths left out, and for k-fold CV the
+    split the protocol uses (10% of each training part for dev, no test fraction)."""
+    data = {k: v for k, v in data.items() if not k.endswith("_path")}
+    if protocol == "cv":
+        data.update(val_fraction=CV_VAL_FRACTION, test_fraction=0.0)
+    return data
+
+
+def _check_update_loses_nothing(path: Path, planned: dict[str, tuple[set, int]]) -> None:
+    """For ``--update``: refuse, before any training, a rerun that would replace a data set of
+    the report at ``path`` with fewer methods or fewer runs (a quick run put over a full one);
+    ``planned`` maps each data set rerun to its methods and number of runs."""
+    old = _read_report(path, "--update")["datasets"]
+    for name, (methods, runs) in planned.items():
+        before = old.get(name) or {}
+        lost = sorted({r["method"] for r in before.get("runs", [])} - methods)
+        if lost or runs < len(before.get("runs", [])):
+            what = f"its {', '.join(lost)} results" if lost else f"{len(before['runs'])} runs with {runs}"
+            raise DataError(f"--update would replace {name} and lose {what}; rerun it in full (the same "
+                            "variants, baselines, folds and seeds), write elsewhere with another --out, or add "
+                            "--replace to replace it all the same", path)
 
 
 def _kept_datasets(path: Path, rerun: Sequence[str]) -> dict:
@@ -919,6 +952,8 @@ def bench_main(argv: Sequence[str]) -> int:
     p.add_argument("--readme", default=None, help="also put the table between the bench markers of this README")
     p.add_argument("--update", action="store_true", help="keep the other data sets of an existing OUT.json (each "
                    "with the command that produced it) and replace only those run now")
+    p.add_argument("--replace", action="store_true", help="with --update: replace a data set even when the rerun has "
+                   "fewer methods or runs than the results it replaces (refused otherwise)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run: keep the runs already in "
                    "OUT.json (run with the same settings) and run only the rest")
     _common_options(p)
@@ -960,7 +995,7 @@ def bench_main(argv: Sequence[str]) -> int:
                            "precision": args.precision,
                            "threads": args.threads, "jobs": args.jobs, "patience": args.patience,
                            "set": args.set, "c_grid": list(C_GRID)},
-              "kim2014": KIM_2014, "datasets": {}}
+              "kim2014": KIM_2014, "complete": False, "datasets": {}}
 
     kept = _kept_datasets(_output(out, ".json"), found) if args.update else {}
 
@@ -991,13 +1026,19 @@ def bench_main(argv: Sequence[str]) -> int:
         report["datasets"][name] = {
             "title": ds.title, "protocol": _describe_protocol(ds.protocol, args.folds, fold_ids, ds_seeds),
             "epochs": epochs, "patience": patience, "vectors": Path(str(config["data"].get("vectors"))).name,
-            "data": {k: v for k, v in config["data"].items() if not k.endswith("_path")},
+            "data": _recorded_data(config["data"], ds.protocol),
             "model": config["model"], "runs": [], "summary": {},
         }
         units += plan(config, ds.protocol, variants, args.baselines, epochs, work_root / name, folds=args.folds,
                       fold_ids=fold_ids, seeds=ds_seeds, rand_dim=args.rand_dim, accelerator=args.accelerator,
                       precision=args.precision, verbose=args.verbose, patience=patience, key=name,
                       start=len(units))
+    for name in found:
+        report["datasets"][name]["runs_planned"] = sum(len(u.methods) for u in units if u.key == name)
+    if args.update and not args.replace:
+        _check_update_loses_nothing(_output(out, ".json"), {
+            name: ({m for u in units if u.key == name for m in u.methods}, report["datasets"][name]["runs_planned"])
+            for name in found})
     if args.resume:
         units, earlier_minutes = _resume_bench(_output(out, ".json"), report, units)
     left = {name: sum(len(u.methods) for u in units if u.key == name) for name in found}
@@ -1030,6 +1071,7 @@ def bench_main(argv: Sequence[str]) -> int:
     except Exception as e:
         _failed(_output(out, ".json"), sum(len(report["datasets"][n]["runs"]) for n in found))
         raise _as_set_hint(e) from None
+    report["complete"] = True
     save()
     table = format_table(report)
     if args.readme:
