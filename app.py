@@ -42,6 +42,12 @@ if not MODELS:
                      "set TEXTCNN_CHECKPOINTS or create one with `textcnn export`")
 
 
+def _describe(name: str, clf: TextClassifier) -> str:
+    """The dropdown's entry for a model: its folder name and labels."""
+    shown = ", ".join(clf.labels[:6]) + (f", ... ({len(clf.labels)} labels)" if len(clf.labels) > 6 else "")
+    return f"{name}: {shown}"
+
+
 def check_text(text: str) -> str:
     """The stripped text, or a gr.Error with what to do when it is empty or too long."""
     text = (text or "").strip()
@@ -65,7 +71,18 @@ def classify(model_name: str, text: str):
     unknown = [t.replace("`", "'") for t in explanation.unknown]
     note = ("Not in the model's vocabulary (each read as the same unknown-word vector): "
             + ", ".join(f"`{t}`" for t in unknown[:20]) + (" ..." if len(unknown) > 20 else "")) if unknown else ""
+    if explanation.tokens and not any(explanation.known):
+        note = (f"**None of these words is in this model's vocabulary, so the label is a guess.** Is the text in "
+                f"the model's language? {note}")
     return explanation.probabilities, explanation.segments(), note
+
+
+def reclassify(model_name: str, text: str):
+    """After the model changes: the new model's answer for the text shown, or empty outputs
+    when there is none (so that no answer of the previous model stays on the page)."""
+    if not (text or "").strip():
+        return None, None, ""
+    return classify(model_name, text)
 
 
 # Batch outputs. Gradio copies a returned file into its own cache (trimmed by delete_cache
@@ -121,10 +138,12 @@ def _for_the_page(message: str, path: str) -> str:
 with gr.Blocks(title="TextCNN", delete_cache=(3600, 3600)) as demo:
     gr.Markdown("# TextCNN (Kim 2014)\nThe label, the probability of every label, and the words whose "
                 "convolution windows won the max-pooling, coloured by how much they pushed towards the "
-                "predicted label (red: for, blue: against).")
-    model = gr.Dropdown(choices=list(MODELS), value=next(iter(MODELS)), label="Model")
+                "predicted label (red: towards it, purple: against it).")
+    model = gr.Dropdown(choices=[(_describe(name, clf), name) for name, clf in MODELS.items()],
+                        value=next(iter(MODELS)), label="Model")
     with gr.Tab("Text"):
-        text = gr.Textbox(label="Text", lines=3, placeholder="Type or paste a sentence", elem_id="text-input")
+        text = gr.Textbox(label="Text", lines=3, elem_id="text-input",
+                          placeholder="Type or paste a sentence; Shift+Enter or the button classifies it")
         button = gr.Button("Classify", variant="primary", elem_id="classify")
         label = gr.Label(label="Prediction", num_top_classes=10, elem_id="label")
         highlights = gr.HighlightedText(label="Words that drove the decision", elem_id="highlights",
@@ -135,6 +154,7 @@ with gr.Blocks(title="TextCNN", delete_cache=(3600, 3600)) as demo:
             gr.Examples(examples, inputs=[model, text], label="Examples (model, text)")
         gr.on([button.click, text.submit], classify, inputs=[model, text], outputs=[label, highlights, unknown],
               api_name="classify")
+        model.change(reclassify, inputs=[model, text], outputs=[label, highlights, unknown], api_visibility="private")
     with gr.Tab("Batch"):
         upload = gr.File(label="CSV (column 'text'), TSV, JSONL or TXT (one text a line)", type="filepath",
                          file_types=[".csv", ".tsv", ".jsonl", ".txt"])
@@ -142,6 +162,8 @@ with gr.Blocks(title="TextCNN", delete_cache=(3600, 3600)) as demo:
         result = gr.File(label="Predictions (CSV)")
         note = gr.Markdown()
         run.click(classify_file, inputs=[model, upload], outputs=[result, note], api_name="classify_file")
+        # a new file or model: the previous predictions go, so that none is taken for the new one's
+        gr.on([upload.change, model.change], lambda: (None, ""), outputs=[result, note], api_visibility="private")
 
 demo.queue(default_concurrency_limit=2, max_size=64)  # bounded concurrency and waiting line
 

@@ -56,6 +56,14 @@ def test_classify_handler_gives_probabilities_and_highlights(app):
     assert note.startswith("Not in the model's vocabulary") and "`qzxv`" in note and "`film`" not in note
 
 
+def test_a_new_model_answers_for_the_text_shown_and_text_it_cannot_read_is_said(app):
+    assert app.reclassify("tiny-sentiment", "  ") == (None, None, "")  # nothing shown stays from another model
+    assert app.reclassify("tiny-sentiment", SENTENCE) == app.classify("tiny-sentiment", SENTENCE)
+    probs, spans, note = app.classify("tiny-sentiment", "qzxv wxyq")
+    assert note.startswith("**None of these words is in this model's vocabulary, so the label is a guess.**")
+    assert "`qzxv`, `wxyq`" in note and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+
+
 def test_empty_and_over_long_input_get_a_clear_message(app, monkeypatch):
     for empty in ("", "   \n", None):
         with pytest.raises(gr.Error, match="type or paste a text"):
