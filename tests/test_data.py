@@ -117,10 +117,14 @@ def test_missing_label_names_the_line(tmp_path):
     assert "d.txt, line 2: missing label" in read_error(path, format="text_label")
 
 
-def test_not_utf8_names_the_line(tmp_path):
+def test_not_utf8_names_the_line_and_the_encoding_it_reads_as(tmp_path):
     path = write(tmp_path, "d.csv", "text,label\na,1\ncaf\xe9,0\n".encode("latin-1"))
     message = read_error(path)
-    assert "d.csv, line 3" in message and "UTF-8" in message
+    assert "d.csv, line 3" in message and "UTF-8" in message and "`iconv -f latin1 -t utf-8 IN > OUT`" in message
+    quotes = write(tmp_path, "q.csv", "text,label\n\u201cgreat\u201d \u2013 truly,1\n".encode("cp1252"))
+    assert "it reads as Windows-1252: `iconv -f cp1252 -t utf-8 IN > OUT`" in read_error(quotes)
+    chinese = write(tmp_path, "zh.csv", "text,label\n国足主帅公布大名单,体育\n苹果发布新款手机,科技\n".encode("gbk"))
+    assert "it reads as Chinese GBK / GB18030: `iconv -f gb18030 -t utf-8 IN > OUT`" in read_error(chinese)
 
 
 @pytest.mark.parametrize(

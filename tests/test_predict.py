@@ -251,3 +251,13 @@ def test_api_accepts_any_iterable_of_texts_and_explain_wants_a_str(tiny_bundle_d
 def test_a_bundle_folder_that_does_not_exist_is_named(tmp_path, capsys):
     assert _predict(tmp_path / "nope", tmp_path / "in.txt", tmp_path / "out.csv") == 2
     assert f"textcnn: error: {tmp_path / 'nope'}: no such bundle folder" in capsys.readouterr().err
+
+
+def test_several_lines_in_another_encoding_end_with_how_to_convert_the_file(tiny_bundle_dir, tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_bytes("text\n\u201ca superb film\u201d\nplain words\n\u201cdull\u201d \u2013 bad\n".encode("cp1252"))
+    assert _predict(tiny_bundle_dir, src, tmp_path / "out.csv") == 0
+    err = capsys.readouterr().err
+    assert "2 line(s) were not predicted (blank or unreadable; line(s) 2, 4)" in err
+    assert ("several lines are not UTF-8: convert the file and predict again (it reads as Windows-1252: "
+            "`iconv -f cp1252 -t utf-8 IN > OUT`)") in err

@@ -444,8 +444,11 @@ def _predict_main(argv: Sequence[str]) -> int:
         print(f"{len(summary.errors)} line(s) were not predicted (blank or unreadable; line(s) "
               f"{some([e.line for e in summary.errors])})", file=sys.stderr)
         if sum("UTF-8" in e.message for e in summary.errors) > 1:
-            print("several lines are not UTF-8: if the file is in another encoding, convert it and predict again "
-                  "(e.g. `iconv -f latin1 -t utf-8 IN > OUT` for a Latin-1 file)", file=sys.stderr)
+            from .data import iconv_hint
+
+            with open(args.input, "rb") as f:
+                hint = iconv_hint(f.read(1 << 20))
+            print(f"several lines are not UTF-8: convert the file and predict again ({hint})", file=sys.stderr)
     return 0 if summary.predicted else 2
 
 

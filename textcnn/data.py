@@ -32,6 +32,7 @@ __all__ = [
     "FORMATS",
     "read_examples",
     "check_labels",
+    "iconv_hint",
     "label_names",
     "stratified_split",
     "kfold_split",
@@ -70,6 +71,28 @@ def _count_lines(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def iconv_hint(raw: bytes) -> str:
+    """How to convert ``raw`` (a file that is not UTF-8) to UTF-8: the encoding it reads as,
+    tried in the order such files usually come in: GB18030 (Chinese GBK), Windows-1252 (its
+    quotes and dashes are bytes 0x80-0x9f, control characters in Latin-1), then Latin-1."""
+    try:
+        text = raw.decode("gb18030")
+        if len(_CJK.findall(text)) > 0.1 * sum(1 for b in raw if b > 0x7f):
+            return "it reads as Chinese GBK / GB18030: `iconv -f gb18030 -t utf-8 IN > OUT`"
+    except UnicodeDecodeError:
+        pass
+    if any(0x80 <= b <= 0x9f for b in raw):
+        try:
+            raw.decode("cp1252")
+            return "it reads as Windows-1252: `iconv -f cp1252 -t utf-8 IN > OUT`"
+        except UnicodeDecodeError:
+            pass
+    return "if it is Latin-1: `iconv -f latin1 -t utf-8 IN > OUT`"
+
+
 def _read_text(path: str) -> str:
     """The file decoded as UTF-8 (BOM dropped); DataError naming the line of a bad byte."""
     with open(path, "rb") as f:
@@ -88,7 +111,7 @@ def _read_text(path: str) -> str:
         line = _count_lines(raw[: e.start].decode("utf-8")) + 1
         raise DataError(
             f"byte 0x{raw[e.start]:02x} (offset {e.start}) is not valid UTF-8; expected a UTF-8 text "
-            "file: re-save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8 IN > OUT` for a Latin-1 file)",
+            f"file: re-save it as UTF-8 ({iconv_hint(raw)})",
             path,
             line,
         ) from None
@@ -454,7 +477,6 @@ def kfold_split(labels: Sequence[str], num_folds: int, fold: int, seed: int) -> 
 _WARNED_SMALL_CLASSES: set = set()
 
 
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 LONG_TEXT_TOKENS = 1000  # a longest text over this and 20 times the median suggests --data.max_len
 
 
