@@ -504,9 +504,10 @@ def _run(argv: list[str]) -> int:
         args=argv,
         save_config_kwargs={"overwrite": True},
         parser_kwargs={"exit_on_error": False, "description": "Kim (2014) TextCNN: fit, validate, test, predict; also "
+                       "`textcnn cv` (k-fold cross-validation), `textcnn bench` (Kim's benchmarks with baselines), "
                        "`textcnn export` (checkpoint -> bundle), `textcnn classify` (bundle -> labels), "
-                       "`textcnn predict --bundle` (file -> predictions) and `textcnn demo`. Errors are one line; "
-                       "add --debug for the traceback."},
+                       "`textcnn predict --bundle` (file -> predictions) and `textcnn demo`; each takes --help. "
+                       "Errors are one line; add --debug for the traceback."},
     )
     return 0
 
