@@ -406,6 +406,23 @@ def test_cv_takes_set_and_its_error_hints_name_set_not_the_options_of_fit(tiny_c
     assert "--set 'data.textcolumn=review': no data option 'textcolumn'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value, message", [
+    ("model.lr=abc", "model.lr: 'abc' is not a valid value; expected null or float"),
+    ("model.kernel_sizes=7", "model.kernel_sizes: 7 is not a valid value; expected list[int]"),
+    ("model.drop_rate=2", "drop_rate must be in [0, 1), got 2"),
+    ("data.max_len=0", "--set data.max_len=... must be at least 1, got 0; null for no limit"),
+])
+def test_a_bad_set_value_stops_before_any_training_with_the_key(value, message, tiny_csv, tmp_path, monkeypatch,
+                                                                  capsys):
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "cv.json"
+    assert main(["cv", "--config", DEBUG, "--train-path", str(tiny_csv), "--folds", "2", "--out", str(out),
+                 "--set", value]) == 2
+    err = capsys.readouterr().err
+    assert f"debug.yaml: {message}" in err and "Traceback" not in err, err
+    assert not out.exists()
+
+
 def test_nb_lr_baseline_learns_a_multiclass_cue_and_picks_c_on_dev():
     rng = np.random.default_rng(0)
     cues = ["alpha", "beta", "gamma"]

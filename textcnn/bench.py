@@ -136,6 +136,38 @@ def load_config(path: str | Path) -> dict:
     }
 
 
+def check_config(config: dict, where: str) -> None:
+    """A ``DataError`` naming the key, before any training, for a ``model:`` or ``data:`` value of
+    the wrong type or out of range (from the config or ``--set``); ``where`` names the config."""
+    from jsonargparse import ArgumentParser
+
+    from .data import TextDataModule
+    from .module import TextCNNModule
+
+    sizes = {"vocab_size": 4, "num_classes": 2, "embed_dim": 8}
+    parser = ArgumentParser(exit_on_error=False)
+    parser.add_class_arguments(TextCNNModule, "model", skip=set(sizes))
+    parser.add_class_arguments(TextDataModule, "data")
+    try:
+        parser.parse_object({"model": config["model"], "data": config["data"]})
+    except Exception as e:  # jsonargparse's ArgumentError: 'Parser key "model.lr": ...'
+        key = re.search(r'key "(model|data)\.(\w+)"', str(e))
+        if not key:
+            raise DataError(" ".join(str(e).split()), where) from None
+        cls = TextCNNModule if key[1] == "model" else TextDataModule
+        wanted = str(inspect.signature(cls.__init__).parameters[key[2]].annotation)
+        for wrapper, words in (("Optional[", "null or "), ("Union[", "one of ")):
+            if wanted.startswith(wrapper) and wanted.endswith("]"):
+                wanted = words + wanted[len(wrapper):-1]
+        raise DataError(f"{key[1]}.{key[2]}: {config[key[1]].get(key[2])!r} is not a valid value; expected {wanted}",
+                        where) from None
+    try:  # values of the right type but out of range: the classes check them
+        TextDataModule(**config["data"])
+        TextCNNModule(**sizes, **config["model"])
+    except (ValueError, TypeError) as e:
+        raise _as_set_hint(DataError(str(e), where)) from None
+
+
 def _early_stopping_patience(callbacks, path: Path) -> Optional[int]:
     """The patience of the ``EarlyStopping`` in a config's ``trainer.callbacks`` (one mapping or a
     list of ``class_path`` / ``init_args`` mappings), or ``None`` when there is none."""
@@ -758,6 +790,7 @@ def cv_main(argv: Sequence[str]) -> int:
         config["data"]["train_path"] = args.train_path
     for section, key, value in _overrides(args.set):
         config[section][key] = value
+    check_config(config, args.config)
     variants = args.variants or [config["model"].get("variant", "multichannel")]
     seeds = args.seeds or [config["seed"]]
     epochs = args.epochs or config["max_epochs"]
@@ -1046,6 +1079,7 @@ def bench_main(argv: Sequence[str]) -> int:
             config["data"]["vectors"] = vectors
         for section, key, value in overrides:
             config[section][key] = value
+        check_config(config, str(CONFIG_DIR / ds.config) + (f" with --set {' '.join(args.set)}" if args.set else ""))
         epochs = args.epochs or config["max_epochs"]
         patience = args.patience if args.patience is not None else config["patience"]
         ds_seeds = [config["seed"]] if ds.protocol == "cv" else seeds

@@ -111,6 +111,10 @@ class TextCNNModule(L.LightningModule):
             raise ValueError(f"unknown optimizer {optimizer!r}; choose one of: {', '.join(OPTIMIZERS)}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        if not 0.0 <= drop_rate < 1.0:
+            raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
+        if lr is not None and not lr > 0:
+            raise ValueError(f"lr must be a positive number (or null for the optimizer's default), got {lr}")
         self.save_hyperparameters()
         self.model = TextCNN(**self.model_config())
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
