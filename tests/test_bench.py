@@ -423,6 +423,18 @@ def test_a_bad_set_value_stops_before_any_training_with_the_key(value, message, 
     assert not out.exists()
 
 
+def test_a_bad_row_in_any_set_stops_the_bench_before_the_first_training(tiny_glove, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    data = tiny_benchmarks(tmp_path)
+    test = data / "sst2" / "test.csv"
+    test.write_text(test.read_text(encoding="utf-8") + "one,too,many\n", encoding="utf-8")
+    calls = _interrupt_after(monkeypatch, None)
+    assert main(["bench", "--data-dir", str(data), "--variants", "rand", "--folds", "2", "--epochs", "1",
+                 "--seeds", "1", "--out", str(tmp_path / "b")]) == 2
+    assert "test.csv, line 42: expected 2 fields" in capsys.readouterr().err
+    assert calls == [] and not (tmp_path / "b.json").exists()  # MR, first in order, never trained
+
+
 def test_nb_lr_baseline_learns_a_multiclass_cue_and_picks_c_on_dev():
     rng = np.random.default_rng(0)
     cues = ["alpha", "beta", "gamma"]

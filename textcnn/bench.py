@@ -168,6 +168,18 @@ def check_config(config: dict, where: str) -> None:
         raise _as_set_hint(DataError(str(e), where)) from None
 
 
+def read_data_files(config: dict) -> None:
+    """Read every data file of ``config`` once, so that a bad row stops a run before any training
+    (``DataError`` naming file and line); the runs read them again for themselves."""
+    from .data import read_examples
+
+    data = config["data"]
+    for key in ("train_path", "val_path", "test_path"):
+        if data.get(key):
+            read_examples(data[key], format=data.get("format", "auto"), text_column=data.get("text_column", "text"),
+                          label_column=data.get("label_column", "label"))
+
+
 def _early_stopping_patience(callbacks, path: Path) -> Optional[int]:
     """The patience of the ``EarlyStopping`` in a config's ``trainer.callbacks`` (one mapping or a
     list of ``class_path`` / ``init_args`` mappings), or ``None`` when there is none."""
@@ -791,6 +803,7 @@ def cv_main(argv: Sequence[str]) -> int:
     for section, key, value in _overrides(args.set):
         config[section][key] = value
     check_config(config, args.config)
+    read_data_files(config)
     variants = args.variants or [config["model"].get("variant", "multichannel")]
     seeds = args.seeds or [config["seed"]]
     epochs = args.epochs or config["max_epochs"]
@@ -1080,6 +1093,7 @@ def bench_main(argv: Sequence[str]) -> int:
         for section, key, value in overrides:
             config[section][key] = value
         check_config(config, str(CONFIG_DIR / ds.config) + (f" with --set {' '.join(args.set)}" if args.set else ""))
+        read_data_files(config)  # a bad row stops the run now, not after the sets before this one
         epochs = args.epochs or config["max_epochs"]
         patience = args.patience if args.patience is not None else config["patience"]
         ds_seeds = [config["seed"]] if ds.protocol == "cv" else seeds
