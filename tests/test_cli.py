@@ -182,3 +182,14 @@ def test_epochs_tied_on_dev_accuracy_keep_the_one_with_the_lowest_dev_loss(tmp_p
             (callback,) = [v for k, v in state["callbacks"].items() if k.startswith("Checkpoint")]
             ((path, value),) = callback["tie_values"].items()  # kept for a resumed run
             assert Path(path).name == ckpt.name and value == pytest.approx(float(kept["val/loss"]), rel=1e-5)
+
+
+def test_a_fit_prints_no_lightning_advert_or_internal_deprecation(tiny_csv, tmp_path):
+    run = subprocess.run([sys.executable, "-m", "textcnn.cli", "fit", "--config", DEBUG, "--data.train_path",
+                          str(tiny_csv), "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    said = run.stdout + run.stderr
+    assert "epoch 1/1" in said and "best checkpoint" in said
+    for noise in ("litlogger", "LeafSpec", "smaller than the logging interval"):
+        assert noise not in said, noise

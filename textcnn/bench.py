@@ -495,7 +495,7 @@ def _left_to_run(units: Sequence[Unit], earlier: dict) -> tuple[list[Unit], list
 def _record(method: str, unit: Unit, dm, result: dict) -> dict:
     run = {"method": method, "fold": unit.fold, "seed": unit.seed, "unit": unit.index,
            **{f"num_{k}": len(dm.splits[k]) for k in ("train", "val", "test")}, **result}
-    log.info("%s seed %d %s: test acc %.4f (dev %.4f)", unit.where, unit.seed, method, run["test_acc"],
+    log.debug("%s seed %d %s: test acc %.4f (dev %.4f)", unit.where, unit.seed, method, run["test_acc"],
              run["val_acc"])
     return run
 

@@ -470,6 +470,9 @@ def _demo_main(argv: Sequence[str]) -> int:
             os.environ[key] = str(value)
     import runpy
 
+    # the command's INFO logging would show every HTTP request Gradio makes (as `python app.py` does not)
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     runpy.run_path(str(app), run_name="__main__")
     return 0
 
@@ -490,6 +493,21 @@ EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main, "demo": _d
                   "bench": _bench_main}
 
 
+class _DropAdvert(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("💡 Tip:")
+
+
+def _quiet_lightning_noise() -> None:
+    """Leave out what every run would print and no user can act on: Lightning's advert for its
+    cloud logger, a deprecation inside Lightning itself (torch 2.13's pytree), and the note that
+    an epoch has fewer batches than the logging interval (the epoch line reports every epoch)."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdvert())
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging "
+                            "interval")
+
+
 def _run(argv: list[str]) -> int:
     if argv and argv[0] in EXTRA_COMMANDS:
         return EXTRA_COMMANDS[argv[0]](argv[1:])
@@ -498,6 +516,7 @@ def _run(argv: list[str]) -> int:
     # main() always hands LightningCLI its arguments (without --debug); its warning about
     # args given next to sys.argv would print on every run.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+    _quiet_lightning_noise()
     TextCNNCLI(
         TextCNNModule,
         TextDataModule,
