@@ -176,8 +176,11 @@ def read_data_files(config: dict) -> None:
     data = config["data"]
     for key in ("train_path", "val_path", "test_path"):
         if data.get(key):
-            read_examples(data[key], format=data.get("format", "auto"), text_column=data.get("text_column", "text"),
-                          label_column=data.get("label_column", "label"))
+            try:
+                read_examples(data[key], format=data.get("format", "auto"),
+                              text_column=data.get("text_column", "text"), label_column=data.get("label_column", "label"))
+            except DataError as e:
+                raise _as_set_hint(e) from None
 
 
 def _early_stopping_patience(callbacks, path: Path) -> Optional[int]:
