@@ -636,7 +636,8 @@ def describe_machine(accelerator: str = "auto") -> str:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    parts = [platform.machine(), cpu, f"{_cpu_count()} CPU cores", f"torch CPU kernels {torch.backends.cpu.get_cpu_capability()}"]
+    parts = [platform.machine(), cpu, f"{_cpu_count()} CPU cores",
+             f"torch CPU kernels {torch.backends.cpu.get_cpu_capability()}"]
     if torch.cuda.is_available():
         parts.append(f"GPU {torch.cuda.get_device_name(0)}")
     return ", ".join(parts) + f", accelerator {accelerator}"
@@ -818,7 +819,8 @@ def cv_main(argv: Sequence[str]) -> int:
     fold_ids = _fold_ids(args)
     start = time.perf_counter()
     report = {"command": "textcnn cv " + shlex.join(argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "versions": _versions(), "machine": describe_machine(args.accelerator), "config": str(args.config), "train_path": config["data"].get("train_path"),
+              "versions": _versions(), "machine": describe_machine(args.accelerator), "config": str(args.config),
+              "train_path": config["data"].get("train_path"),
               "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds), "epochs": epochs,
               "patience": patience, "jobs": args.jobs,
               "settings": {"variants": variants, "baselines": args.baselines, "rand_dim": args.rand_dim,
