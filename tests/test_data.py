@@ -335,3 +335,19 @@ def test_repeated_texts_conflicting_labels_and_test_texts_seen_in_training_are_c
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no repeats: nothing said
         TextDataModule(train_path=str(clean), val_fraction=0.2, test_fraction=0.2).prepare()
+
+
+def test_a_rare_label_spelled_like_a_frequent_one_is_pointed_out_as_a_typo(tmp_path):
+    from textcnn.data import TextDataModule
+
+    rows = "".join(f"ticket {i} about money,{'billing' if i % 2 else 'shipping'}\n" for i in range(40))
+    path = write(tmp_path, "t.csv", "text,label\n" + rows + "charged twice,biling\nparcel late,shiping\n")
+    with pytest.warns(UserWarning) as caught:
+        TextDataModule(train_path=str(path), val_fraction=0.0).prepare()
+    said = [str(w.message) for w in caught]
+    assert any("label 'biling' (1 example(s), line(s) 42) looks like a typo of 'billing' (20 examples)" in m
+               for m in said), said
+    assert any("label 'shiping' (1 example(s), line(s) 43) looks like a typo of 'shipping'" in m for m in said)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TextDataModule(train_path=str(write(tmp_path, "ok.csv", "text,label\n" + rows)), val_fraction=0.0).prepare()

@@ -480,6 +480,22 @@ _WARNED_SMALL_CLASSES: set = set()
 LONG_TEXT_TOKENS = 1000  # a longest text over this and 20 times the median suggests --data.max_len
 
 
+def _warn_about_label_typos(labels: Sequence[str], lines: Sequence[int], path) -> None:
+    """Warn about a rare label (at most 2 examples) spelled almost like a frequent one (10 or more):
+    ``biling`` beside ``billing`` is most likely a typo that made a class of its own."""
+    import difflib
+
+    counts = Counter(labels)
+    frequent = [name for name, n in counts.most_common() if n >= 10]
+    for name, n in counts.items():
+        close = difflib.get_close_matches(name, frequent, n=1, cutoff=0.8) if n <= 2 else []
+        if close:
+            where = ", ".join(str(line) for line, label in zip(lines, labels) if label == name)
+            warnings.warn(f"{path}: label {name!r} ({n} example(s), line(s) {where}) looks like a typo of "
+                          f"{close[0]!r} ({counts[close[0]]} examples); as it is, it is a class of its own",
+                          UserWarning, stacklevel=3)
+
+
 def _warn_about_tokens(tokens: Sequence[Sequence[str]], path, max_len: Optional[int], word_tokens: bool) -> None:
     """Warn about training texts that train slowly or badly as tokenized: a few very long texts
     (every batch pads to its longest), or Chinese cut into phrases by the word tokenizer."""
@@ -693,6 +709,7 @@ class TextDataModule(L.LightningDataModule):
         if len(self.labels) > max(20, len(labels) // 2):
             warnings.warn(f"{h.train_path}: {len(self.labels)} labels for {len(labels)} examples (column "
                           f"{h.label_column!r}): is that the label column?", UserWarning, stacklevel=2)
+        _warn_about_label_typos(labels, lines, h.train_path)
         folded = Counter(name.casefold() for name in self.labels)
         if any(n > 1 for n in folded.values()):
             same = [name for name in self.labels if folded[name.casefold()] > 1][:6]
