@@ -905,13 +905,12 @@ def _recorded_data(data: dict, protocol: str) -> dict:
     return data
 
 
-def _check_update_loses_nothing(path: Path, planned: dict[str, tuple[set, int]]) -> None:
+def _check_update_loses_nothing(path: Path, old: dict, planned: dict[str, tuple[set, int]]) -> None:
     """For ``--update``: refuse, before any training, a rerun that would replace a data set of
-    the report at ``path`` with fewer methods or fewer runs (a quick run put over a full one);
-    ``planned`` maps each data set rerun to its methods and number of runs."""
-    old = _read_report(path, "--update")["datasets"]
+    the earlier report ``old`` (read from ``path``) with fewer methods or fewer runs (a quick run
+    put over a full one); ``planned`` maps each data set rerun to its methods and number of runs."""
     for name, (methods, runs) in planned.items():
-        before = old.get(name) or {}
+        before = old["datasets"].get(name) or {}
         lost = sorted({r["method"] for r in before.get("runs", [])} - methods)
         if lost or runs < len(before.get("runs", [])):
             what = f"its {', '.join(lost)} results" if lost else f"{len(before['runs'])} runs with {runs}"
@@ -920,10 +919,9 @@ def _check_update_loses_nothing(path: Path, planned: dict[str, tuple[set, int]])
                             "--replace to replace it all the same", path)
 
 
-def _kept_datasets(path: Path, rerun: Sequence[str]) -> dict:
-    """For ``--update``: the data sets of the report at ``path`` that are not in ``rerun``, each
-    with the ``source`` (command, date, versions, settings) that produced it."""
-    old = _read_report(path, "--update")
+def _kept_datasets(path: Path, old: dict, rerun: Sequence[str]) -> dict:
+    """For ``--update``: the data sets of the earlier report ``old`` (read from ``path``) that are
+    not in ``rerun``, each with the ``source`` (command, date, versions, settings) that produced it."""
     try:
         return {n: {**d, "source": _source(old, n)} for n, d in old["datasets"].items() if n not in rerun}
     except (KeyError, TypeError, AttributeError) as e:
@@ -1074,7 +1072,8 @@ def bench_main(argv: Sequence[str]) -> int:
                            "set": args.set, "c_grid": list(C_GRID)},
               "kim2014": KIM_2014, "complete": False, "datasets": {}}
 
-    kept = _kept_datasets(_output(out, ".json"), found) if args.update else {}
+    earlier = _read_report(_output(out, ".json"), "--update") if args.update else None
+    kept = _kept_datasets(_output(out, ".json"), earlier, found) if earlier is not None else {}
 
     earlier_minutes = 0.0
 
@@ -1115,7 +1114,7 @@ def bench_main(argv: Sequence[str]) -> int:
     for name in found:
         report["datasets"][name]["runs_planned"] = sum(len(u.methods) for u in units if u.key == name)
     if args.update and not args.replace:
-        _check_update_loses_nothing(_output(out, ".json"), {
+        _check_update_loses_nothing(_output(out, ".json"), earlier, {
             name: ({m for u in units if u.key == name for m in u.methods}, report["datasets"][name]["runs_planned"])
             for name in found})
     if args.resume:
