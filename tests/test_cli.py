@@ -140,7 +140,8 @@ def test_the_best_checkpoint_is_named_by_its_metric_and_a_run_without_test_data_
     base = ["fit", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--trainer.max_epochs", "2",
             "--trainer.enable_progress_bar", "false"]
     assert main([*base, "--checkpoint.monitor", "val/macro_f1"]) == 0  # dev macro-F1 is logged, for imbalanced data
-    assert re.search(r"best checkpoint \(val/macro_f1 \d\.\d{4}\): ", capsys.readouterr().out)
+    best = re.search(r"best checkpoint \(val/macro_f1 (\d\.\d{4})\): (\S+)", capsys.readouterr().out)
+    assert best and Path(best[2]).name.endswith(f"-macro_f1{best[1]}.ckpt"), best  # named by what it monitors
     assert main([*base, "--data.test_fraction", "0"]) == 0
     out = capsys.readouterr().out
     assert "no test data, so nothing was tested: give --data.test_path or --data.test_fraction" in out
@@ -176,7 +177,8 @@ def test_epochs_tied_on_dev_accuracy_keep_the_one_with_the_lowest_dev_loss(tmp_p
         assert len(tied) > 1  # the data make several epochs tie
         kept = min(tied, key=lambda r: float(r["val/loss"])) if name == "tied" else tied[0]
         (ckpt,) = (run / "checkpoints").glob("best-*.ckpt")
-        assert ckpt.name.startswith(f"best-epoch{int(kept['epoch']):02d}-"), (ckpt.name, tied)
+        # named by the epoch as the epoch lines count it, from 1 (Lightning's own count is from 0)
+        assert ckpt.name == f"best-epoch{int(kept['epoch']) + 1:02d}-acc{best:.4f}.ckpt", (ckpt.name, tied)
         if name == "tied":
             state = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
             (callback,) = [v for k, v in state["callbacks"].items() if k.startswith("Checkpoint")]
@@ -193,3 +195,46 @@ def test_a_fit_prints_no_lightning_advert_or_internal_deprecation(tiny_csv, tmp_
     assert "epoch 1/1" in said and "best checkpoint" in said
     for noise in ("litlogger", "LeafSpec", "smaller than the logging interval"):
         assert noise not in said, noise
+
+
+def test_a_checkpoint_tests_and_predicts_new_files_without_the_training_file_or_vectors(tiny_csv, tiny_glove,
+                                                                                        tmp_path, monkeypatch, capsys,
+                                                                                        caplog):
+    from conftest import make_sentences, write_csv
+
+    from textcnn import TextClassifier
+
+    monkeypatch.chdir(tmp_path)
+    data = ["--config", DEBUG, "--data.vectors", str(tiny_glove), "--data.embedding_dim", "null",
+            "--model.variant", "multichannel", "--trainer.enable_progress_bar", "false"]
+    assert main(["fit", *data, "--data.train_path", str(tiny_csv), "--trainer.max_epochs", "2",
+                 "--test_after_fit", "false"]) == 0
+    run = tmp_path / "runs" / "debug" / "multichannel" / "version_0"
+    ckpt = str(next((run / "checkpoints").glob("best-*.ckpt")))
+    assert main(["export", "--ckpt", ckpt, "--out", str(tmp_path / "bundle")]) == 0
+    tiny_csv.unlink()  # neither is needed any more
+    tiny_glove.unlink()
+    capsys.readouterr()
+
+    rows = make_sentences(60, seed=7)
+    new = write_csv(tmp_path / "new.csv", rows)
+    caplog.set_level("INFO", logger="textcnn")
+    assert main(["test", *data, "--ckpt_path", ckpt, "--data.test_path", str(new)]) == 0
+    assert "test 60; vocabulary" in caplog.text and "from the checkpoint (the training file is not read)" in caplog.text
+    metrics = json.loads((run.parent / "version_1" / "test_metrics.json").read_text())
+    clf = TextClassifier.load(tmp_path / "bundle", device="cpu")
+    right = sum(p.label == label for p, (_, label) in zip(clf.predict([t for t, _ in rows]), rows))
+    assert metrics["num_examples"] == 60 and metrics["accuracy"] == pytest.approx(right / 60)
+
+    texts = tmp_path / "texts.csv"
+    texts.write_text("text\n" + "\n".join(t for t, _ in rows[:5]) + "\n", encoding="utf-8")
+    assert main(["predict", *data, "--ckpt_path", ckpt, "--data.predict_path", str(texts),
+                 "--prediction_writer.output_path", str(tmp_path / "preds.csv")]) == 0
+    written = (tmp_path / "preds.csv").read_text(encoding="utf-8").splitlines()[1:]
+    assert [line.split(",")[1] for line in written] == [p.label for p in clf.predict([t for t, _ in rows[:5]])]
+
+    # the dev split is cut out of the training file: that needs the file, and says so
+    assert main(["validate", *data, "--ckpt_path", ckpt]) == 2
+    assert ("the val split is cut out of the training file (--data.val_fraction), so validate needs "
+            "--data.train_path") in capsys.readouterr().err
+    assert main(["validate", *data, "--ckpt_path", ckpt, "--data.val_path", str(new)]) == 0

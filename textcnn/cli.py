@@ -56,6 +56,11 @@ class Checkpoint(ModelCheckpoint):
     Lightning 2.6 refreshes ``last.ckpt`` only when a top-k checkpoint is written at the same
     step, so after the best epoch it goes stale and a run resumed from it would redo epochs.
 
+    Names: ``filename`` may use ``{epoch_number}``, the epoch counted from 1 as the epoch lines
+    print it (Lightning's ``{epoch}`` counts from 0). Unset, the best checkpoint is named
+    ``best-epochNN-<metric><value>`` after the monitored metric: ``best-epoch07-acc0.8120``,
+    ``best-epoch07-macro_f10.7930``.
+
     Args:
         tie_break: metric (lower is better) that decides between epochs with equal
             ``monitor`` values; None keeps the first of them, as ModelCheckpoint does.
@@ -63,8 +68,17 @@ class Checkpoint(ModelCheckpoint):
 
     def __init__(self, *args, tie_break: Optional[str] = "val/loss", **kwargs):
         super().__init__(*args, **kwargs)
+        if self.filename is None and self.monitor:
+            metric = self.monitor.rsplit("/", 1)[-1]
+            self.filename = f"best-epoch{{epoch_number:02d}}-{metric}{{{self.monitor}:.4f}}"
+            self.auto_insert_metric_name = False
         self.tie_break = tie_break
         self._tie_values: dict[str, float] = {}  # checkpoint path -> its tie_break value
+
+    def format_checkpoint_name(self, metrics, filename=None, ver=None, prefix=None) -> str:
+        if "epoch" in metrics:
+            metrics = {**metrics, "epoch_number": metrics["epoch"] + 1}
+        return super().format_checkpoint_name(metrics, filename, ver=ver, prefix=prefix)
 
     def _tie_value(self, trainer) -> Optional[float]:
         if not self.tie_break or self.tie_break == self.monitor:
@@ -208,9 +222,12 @@ class TextCNNCLI(LightningCLI):
         return super().instantiate_trainer(**kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.link_arguments("data", "model.vocab_size", compute_fn=lambda dm: dm.vocab_size, apply_on="instantiate")
-        parser.link_arguments("data", "model.num_classes", compute_fn=lambda dm: dm.num_classes, apply_on="instantiate")
-        parser.link_arguments("data", "model.embed_dim", compute_fn=lambda dm: dm.embed_dim, apply_on="instantiate")
+        parser.link_arguments("data", "model.vocab_size", compute_fn=lambda dm: self._data(dm).vocab_size,
+                               apply_on="instantiate")
+        parser.link_arguments("data", "model.num_classes", compute_fn=lambda dm: self._data(dm).num_classes,
+                               apply_on="instantiate")
+        parser.link_arguments("data", "model.embed_dim", compute_fn=lambda dm: self._data(dm).embed_dim,
+                               apply_on="instantiate")
         parser.link_arguments(("model.kernel_sizes", "model.conv_padding"), "data.min_len",
                               compute_fn=min_padded_len, apply_on="parse")
         parser.add_lightning_class_args(Checkpoint, "checkpoint")
@@ -220,8 +237,6 @@ class TextCNNCLI(LightningCLI):
                 "checkpoint.mode": "max",
                 "checkpoint.save_top_k": 1,
                 "checkpoint.save_last": True,
-                "checkpoint.filename": "best-epoch{epoch:02d}-acc{val/acc:.4f}",
-                "checkpoint.auto_insert_metric_name": False,
             }
         )
         parser.add_lightning_class_args(EpochSummary, "epoch_summary")
@@ -239,8 +254,24 @@ class TextCNNCLI(LightningCLI):
         except Exception as e:
             raise unreadable_checkpoint(self.config[self.config.subcommand].get("ckpt_path"), e) from None
 
+    def _data(self, dm):
+        """The data module, told the vocabulary, labels and tokenizer of ``--ckpt_path`` first
+        when validate / test / predict need no split of the training file."""
+        saved = getattr(self, "_ckpt_data", None)
+        if saved is not None and hasattr(dm, "use_checkpoint"):
+            self._ckpt_data = None
+            dm.use_checkpoint(*saved, stage=self.subcommand)
+        return dm
+
     def before_instantiate_classes(self) -> None:
         cfg = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        ckpt = cfg.get("ckpt_path")
+        if self.subcommand in ("validate", "test", "predict") and ckpt and Path(ckpt).is_file():
+            state = AtomicCheckpointIO().load_checkpoint(ckpt)
+            data = (state.get("textcnn") or {}).get("data")
+            embed_dim = (state.get("hyper_parameters") or {}).get("embed_dim")
+            if data and embed_dim:
+                self._ckpt_data = (data, embed_dim)
         logger = cfg.get("trainer", {}).get("logger")
         logger = logger[0] if isinstance(logger, list) and logger else logger
         args = getattr(logger, "init_args", None)
@@ -517,6 +548,9 @@ def _run(argv: list[str]) -> int:
     # args given next to sys.argv would print on every run.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
     _quiet_lightning_noise()
+    if argv and argv[0] in ("validate", "test", "predict"):
+        # restoring a checkpoint into a new run folder: the checkpoint callback's state matters to fit only
+        warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
     TextCNNCLI(
         TextCNNModule,
         TextDataModule,

@@ -480,6 +480,9 @@ _WARNED_SMALL_CLASSES: set = set()
 LONG_TEXT_TOKENS = 1000  # a longest text over this and 20 times the median suggests --data.max_len
 
 
+STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
+
+
 def _warn_about_label_typos(labels: Sequence[str], lines: Sequence[int], path) -> None:
     """Warn about a rare label (at most 2 examples) spelled almost like a frequent one (10 or more):
     ``biling`` beside ``billing`` is most likely a typo that made a class of its own."""
@@ -676,6 +679,9 @@ class TextDataModule(L.LightningDataModule):
                 raise DataError(f"--data.{name} must be at least {least}, got {value}{unset}")
         self.tokenizer = build_tokenizer(tokenizer, lowercase=lowercase)
         self._prepared = False
+        self._max_len = max_len
+        # (vocabulary, labels and tokenizer, embedding width, splits) of a checkpoint: see use_checkpoint
+        self._checkpoint: Optional[tuple[dict, int, tuple[str, ...]]] = None
         self._train_words: Optional[set[str]] = None
         self._matrix: Optional[np.ndarray] = None
         self._vector_stats: Optional[dict] = None
@@ -689,13 +695,69 @@ class TextDataModule(L.LightningDataModule):
                              with_labels=with_labels, return_lines=True)
 
     def _tokenize(self, texts: Sequence[str]) -> list[list[str]]:
-        max_len = self.hparams.max_len
+        max_len = self._max_len
         tokens = self.tokenizer.tokenize_many(texts)
         return [t[:max_len] for t in tokens] if max_len else tokens
+
+    def use_checkpoint(self, data: dict, embed_dim: int, stage: str) -> bool:
+        """For ``validate``, ``test`` or ``predict`` with a checkpoint: take the vocabulary, labels,
+        tokenizer and ``max_len`` the checkpoint was trained with (its ``data`` meta) instead of
+        building them from the training file, so that a new test file or texts to predict need
+        no training file and no vectors.
+
+        Returns False and changes nothing when the split the stage needs is cut out of the
+        training file (``val_fraction``, ``test_fraction``, ``num_folds``): that file is then read
+        as in ``fit`` and the checkpoint checks that the vocabularies agree."""
+        h = self.hparams
+        from_train = {"val": not h.val_path and h.val_fraction > 0,
+                      "test": bool(h.num_folds) or (not h.test_path and h.test_fraction > 0),
+                      "predict": False}
+        needed = STAGE_SPLITS.get(stage)
+        if self._prepared or not needed or "train" in needed:
+            return False
+        cut = [name for name in needed if from_train[name]]
+        if cut and not h.train_path:
+            how = {"val": "--data.val_fraction", "test": "--data.num_folds" if h.num_folds else "--data.test_fraction"}
+            raise DataError(f"the {cut[0]} split is cut out of the training file ({how[cut[0]]}), so {stage} needs "
+                            f"--data.train_path with the --data settings of the fit; or give --data.{cut[0]}_path")
+        if cut:
+            return False
+        missing = [key for key in ("vocab", "labels", "tokenizer") if not data.get(key)]
+        if missing:
+            raise DataError(f"the checkpoint has no {', '.join(missing)}; give the training file and --data settings "
+                            "of its fit")
+        self._checkpoint = (data, int(embed_dim), needed)
+        return True
+
+    def _prepare_from_checkpoint(self) -> None:
+        data, _, needed = self._checkpoint
+        h = self.hparams
+        tokenizer = build_tokenizer(data["tokenizer"])
+        if tokenizer != self.tokenizer:
+            log.warning("data: tokenizer %s from the checkpoint (the config says %s)",
+                        tokenizer.to_config(), self.tokenizer.to_config())
+        self.tokenizer, self._max_len = tokenizer, data.get("max_len")
+        self.vocab, self.labels = Vocab(data["vocab"]), list(data["labels"])
+        label_id = {name: i for i, name in enumerate(self.labels)}
+        for name in needed:
+            path = {"val": h.val_path, "test": h.test_path, "predict": h.predict_path}[name]
+            if not path:
+                continue  # setup says what is missing
+            texts, labels = (self._read(path, with_labels=False)[0], None) if name == "predict" else \
+                self._read_labelled(path, label_id)
+            self.texts[name] = texts
+            self.splits[name] = EncodedDataset([self.vocab.encode(x) for x in self._tokenize(texts)], labels)
+        sizes = ", ".join(f"{k} {len(v)}" for k, v in self.splits.items())
+        log.info("data: %s; vocabulary %d and labels %s from the checkpoint (the training file is not read)",
+                 sizes, len(self.vocab), self.labels if len(self.labels) <= 20 else f"({len(self.labels)})")
+        self._prepared = True
 
     def prepare(self) -> None:
         """Read the files, make the splits, build the vocabulary and encode every split (once)."""
         if self._prepared:
+            return
+        if self._checkpoint is not None:
+            self._prepare_from_checkpoint()
             return
         h = self.hparams
         if not h.train_path:
@@ -775,7 +837,7 @@ class TextDataModule(L.LightningDataModule):
     @property
     def embedding_matrix(self) -> Optional[np.ndarray]:
         """``(vocab_size, embed_dim)`` pretrained table aligned to the vocabulary, or ``None``."""
-        if self.hparams.vectors is None:
+        if self.hparams.vectors is None or self._checkpoint is not None:  # a checkpoint has its weights
             return None
         if self._matrix is None:
             self.prepare()
@@ -793,6 +855,8 @@ class TextDataModule(L.LightningDataModule):
 
     @property
     def embed_dim(self) -> int:
+        if self._checkpoint is not None:
+            return self._checkpoint[1]
         matrix = self.embedding_matrix
         if matrix is not None:
             return int(matrix.shape[1])
@@ -805,14 +869,14 @@ class TextDataModule(L.LightningDataModule):
             "vocab": self.vocab.itos,
             "labels": self.labels,
             "tokenizer": self.tokenizer.to_config(),
-            "max_len": self.hparams.max_len,
+            "max_len": self._max_len,
             "min_len": self.hparams.min_len,
         }
 
     # -- Lightning hooks -----------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         self.prepare()
-        needed = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}[stage]
+        needed = STAGE_SPLITS[getattr(stage, "value", stage)]
         for name in needed:
             if name not in self.splits:
                 hint = {
