@@ -403,7 +403,8 @@ def test_cv_takes_set_and_its_error_hints_name_set_not_the_options_of_fit(tiny_c
     assert main([*args, "--set", "data.text_column=review"]) == 0
     assert json.loads((tmp_path / "cv.json").read_text())["data"]["text_column"] == "review"
     assert main([*args, "--set", "data.textcolumn=review"]) == 2
-    assert "--set 'data.textcolumn=review': no data option 'textcolumn'" in capsys.readouterr().err
+    assert ("--set 'data.textcolumn=review': no data option 'textcolumn'; did you mean data.text_column?"
+            in capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("value, message", [

@@ -87,6 +87,18 @@ def test_user_errors_exit_non_zero_with_one_line(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "b").exists()
 
 
+@pytest.mark.parametrize("given, meant", [("--model.varient=static", "--model.variant"),
+                                          ("--data.train_pth", "--data.train_path"),
+                                          ("--max_epochs", "--trainer.max_epochs")])
+def test_a_mistyped_option_gets_a_suggestion(given, meant, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    code = main(["fit", "--config", DEBUG, given, "3"])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert code == 2 and line.endswith(f"{given.split('=')[0]}: did you mean {meant}?"), line
+    assert main(["fit", "--config", DEBUG, "--zzz", "3"]) == 2  # nothing close: no suggestion
+    assert capsys.readouterr().err.strip() == "textcnn: error: unrecognized arguments: --zzz 3"
+
+
 @pytest.mark.parametrize("padding, min_len", [("valid", 5), ("wide", 1)])
 def test_batches_are_padded_only_to_what_the_model_needs(tiny_csv, tmp_path, monkeypatch, padding, min_len):
     from textcnn.cli import TextCNNCLI

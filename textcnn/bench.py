@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import inspect
 import io
 import json
@@ -708,7 +709,9 @@ def _overrides(items: Sequence[str]) -> list[tuple[str, str, object]]:
             raise ValueError(f"--set {item!r}: expected data.KEY=VALUE or model.KEY=VALUE")
         known = inspect.signature((TextDataModule if section == "data" else TextCNNModule).__init__).parameters
         if name not in known:
-            raise ValueError(f"--set {item!r}: no {section} option {name!r}; see `textcnn fit --help` for them")
+            close = difflib.get_close_matches(name, [k for k in known if k != "self"], n=1, cutoff=0.75)
+            hint = f"did you mean {section}.{close[0]}?" if close else "see `textcnn fit --help` for them"
+            raise ValueError(f"--set {item!r}: no {section} option {name!r}; {hint}")
         overrides.append((section, name, yaml.safe_load(value)))
     return overrides
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import itertools
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -244,6 +246,15 @@ class TextCNNCLI(LightningCLI):
         parser.add_argument("--test_after_fit", type=bool, default=True,
                             help="after fit, test the best checkpoint (by --checkpoint.monitor, default val/acc) "
                                  "when there is test data")
+
+    def parse_arguments(self, parser, args) -> None:
+        try:
+            super().parse_arguments(parser, args)
+        except argparse.ArgumentError as e:
+            hint = _did_you_mean(str(e), parser, args)
+            if not hint:
+                raise
+            raise argparse.ArgumentError(None, f"{e}; {hint}") from None
 
     def _parse_ckpt_path(self) -> None:
         # LightningCLI reads --ckpt_path's hyper-parameters with a bare torch.load.
@@ -522,6 +533,27 @@ def _bench_main(argv: Sequence[str]) -> int:
 
 EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main, "demo": _demo_main, "cv": _cv_main,
                   "bench": _bench_main}
+
+
+def _did_you_mean(message: str, parser, args) -> str:
+    """``did you mean --model.variant?`` for the options of an "unrecognized arguments" error."""
+    match = re.search(r"unrecognized arguments: (.*)", message)
+    if not match or not isinstance(args, (list, tuple)):
+        return ""
+    sub = next((a for a in args if a in ("fit", "validate", "test", "predict")), None)
+    subcommands = getattr(parser, "_subcommands_action", None)
+    if sub is None or subcommands is None:
+        return ""
+    known = {o.split("=")[0] for action in subcommands.choices[sub]._actions for o in action.option_strings
+             if o.startswith("--")}
+    hints = []
+    for given in re.findall(r"(--[\w./-]+)", match.group(1)):
+        close = difflib.get_close_matches(given, known, n=1, cutoff=0.75)
+        if not close:  # a key without its group (--max_epochs for --trainer.max_epochs)
+            close = sorted(k for k in known if k.endswith("." + given[2:]))[:2]
+        if close:
+            hints.append(f"{given}: did you mean {' or '.join(close)}?")
+    return "; ".join(hints)
 
 
 class _DropAdvert(logging.Filter):
