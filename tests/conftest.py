@@ -83,3 +83,9 @@ def tiny_bundle_dir(tmp_path_factory) -> Path:
 def wide_bundle_dir(tmp_path_factory) -> Path:
     """``make_tiny_bundle`` with Kim's wide padding (windows overhang the text's ends)."""
     return make_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny-wide", conv_padding="wide")
+
+
+@pytest.fixture(scope="session")
+def highway_bundle_dir(tmp_path_factory) -> Path:
+    """``make_tiny_bundle`` with one highway layer after pooling, and wide padding."""
+    return make_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny-highway", conv_padding="wide", highway=1)

@@ -63,3 +63,23 @@ def test_offsets_follow_the_tokenizers_normal_form():
     tokens = CharTokenizer(nfkc=True)(text)
     assert [text[a:b] for a, b in _token_offsets(text, tokens, "NFKC")] == [
         "ＡＢＣ１２３", "苹", "果", "，", "售", "价", "５９９９", "元", "！"]
+
+
+def test_highway_models_are_explained_by_gradient_times_input(highway_bundle_dir):
+    from textcnn.model import TextCNN
+
+    clf = TextClassifier.load(highway_bundle_dir, device="cpu")
+    assert clf.config["model"]["highway"] == 1 and clf.model.highway is not None
+    text = "the film was great and lovely , a really moving story ."
+    exp = clf.explain(text)
+    assert exp.probabilities == pytest.approx(clf.predict(text)[0].probabilities, abs=1e-6)
+    assert len(exp.scores) == len(exp.tokens) and any(s != 0 for s in exp.scores)
+    # gates shut, the highway is the identity: the explanation is the linear head's, exactly
+    with torch.no_grad():
+        clf.model.highway.gates[0].bias.fill_(-50.0)
+    config = {k: v for k, v in clf.config["model"].items() if k != "highway"}
+    plain = TextCNN(**config)
+    plain.load_state_dict({k: v for k, v in clf.model.state_dict().items() if not k.startswith("highway.")})
+    linear = TextClassifier(plain, {**clf.config, "model": config}).explain(text)
+    shut = clf.explain(text)
+    assert shut.label == linear.label and shut.scores == pytest.approx(linear.scores, abs=1e-5)

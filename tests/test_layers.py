@@ -7,6 +7,7 @@ from textcnn.layers import (
     INITS,
     ConvNormAct,
     GlobalPool1d,
+    Highway,
     create_act,
     get_act_layer,
     get_norm_layer,
@@ -104,3 +105,36 @@ def test_pooling_modes_and_mask():
     assert GlobalPool1d("kmax", k=3)(x[:, :, :2]).tolist() == [[1.0, 5.0, 0.0]]  # short input padded
     with pytest.raises(ValueError, match="unknown pooling"):
         GlobalPool1d("median")
+
+
+def test_highway_gates_between_its_transform_and_carrying_the_input():
+    torch.manual_seed(0)
+    x = torch.randn(4, 10)
+    layer = Highway(10, num_layers=1, act_layer="relu")
+    assert layer.gates[0].bias.eq(-2.0).all()  # starts mostly carrying its input
+    t = torch.sigmoid(layer.gates[0](x))
+    expected = t * torch.relu(layer.transforms[0](x)) + (1 - t) * x
+    torch.testing.assert_close(layer(x), expected)
+    with torch.no_grad():
+        layer.gates[0].bias.fill_(-50.0)  # gate shut: the identity, a plain skip connection
+    torch.testing.assert_close(layer(x), x)
+    with torch.no_grad():
+        layer.gates[0].bias.fill_(50.0)  # gate open: a plain layer
+    torch.testing.assert_close(layer(x), torch.relu(layer.transforms[0](x)))
+    assert Highway(10, num_layers=0)(x) is x
+    with pytest.raises(ValueError, match="highway layers must be >= 0"):
+        Highway(10, num_layers=-1)
+
+
+def test_stacked_highway_layers_pass_the_gradient_down():
+    torch.manual_seed(0)
+    deep = Highway(16, num_layers=20, act_layer="sigmoid")
+    x = torch.randn(8, 16, requires_grad=True)
+    deep(x).sum().backward()
+    assert x.grad.abs().mean() > 1e-2  # the gates' carry keeps it
+    torch.manual_seed(0)
+    plain = nn.Sequential(*[m for _ in range(20) for m in (nn.Linear(16, 16), nn.Sigmoid())])
+    y = x.detach().clone().requires_grad_(True)
+    plain(y).sum().backward()
+    assert y.grad.abs().mean() < 1e-12  # each sigmoid at most halves it twice: vanished
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in deep.parameters())

@@ -130,3 +130,21 @@ def test_he_init_starts_the_head_with_gain_one_and_the_convolutions_with_relus()
     model = TextCNN(V, C, embed_dim=50, variant="rand", kernel_sizes=(3,), num_filters=300, init="kaiming")
     assert abs(model.head.weight.std().item() - (1 / 300) ** 0.5) < 0.01  # linear: no sqrt(2)
     assert abs(model.convs[0].conv.weight.std().item() - (2 / 150) ** 0.5) < 0.01
+
+
+def test_highway_layers_sit_between_pooling_and_dropout_and_all_learn():
+    model = make("non-static", highway=2)
+    assert len(model.highway.transforms) == 2 and model.num_features == 15
+    model(batch()).logsumexp(dim=1).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for n, p in model.named_parameters()
+               if p.requires_grad), "every highway parameter learns"
+    plain = make("non-static")
+    with torch.no_grad():
+        for gate in model.highway.gates:
+            gate.bias.fill_(-50.0)  # shut gates: the same function as the model without them
+        for name, p in plain.named_parameters():
+            dict(model.named_parameters())[name].copy_(p)
+    model.eval(), plain.eval()
+    torch.testing.assert_close(model(batch()), plain(batch()))
+    with pytest.raises(ValueError, match="highway must be 0"):
+        make(highway=-1)

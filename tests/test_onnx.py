@@ -36,7 +36,12 @@ def onnx_wide_bundle(wide_bundle_dir, tmp_path_factory):
     return _with_onnx(wide_bundle_dir, tmp_path_factory)
 
 
-@pytest.mark.parametrize("bundle", ["onnx_bundle", "onnx_wide_bundle"])
+@pytest.fixture(scope="module")
+def onnx_highway_bundle(highway_bundle_dir, tmp_path_factory):
+    return _with_onnx(highway_bundle_dir, tmp_path_factory)
+
+
+@pytest.mark.parametrize("bundle", ["onnx_bundle", "onnx_wide_bundle", "onnx_highway_bundle"])
 def test_onnxruntime_matches_pytorch_on_batches_of_several_lengths(bundle, request):
     onnx_bundle = request.getfixturevalue(bundle)
     torch_clf = TextClassifier.load(onnx_bundle, device="cpu")

@@ -169,7 +169,10 @@ class TextClassifier(BundleText):
         Each filter's 1-max picks one window (its tokens: ``TextCNN.window_tokens``); its contribution to the
         predicted class is ``pooled value x head weight[pred, feature]`` (no dropout at
         inference). A window's contribution is spread evenly over its tokens, and the
-        token scores therefore sum to the predicted logit minus the head's bias. An empty text
+        token scores therefore sum to the predicted logit minus the head's bias. With highway
+        layers the head weight is replaced by the gradient of the predicted logit with respect
+        to the pooled value (gradient x input, the same for a linear head), and the sum is the
+        first-order part of the logit only. An empty text
         gives no tokens (and the model's answer for padding alone); anything but a str is a
         TypeError.
         """
@@ -193,7 +196,14 @@ class TextClassifier(BundleText):
         pooled = torch.cat(values).float()  # (num_features,)
         probs = torch.softmax(model.forward_head(pooled.unsqueeze(0).to(values[0].dtype)).float(), -1)[0]
         pred = int(probs.argmax())
-        contrib = (pooled * model.head.weight[pred].float()).cpu().tolist()
+        if model.highway is None:
+            weight = model.head.weight[pred].float()
+        else:
+            with torch.inference_mode(False), torch.enable_grad():
+                x = pooled.clone().to(values[0].dtype).requires_grad_(True)
+                (weight,) = torch.autograd.grad(model.forward_head(x.unsqueeze(0))[0, pred], x)
+            weight = weight.float()
+        contrib = (pooled * weight).cpu().tolist()
         scores = [0.0] * len(tokens)
         for c, (start, k) in zip(contrib, starts):
             window = model.window_tokens(start, k, len(tokens))  # padding carries no share

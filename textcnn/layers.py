@@ -1,5 +1,5 @@
 """Reusable building blocks: activation, normalisation and initialisation registries,
-the Conv1d-Norm-Activation block and pooling over time. Depends on torch only.
+the Conv1d-Norm-Activation block, pooling over time and highway layers. Depends on torch only.
 
 Factories take a name, a class or ``None``: ``get_*`` returns a class, ``create_*`` an
 instance, so a model resolves its strings once and passes classes down.
@@ -23,6 +23,7 @@ __all__ = [
     "init_weights",
     "ConvNormAct",
     "GlobalPool1d",
+    "Highway",
 ]
 
 LayerSpec = Union[str, type, None]
@@ -203,3 +204,37 @@ class GlobalPool1d(nn.Module):
 
     def extra_repr(self) -> str:
         return f"mode={self.mode}, k={self.k}"
+
+
+class Highway(nn.Module):
+    """Highway layers (Srivastava et al., 2015) over a feature vector: ``(B, D) -> (B, D)``.
+
+    Each layer computes ``t * H(x) + (1 - t) * x``, with the transform ``H(x) = act(W_h x + b_h)``
+    and the gate ``t = sigmoid(W_t x + b_t)``: a residual connection whose mix is learned per
+    feature (``t = 1`` is a plain layer, ``t = 0`` passes ``x`` through). The gate's bias starts at
+    ``gate_bias`` (-2, as the paper advises), so every layer begins close to the identity and
+    the gradient reaches the layers below it undiminished, however many are stacked.
+
+    Args:
+        dim: width of the features.
+        num_layers: layers stacked (0: the identity).
+        act_layer: activation of the transform (see ``ACTIVATIONS``).
+        gate_bias: starting bias of the gates.
+    """
+
+    def __init__(self, dim: int, num_layers: int = 1, act_layer: LayerSpec = "relu", gate_bias: float = -2.0):
+        super().__init__()
+        if num_layers < 0:
+            raise ValueError(f"highway layers must be >= 0, got {num_layers}")
+        self.transforms = nn.ModuleList(nn.Linear(dim, dim) for _ in range(num_layers))
+        self.gates = nn.ModuleList(nn.Linear(dim, dim) for _ in range(num_layers))
+        self.acts = nn.ModuleList(create_act(act_layer) for _ in range(num_layers))
+        with torch.no_grad():
+            for gate in self.gates:
+                gate.bias.fill_(gate_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for transform, gate, act in zip(self.transforms, self.gates, self.acts):
+            t = torch.sigmoid(gate(x))
+            x = t * act(transform(x)) + (1 - t) * x
+        return x

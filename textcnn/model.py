@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .layers import ConvNormAct, GlobalPool1d, init_weights
+from .layers import ConvNormAct, GlobalPool1d, Highway, init_weights
 from .text import min_padded_len
 
 __all__ = ["CONV_PADDINGS", "VARIANTS", "TextCNN", "pad_batch"]
@@ -59,6 +59,8 @@ class TextCNN(nn.Module):
         conv_padding: ``valid`` (windows wholly inside the text) or ``wide``: ``k - 1`` zero
             vectors at each end, so windows that overhang the first or last words count too
             (Kim's code pads every sentence so; Kalchbrenner et al.'s "wide" convolution).
+        highway: highway layers between the pooled features and dropout (0, Kim: none; see
+            ``layers.Highway``), with the convolutions' activation and initialisation.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class TextCNN(nn.Module):
         init: str = "default",
         padding_idx: int = 0,
         conv_padding: str = "valid",
+        highway: int = 0,
     ):
         super().__init__()
         if variant not in VARIANTS:
@@ -87,6 +90,8 @@ class TextCNN(nn.Module):
             raise ValueError(f"kernel_sizes must be positive window widths, got {list(kernel_sizes)}")
         if num_filters < 1 or embed_dim < 1:
             raise ValueError(f"num_filters and embed_dim must be at least 1, got {num_filters} and {embed_dim}")
+        if highway < 0:
+            raise ValueError(f"highway must be 0 (none) or a number of layers, got {highway}")
         if vocab_size < 2 or num_classes < 2:
             raise ValueError(f"need vocab_size >= 2 and num_classes >= 2, got {vocab_size} and {num_classes}")
         self.variant = variant
@@ -117,9 +122,12 @@ class TextCNN(nn.Module):
         )
         self.pool = GlobalPool1d(pooling, pool_k)
         self.num_features = num_filters * len(self.kernel_sizes) * self.pool.k
+        self.highway = Highway(self.num_features, highway, act_layer) if highway else None
         self.dropout = nn.Dropout(drop_rate)
         self.head = nn.Linear(self.num_features, num_classes)
         init_weights(self.convs, init, nonlinearity=act_layer)
+        if self.highway is not None:
+            init_weights(self.highway.transforms, init, nonlinearity=act_layer)
         init_weights(self.head, init, nonlinearity="linear")
 
     @property
@@ -190,6 +198,8 @@ class TextCNN(nn.Module):
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, num_features)`` -> ``(B, num_classes)`` logits."""
+        if self.highway is not None:
+            features = self.highway(features)
         return self.head(self.dropout(features))
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:

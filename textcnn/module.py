@@ -30,7 +30,7 @@ OPTIMIZERS = {
 
 # The hyper-parameters that are TextCNN's own arguments (the rest are training settings).
 MODEL_KEYS = ("vocab_size", "num_classes", "embed_dim", "variant", "kernel_sizes", "num_filters", "act_layer",
-              "norm_layer", "pooling", "pool_k", "drop_rate", "init", "conv_padding")
+              "norm_layer", "pooling", "pool_k", "drop_rate", "init", "conv_padding", "highway")
 
 
 def _rng_states() -> dict:
@@ -71,6 +71,8 @@ class TextCNNModule(L.LightningModule):
             ``kaiming`` / ``he``, ``uniform`` (+-1/sqrt(fan_in)) or ``normal``.
         conv_padding: ``valid`` (windows inside the text) or ``wide`` (k - 1 zero vectors at
             each end, as Kim's code pads).
+        highway: highway layers (Srivastava et al. 2015) between the pooled features and
+            dropout: gated residual connections, each starting close to the identity; 0 (Kim) for none.
         optimizer: one of ``OPTIMIZERS`` (Kim: ``adadelta``).
         lr: learning rate; ``None`` takes the optimiser's default above.
         weight_decay: L2 penalty (Kim used none, relying on max-norm and dropout).
@@ -99,6 +101,7 @@ class TextCNNModule(L.LightningModule):
         drop_rate: float = 0.5,
         init: str = "default",
         conv_padding: str = "valid",
+        highway: int = 0,
         optimizer: str = "adadelta",
         lr: Optional[float] = None,
         weight_decay: float = 0.0,
@@ -131,8 +134,10 @@ class TextCNNModule(L.LightningModule):
         self._finite: Optional[torch.Tensor] = None  # off the CPU: were this epoch's unread losses finite?
 
     def model_config(self) -> dict:
-        """The ``TextCNN`` constructor arguments, as saved in a bundle."""
-        return {k: (list(self.hparams[k]) if k == "kernel_sizes" else self.hparams[k]) for k in MODEL_KEYS}
+        """The ``TextCNN`` constructor arguments, as saved in a bundle (``highway`` only when used,
+        so that a model without it reads as before)."""
+        return {k: (list(self.hparams[k]) if k == "kernel_sizes" else self.hparams[k]) for k in MODEL_KEYS
+                if k != "highway" or self.hparams.get(k)}
 
     # -- set-up -----------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
