@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import difflib
 import inspect
 import io
 import json
@@ -34,6 +33,7 @@ import numpy as np
 from .baselines import BASELINES, C_GRID, baseline_scores
 from .data import DataError
 from .fileio import atomic_write
+from .hints import HintingArgumentParser, close_names
 from .model import VARIANTS
 from .text import min_padded_len
 
@@ -705,12 +705,15 @@ def _overrides(items: Sequence[str]) -> list[tuple[str, str, object]]:
     for item in items:
         key, sep, value = item.partition("=")
         section, _, name = key.partition(".")
+        known = [f"{part}.{k}" for part, cls in (("data", TextDataModule), ("model", TextCNNModule))
+                 for k in inspect.signature(cls.__init__).parameters if k != "self"]
         if not sep or section not in ("data", "model") or not name:
-            raise ValueError(f"--set {item!r}: expected data.KEY=VALUE or model.KEY=VALUE")
-        known = inspect.signature((TextDataModule if section == "data" else TextCNNModule).__init__).parameters
-        if name not in known:
-            close = difflib.get_close_matches(name, [k for k in known if k != "self"], n=1, cutoff=0.75)
-            hint = f"did you mean {section}.{close[0]}?" if close else "see `textcnn fit --help` for them"
+            close = close_names(key, known) if sep else []
+            hint = f"; did you mean {' or '.join(close)}?" if close else ""
+            raise ValueError(f"--set {item!r}: expected data.KEY=VALUE or model.KEY=VALUE{hint}")
+        if key not in known:
+            close = close_names(key, known)
+            hint = f"did you mean {' or '.join(close)}?" if close else "see `textcnn fit --help` for them"
             raise ValueError(f"--set {item!r}: no {section} option {name!r}; {hint}")
         overrides.append((section, name, yaml.safe_load(value)))
     return overrides
@@ -789,7 +792,7 @@ def _fold_ids(args) -> list[int]:
 
 def cv_main(argv: Sequence[str]) -> int:
     """``textcnn cv``: stratified k-fold cross-validation of a config's model (and baselines)."""
-    p = argparse.ArgumentParser(prog="textcnn cv", description="Stratified k-fold cross-validation of a "
+    p = HintingArgumentParser(prog="textcnn cv", description="Stratified k-fold cross-validation of a "
                                 "`textcnn fit` config: in each fold 10% of the training part is the dev set "
                                 "(model selection), the held-out fold the test set. Prints mean ± std, "
                                 "writes per-fold results as JSON.")
@@ -1012,7 +1015,7 @@ def _resume_bench(path: Path, report: dict, units: list[Unit]) -> tuple[list[Uni
 
 def bench_main(argv: Sequence[str]) -> int:
     """``textcnn bench``: the four variants and two linear baselines on every data set found."""
-    p = argparse.ArgumentParser(prog="textcnn bench", description="Reproduce Kim (2014) on a folder laid out "
+    p = HintingArgumentParser(prog="textcnn bench", description="Reproduce Kim (2014) on a folder laid out "
                                 "like ../shared/benchmarks: CNN variants and linear baselines on the same "
                                 "splits (10-fold CV for MR and Subj, dev-selected test for the others); "
                                 "writes a Markdown table and JSON.")
