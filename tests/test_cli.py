@@ -54,7 +54,8 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
     assert main(["predict", *args, "--data.predict_path", str(texts),
                  "--prediction_writer.output_path", str(preds)]) == 0
     rows = preds.read_text(encoding="utf-8").splitlines()
-    assert rows[0] == "text,label,p_positive,p_negative" and len(rows) == 3
+    assert rows[0] == "line,text,label,p_positive,p_negative" and len(rows) == 3
+    assert [r.split(",")[0] for r in rows[1:]] == ["2", "3"]  # where each text is in the input
 
     bundle = tmp_path / "bundle"
     assert main(["export", "--ckpt", str(best[0]), "--out", str(bundle), "--metrics", str(run / "test_metrics.json")]) == 0
@@ -153,7 +154,7 @@ def test_the_best_checkpoint_is_named_by_its_metric_and_a_run_without_test_data_
             "--trainer.enable_progress_bar", "false"]
     assert main([*base, "--checkpoint.monitor", "val/macro_f1"]) == 0  # dev macro-F1 is logged, for imbalanced data
     best = re.search(r"best checkpoint \(val/macro_f1 (\d\.\d{4})\): (\S+)", capsys.readouterr().out)
-    assert best and Path(best[2]).name.endswith(f"-macro_f1{best[1]}.ckpt"), best  # named by what it monitors
+    assert best and Path(best[2]).name.endswith(f"-macro_f1_{best[1]}.ckpt"), best  # named by what it monitors
     assert main([*base, "--data.test_fraction", "0"]) == 0
     out = capsys.readouterr().out
     assert "no test data, so nothing was tested: give --data.test_path or --data.test_fraction" in out
@@ -239,14 +240,85 @@ def test_a_checkpoint_tests_and_predicts_new_files_without_the_training_file_or_
     assert metrics["num_examples"] == 60 and metrics["accuracy"] == pytest.approx(right / 60)
 
     texts = tmp_path / "texts.csv"
-    texts.write_text("text\n" + "\n".join(t for t, _ in rows[:5]) + "\n", encoding="utf-8")
+    texts.write_text("text\n" + "\n".join(t for t, _ in rows[:2]) + "\n\n" + "\n".join(t for t, _ in rows[2:5]) + "\n",
+                     encoding="utf-8")  # a blank line: the rows after it keep their line numbers
     assert main(["predict", *data, "--ckpt_path", ckpt, "--data.predict_path", str(texts),
                  "--prediction_writer.output_path", str(tmp_path / "preds.csv")]) == 0
     written = (tmp_path / "preds.csv").read_text(encoding="utf-8").splitlines()[1:]
-    assert [line.split(",")[1] for line in written] == [p.label for p in clf.predict([t for t, _ in rows[:5]])]
+    assert [line.split(",")[2] for line in written] == [p.label for p in clf.predict([t for t, _ in rows[:5]])]
+    assert [int(line.split(",")[0]) for line in written] == [2, 3, 5, 6, 7]
 
     # the dev split is cut out of the training file: that needs the file, and says so
     assert main(["validate", *data, "--ckpt_path", ckpt]) == 2
     assert ("the val split is cut out of the training file (--data.val_fraction), so validate needs "
             "--data.train_path") in capsys.readouterr().err
     assert main(["validate", *data, "--ckpt_path", ckpt, "--data.val_path", str(new)]) == 0
+
+
+@pytest.mark.parametrize("rich", [True, False])
+def test_the_progress_bar_counts_epochs_from_1_like_the_epoch_lines(rich, tiny_csv, tmp_path, monkeypatch, capsys):
+    import textcnn.cli
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(textcnn.cli, "_RICH_AVAILABLE", rich)
+    assert main(["fit", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--trainer.max_epochs", "2",
+                 "--test_after_fit", "false"]) == 0
+    captured = capsys.readouterr()
+    out = (captured.out + captured.err).replace("\r", "\n")
+    shown = [int(n) for n in re.findall(r"Epoch (\d+)", out)]
+    # the bar's last epoch is the epoch lines' last, 2 of 2 (Lightning's own bar counts 0 and 1)
+    assert "epoch 2/2" in out and shown and shown[-1] == max(shown) == 2, out[-2000:]
+
+
+def test_checkpoint_options_that_would_mislead_are_refused_or_named(tiny_csv, tiny_glove, tmp_path, monkeypatch,
+                                                                    capsys, caplog):
+    from conftest import make_sentences, write_csv
+
+    monkeypatch.chdir(tmp_path)
+    base = ["--config", DEBUG, "--trainer.enable_progress_bar", "false"]
+    fit = ["fit", *base, "--data.train_path", str(tiny_csv), "--trainer.max_epochs", "2"]
+    # a loss kept with mode max would be the worst epoch
+    assert main([*fit, "--checkpoint.monitor", "val/loss"]) == 2
+    assert "add --checkpoint.mode min" in capsys.readouterr().err
+    # a fold and a test file at once: fit refuses the pair
+    new = write_csv(tmp_path / "new.csv", make_sentences(30, seed=5))
+    assert main([*fit, "--data.num_folds", "3", "--data.test_path", str(new)]) == 2
+    assert "both --data.num_folds 3" in capsys.readouterr().err
+    # custom names: Lightning's inserted metric names would be folders (val/acc=...)
+    assert main([*fit, "--data.vectors", str(tiny_glove), "--data.embedding_dim", "null", "--model.variant", "static",
+                 "--data.num_folds", "3", "--checkpoint.filename", "m-{epoch_number:02d}-{val/acc:.3f}"]) == 0
+    run = tmp_path / "runs" / "debug" / "static" / "version_0"
+    (ckpt,) = (run / "checkpoints").glob("m-*.ckpt")
+    assert re.fullmatch(r"m-epoch_number=0[12]-val_acc=\d\.\d{3}\.ckpt", ckpt.name), ckpt.name
+    capsys.readouterr()
+
+    # a fold run's own config.yaml plus a test file: test scores that file
+    caplog.set_level("INFO", logger="textcnn")
+    test = ["test", "--config", str(run / "config.yaml"), "--ckpt_path", str(ckpt)]
+    assert main([*test, "--data.test_path", str(new)]) == 0
+    assert json.loads((run.with_name("version_1") / "test_metrics.json").read_text())["num_examples"] == 30
+    # a cap given now applies, the training cap otherwise
+    assert main([*test, "--data.test_path", str(new), "--data.max_len", "2"]) == 0
+    assert "texts cut to --data.max_len 2 tokens (trained with no limit)" in caplog.text
+    # the held-out fold needs the training file, not the vectors the checkpoint's weights came from
+    tiny_glove.unlink()
+    assert main(test) == 0
+    assert json.loads((run.with_name("version_3") / "test_metrics.json").read_text())["num_examples"] == 67
+    capsys.readouterr()
+
+    # a checkpoint path that is not a checkpoint file
+    last = run / "checkpoints" / "last.ckpt"
+    for given, said in [(run / "checkpoints" / "lats.ckpt", f"checkpoint not found; did you mean {last}?"),
+                        (run, f"is a folder; give a .ckpt file in it (e.g. {ckpt})")]:
+        assert main(["test", *base, "--ckpt_path", str(given), "--data.test_path", str(new)]) == 2
+        assert capsys.readouterr().err.strip() == f"textcnn: error: {given}: {said}"
+    assert main(["test", *base, "--checkpoint", str(ckpt), "--data.test_path", str(new)]) == 2
+    assert "not a YAML file" in (err := capsys.readouterr().err) and "a checkpoint goes to --ckpt_path" in err
+
+
+def test_the_command_without_torch_or_lightning_says_what_to_install():
+    script = ("import sys; sys.modules['lightning'] = None\n"  # as in an install for model.onnx only
+              "from textcnn.console import main; sys.exit(main(['fit']))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.startswith("textcnn: error: the textcnn command needs the full install (lightning is not")

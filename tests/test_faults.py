@@ -141,6 +141,12 @@ def test_a_fit_stopped_and_resumed_ends_as_the_uninterrupted_run(tmp_path):
             return [(r["epoch"], r["val/acc"]) for r in csv.DictReader(f) if r.get("val/acc")]
     assert logged(part) == logged(whole) and len(logged(whole)) == 6
 
+    def tested(run):
+        with open(run / "metrics.csv", newline="") as f:
+            return [r for r in csv.DictReader(f) if r.get("test/acc")]
+    # the test at the end of the first part is not kept beside the resumed run's own
+    assert tested(part) == tested(whole) and len(tested(whole)) == 1
+
 
 def _children(pid: int) -> list[int]:
     out = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import difflib
 import itertools
 import json
 import logging
@@ -25,12 +24,17 @@ from typing import Optional, Sequence
 
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
-from lightning.pytorch.callbacks import BasePredictionWriter, Callback, ModelCheckpoint
+from lightning.pytorch.callbacks import (
+    BasePredictionWriter, Callback, ModelCheckpoint, ProgressBar, RichProgressBar, TQDMProgressBar,
+)
+from lightning.pytorch.callbacks.progress.rich_progress import _RICH_AVAILABLE
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .checkpoint_io import AtomicCheckpointIO, unreadable_checkpoint
+from .fileio import checkpoint_not_there
+from .hints import HintingArgumentParser, did_you_mean
 from .data import DataError, TextDataModule
 from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
@@ -59,9 +63,10 @@ class Checkpoint(ModelCheckpoint):
     step, so after the best epoch it goes stale and a run resumed from it would redo epochs.
 
     Names: ``filename`` may use ``{epoch_number}``, the epoch counted from 1 as the epoch lines
-    print it (Lightning's ``{epoch}`` counts from 0). Unset, the best checkpoint is named
+    print it (Lightning's ``{epoch}`` counts from 0); the metric names Lightning inserts read
+    ``val_acc=0.812``, not ``val/acc=`` (a folder). Unset, the best checkpoint is named
     ``best-epochNN-<metric><value>`` after the monitored metric: ``best-epoch07-acc0.8120``,
-    ``best-epoch07-macro_f10.7930``.
+    ``best-epoch07-macro_f1_0.7930``.
 
     Args:
         tie_break: metric (lower is better) that decides between epochs with equal
@@ -70,9 +75,18 @@ class Checkpoint(ModelCheckpoint):
 
     def __init__(self, *args, tie_break: Optional[str] = "val/loss", **kwargs):
         super().__init__(*args, **kwargs)
+        if self.monitor and self.monitor.rsplit("/", 1)[-1].endswith("loss") and self.mode == "max":
+            raise ValueError(f"--checkpoint.monitor {self.monitor} is better when lower, but --checkpoint.mode is max, "
+                             "which would keep the epoch with the highest loss; add --checkpoint.mode min")
         if self.filename is None and self.monitor:
             metric = self.monitor.rsplit("/", 1)[-1]
+            metric += "_" if metric[-1].isdigit() else ""  # macro_f1_0.9185, not macro_f10.9185
             self.filename = f"best-epoch{{epoch_number:02d}}-{metric}{{{self.monitor}:.4f}}"
+            self.auto_insert_metric_name = False
+        elif self.filename and self.auto_insert_metric_name:
+            # Lightning would insert "val/acc=": a folder per value. Insert "val_acc=" instead.
+            self.filename = re.sub(r"\{([^{}:]+)(:[^{}]*)?\}",
+                                   lambda m: f"{m[1].replace('/', '_')}={{{m[1]}{m[2] or ''}}}", self.filename)
             self.auto_insert_metric_name = False
         self.tie_break = tie_break
         self._tie_values: dict[str, float] = {}  # checkpoint path -> its tie_break value
@@ -172,8 +186,29 @@ class EpochSummary(Callback):
             self._val_seconds = getattr(self, "_val_seconds", 0.0) + time.perf_counter() - self._val_start
 
 
+class _RichEpochBar(RichProgressBar):
+    def _get_train_description(self, current_epoch: int) -> str:
+        text = f"Epoch {current_epoch + 1}"
+        if self.trainer.max_epochs is not None and self.trainer.max_epochs > 0:
+            text += f"/{self.trainer.max_epochs}"
+        return f"{text:{len(self.validation_description)}}"  # as wide as "Validation": no flicker
+
+
+class _TQDMEpochBar(TQDMProgressBar):
+    def on_train_epoch_start(self, trainer, *args) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}")
+
+
+def epoch_progress_bar() -> ProgressBar:
+    """Lightning's own progress bar (rich when installed), with epochs counted from 1 as the
+    epoch lines and the checkpoint names count them (Lightning's bar counts from 0)."""
+    return _RichEpochBar() if _RICH_AVAILABLE else _TQDMEpochBar()
+
+
 class PredictionWriter(BasePredictionWriter):
-    """Writes ``text, label, p(label_1), ...`` rows to a CSV as prediction batches arrive."""
+    """Writes ``line, text, label, p(label_1), ...`` rows to a CSV as prediction batches arrive
+    (``line``: where the text starts in the input file, as ``textcnn predict --bundle`` writes it)."""
 
     def __init__(self, output_path: Optional[str] = None):
         super().__init__(write_interval="batch")
@@ -196,14 +231,15 @@ class PredictionWriter(BasePredictionWriter):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(path, "w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file)
-        self._writer.writerow(["text", "label", *(f"p_{name}" for name in pl_module.data_meta["labels"])])
+        self._writer.writerow(["line", "text", "label", *(f"p_{name}" for name in pl_module.data_meta["labels"])])
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
         labels = pl_module.data_meta["labels"]
         texts = trainer.datamodule.texts["predict"]
+        lines = getattr(trainer.datamodule, "lines", {}).get("predict") or range(2, len(texts) + 2)
         for i, probs in zip(prediction["index"].tolist(), prediction["probs"].tolist()):
             best = max(range(len(probs)), key=probs.__getitem__)
-            self._writer.writerow([texts[i], labels[best], *(f"{p:.6f}" for p in probs)])
+            self._writer.writerow([lines[i], texts[i], labels[best], *(f"{p:.6f}" for p in probs)])
 
     def on_predict_end(self, trainer, pl_module) -> None:
         if self._file is not None:
@@ -221,6 +257,13 @@ class TextCNNCLI(LightningCLI):
         plugins = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
+        trainer = self._get(self.config_init, "trainer", default={})
+        if trainer.get("enable_progress_bar") is not False:
+            callbacks = trainer.get("callbacks")
+            callbacks = [] if callbacks is None else list(callbacks) if isinstance(callbacks, (list, tuple)) \
+                else [callbacks]
+            if not any(isinstance(c, ProgressBar) for c in callbacks):
+                kwargs["callbacks"] = [*callbacks, epoch_progress_bar()]
         return super().instantiate_trainer(**kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
@@ -250,13 +293,31 @@ class TextCNNCLI(LightningCLI):
     def parse_arguments(self, parser, args) -> None:
         try:
             super().parse_arguments(parser, args)
+        except UnicodeDecodeError as e:  # an option that takes a YAML file was given another file
+            given = list(args) if isinstance(args, (list, tuple)) else []
+            for option, value in zip(given, given[1:]):
+                if option.startswith("--") and "." not in option and Path(value).is_file():
+                    try:
+                        Path(value).read_text(encoding="utf-8")
+                    except UnicodeDecodeError:
+                        where = "; a checkpoint goes to --ckpt_path" if value.endswith(".ckpt") else ""
+                        raise argparse.ArgumentError(
+                            None, f"{option} {value}: not a YAML file ({e.reason} at byte {e.start}); {option} takes "
+                                  f"a YAML file of its options or {option}.KEY VALUE{where}") from None
+            raise
         except argparse.ArgumentError as e:
             hint = _did_you_mean(str(e), parser, args)
             if not hint:
                 raise
-            raise argparse.ArgumentError(None, f"{e}; {hint}") from None
+            message = str(e)
+            if (m := re.search(r"could match (.*)", message)) and m.group(1).count(",") > 3:
+                message = message[:m.start(1)] + ", ".join(m.group(1).split(", ")[:3]) + ", ..."
+            raise argparse.ArgumentError(None, f"{message}; {hint}") from None
 
     def _parse_ckpt_path(self) -> None:
+        ckpt = self.config[self.config.subcommand].get("ckpt_path") if self.config.get("subcommand") else None
+        if ckpt and "://" not in str(ckpt) and (why := checkpoint_not_there(ckpt)):
+            raise FileNotFoundError(why)  # before the data is read (Lightning would say so after)
         # LightningCLI reads --ckpt_path's hyper-parameters with a bare torch.load.
         try:
             super()._parse_ckpt_path()
@@ -314,11 +375,13 @@ class TextCNNCLI(LightningCLI):
         warnings.filterwarnings("ignore", message=r"(Experiment logs|Checkpoint) directory .* exists and is not empty")
         metrics = run / "metrics.csv"
         if metrics.is_file():  # CSVLogger deletes the file of a folder it opens again: keep its rows
-            # up to the checkpoint's step; later ones (an epoch cut short) are logged again
+            # up to the checkpoint's step; later ones (an epoch cut short) are logged again, and the
+            # test of the earlier run's end is not kept: the resumed run tests its own best
             step = AtomicCheckpointIO().load_checkpoint(ckpt).get("global_step", float("inf"))
             with open(metrics, newline="", encoding="utf-8") as f:
                 self._earlier_rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)
-                                      if not row.get("step", "").isdigit() or int(row["step"]) <= step]
+                                      if (not row.get("step", "").isdigit() or int(row["step"]) <= step)
+                                      and not any(k.startswith("test/") and v != "" for k, v in row.items())]
 
     def before_fit(self) -> None:
         rows = getattr(self, "_earlier_rows", None)
@@ -385,7 +448,7 @@ class TextCNNCLI(LightningCLI):
 
 
 def _export_main(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="textcnn export", description="Write a self-contained model bundle from a checkpoint.")
+    p = HintingArgumentParser(prog="textcnn export", description="Write a self-contained model bundle from a checkpoint.")
     p.add_argument("--ckpt", help="training checkpoint (.ckpt) written by `textcnn fit`")
     p.add_argument("--out", help="bundle folder to write (replaced atomically if it is a bundle)")
     p.add_argument("--metrics", help="optional JSON file of metrics to record in the bundle (e.g. test_metrics.json)")
@@ -432,7 +495,7 @@ EXAMPLES = [
 
 
 def _classify_main(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="textcnn classify", description="Classify texts with a bundle and print "
+    p = HintingArgumentParser(prog="textcnn classify", description="Classify texts with a bundle and print "
                                 "each label with the probabilities of every label.")
     p.add_argument("texts", nargs="*", help="texts to classify (default: a few example sentences)")
     p.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="bundle folder (default: the bundled MR model)")
@@ -452,7 +515,7 @@ def _classify_main(argv: Sequence[str]) -> int:
 def _predict_main(argv: Sequence[str]) -> int:
     from .predict import INPUT_FORMATS, OUTPUT_FORMATS, predict_file
 
-    p = argparse.ArgumentParser(prog="textcnn predict --bundle", description="Predict a file of texts of any size "
+    p = HintingArgumentParser(prog="textcnn predict --bundle", description="Predict a file of texts of any size "
                                 "with a bundle, in chunks; unreadable rows are reported with their line numbers.")
     p.add_argument("--bundle", required=True, help="bundle folder written by `textcnn export`")
     p.add_argument("--input", required=True, help="CSV / TSV (with a header) / JSONL / TXT (one text a line)")
@@ -495,7 +558,7 @@ def _predict_main(argv: Sequence[str]) -> int:
 
 
 def _demo_main(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="textcnn demo", description="Launch the Gradio demo (app.py) on this machine.")
+    p = HintingArgumentParser(prog="textcnn demo", description="Launch the Gradio demo (app.py) on this machine.")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1, this machine only; "
                    "0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
@@ -536,24 +599,14 @@ EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main, "demo": _d
 
 
 def _did_you_mean(message: str, parser, args) -> str:
-    """``did you mean --model.variant?`` for the options of an "unrecognized arguments" error."""
-    match = re.search(r"unrecognized arguments: (.*)", message)
-    if not match or not isinstance(args, (list, tuple)):
-        return ""
-    sub = next((a for a in args if a in ("fit", "validate", "test", "predict")), None)
+    """``did you mean --model.variant?`` for the options of an unrecognized or ambiguous option error."""
+    sub = next((a for a in args if a in ("fit", "validate", "test", "predict")), None) \
+        if isinstance(args, (list, tuple)) else None
     subcommands = getattr(parser, "_subcommands_action", None)
     if sub is None or subcommands is None:
         return ""
-    known = {o.split("=")[0] for action in subcommands.choices[sub]._actions for o in action.option_strings
-             if o.startswith("--")}
-    hints = []
-    for given in re.findall(r"(--[\w./-]+)", match.group(1)):
-        close = difflib.get_close_matches(given, known, n=1, cutoff=0.75)
-        if not close:  # a key without its group (--max_epochs for --trainer.max_epochs)
-            close = sorted(k for k in known if k.endswith("." + given[2:]))[:2]
-        if close:
-            hints.append(f"{given}: did you mean {' or '.join(close)}?")
-    return "; ".join(hints)
+    known = [o for action in subcommands.choices[sub]._actions for o in action.option_strings if o.startswith("--")]
+    return did_you_mean(message, known)
 
 
 class _DropAdvert(logging.Filter):

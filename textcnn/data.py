@@ -682,11 +682,13 @@ class TextDataModule(L.LightningDataModule):
         self._max_len = max_len
         # (vocabulary, labels and tokenizer, embedding width, splits) of a checkpoint: see use_checkpoint
         self._checkpoint: Optional[tuple[dict, int, tuple[str, ...]]] = None
+        self._ckpt_embed_dim: Optional[int] = None
         self._train_words: Optional[set[str]] = None
         self._matrix: Optional[np.ndarray] = None
         self._vector_stats: Optional[dict] = None
         self.splits: dict[str, EncodedDataset] = {}
         self.texts: dict[str, list[str]] = {}
+        self.lines: dict[str, list[int]] = {}  # the file line each text of a split starts on (predict)
 
     # -- preparation (lazy: the CLI asks for sizes right after construction) ---------------------
     def _read(self, path: str, with_labels: bool = True):
@@ -705,16 +707,18 @@ class TextDataModule(L.LightningDataModule):
         building them from the training file, so that a new test file or texts to predict need
         no training file and no vectors.
 
-        Returns False and changes nothing when the split the stage needs is cut out of the
-        training file (``val_fraction``, ``test_fraction``, ``num_folds``): that file is then read
-        as in ``fit`` and the checkpoint checks that the vocabularies agree."""
+        Returns False when the split the stage needs is cut out of the training file
+        (``val_fraction``, ``test_fraction``, ``num_folds``): that file is then read as in ``fit``
+        and the checkpoint checks that the vocabularies agree; the vectors are still not read
+        (but for ``vectors_vocab``, which takes words from them)."""
         h = self.hparams
         from_train = {"val": not h.val_path and h.val_fraction > 0,
-                      "test": bool(h.num_folds) or (not h.test_path and h.test_fraction > 0),
+                      "test": not h.test_path and (bool(h.num_folds) or h.test_fraction > 0),
                       "predict": False}
         needed = STAGE_SPLITS.get(stage)
         if self._prepared or not needed or "train" in needed:
             return False
+        self._ckpt_embed_dim = int(embed_dim)  # the weights come from the checkpoint: no vectors to read
         cut = [name for name in needed if from_train[name]]
         if cut and not h.train_path:
             how = {"val": "--data.val_fraction", "test": "--data.num_folds" if h.num_folds else "--data.test_fraction"}
@@ -734,17 +738,25 @@ class TextDataModule(L.LightningDataModule):
         h = self.hparams
         tokenizer = build_tokenizer(data["tokenizer"])
         if tokenizer != self.tokenizer:
-            log.warning("data: tokenizer %s from the checkpoint (the config says %s)",
-                        tokenizer.to_config(), self.tokenizer.to_config())
-        self.tokenizer, self._max_len = tokenizer, data.get("max_len")
+            log.info("data: the checkpoint's tokenizer %s (it was trained so), not the config's %s",
+                     tokenizer.to_config(), self.tokenizer.to_config())
+        self.tokenizer = tokenizer
+        # a --data.max_len given now caps the texts (a service's limit); unset, the training one
+        if h.max_len is not None and h.max_len != data.get("max_len"):
+            log.info("data: texts cut to --data.max_len %d tokens (trained with %s)", h.max_len,
+                     data.get("max_len") or "no limit")
+        else:
+            self._max_len = data.get("max_len")
         self.vocab, self.labels = Vocab(data["vocab"]), list(data["labels"])
         label_id = {name: i for i, name in enumerate(self.labels)}
         for name in needed:
             path = {"val": h.val_path, "test": h.test_path, "predict": h.predict_path}[name]
             if not path:
                 continue  # setup says what is missing
-            texts, labels = (self._read(path, with_labels=False)[0], None) if name == "predict" else \
-                self._read_labelled(path, label_id)
+            if name == "predict":
+                texts, labels, self.lines[name] = self._read(path, with_labels=False)
+            else:
+                texts, labels = self._read_labelled(path, label_id)
             self.texts[name] = texts
             self.splits[name] = EncodedDataset([self.vocab.encode(x) for x in self._tokenize(texts)], labels)
         sizes = ", ".join(f"{k} {len(v)}" for k, v in self.splits.items())
@@ -782,6 +794,9 @@ class TextDataModule(L.LightningDataModule):
         idx = list(range(len(texts)))
         parts: dict[str, tuple[list[str], list[int]]] = {}
 
+        if h.num_folds and h.test_path:
+            raise DataError(f"both --data.num_folds {h.num_folds} (fold {h.fold} of the training file is the test set) "
+                            f"and --data.test_path {h.test_path}: give one (--data.num_folds null to test on the file)")
         if h.num_folds:
             idx, test_idx = kfold_split(labels, h.num_folds, h.fold, h.split_seed)
             parts["test"] = ([texts[i] for i in test_idx], [y[i] for i in test_idx])
@@ -799,7 +814,8 @@ class TextDataModule(L.LightningDataModule):
         parts["train"] = ([texts[i] for i in idx], [y[i] for i in idx])
 
         if h.predict_path:
-            parts["predict"] = (self._read(h.predict_path, with_labels=False)[0], None)
+            texts_, _, self.lines["predict"] = self._read(h.predict_path, with_labels=False)
+            parts["predict"] = (texts_, None)
         tokens = {name: self._tokenize(t) for name, (t, _) in parts.items()}
         _warn_about_tokens(tokens["train"], h.train_path, h.max_len, isinstance(self.tokenizer, WordTokenizer))
         _report_repeats(tokens, {name: lab for name, (_, lab) in parts.items()}, self.labels, h.train_path)
@@ -837,7 +853,7 @@ class TextDataModule(L.LightningDataModule):
     @property
     def embedding_matrix(self) -> Optional[np.ndarray]:
         """``(vocab_size, embed_dim)`` pretrained table aligned to the vocabulary, or ``None``."""
-        if self.hparams.vectors is None or self._checkpoint is not None:  # a checkpoint has its weights
+        if self.hparams.vectors is None or self._ckpt_embed_dim is not None:  # a checkpoint has its weights
             return None
         if self._matrix is None:
             self.prepare()
@@ -855,8 +871,8 @@ class TextDataModule(L.LightningDataModule):
 
     @property
     def embed_dim(self) -> int:
-        if self._checkpoint is not None:
-            return self._checkpoint[1]
+        if self._ckpt_embed_dim is not None:
+            return self._ckpt_embed_dim
         matrix = self.embedding_matrix
         if matrix is not None:
             return int(matrix.shape[1])

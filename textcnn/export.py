@@ -22,7 +22,7 @@ from .bundle import (
     _REQUIRED, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError,
     BundleText, read_bundle_config,
 )
-from .fileio import current_umask, remove_stale_temps, temp_prefix
+from .fileio import checkpoint_not_there, current_umask, remove_stale_temps, temp_prefix
 from .model import TextCNN
 
 __all__ = [
@@ -145,9 +145,9 @@ def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, metr
     """Turn a training checkpoint into a bundle at ``out``. The checkpoint is read with
     ``torch.load(weights_only=True)``: tensors and plain data only, no code."""
     ckpt_path = Path(ckpt_path)
-    if not ckpt_path.is_file():
-        raise BundleError(f"{ckpt_path}: " + ("is a folder; give a .ckpt file in it (e.g. checkpoints/best-....ckpt)"
-                                             if ckpt_path.is_dir() else "checkpoint not found"))
+    why = checkpoint_not_there(ckpt_path)
+    if why:
+        raise BundleError(why)
     try:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for corrupt or foreign files

@@ -1,15 +1,17 @@
 """Files that are either complete or absent: the one "write beside, then rename" helper
-that reports, vocabularies, benchmark tables and checkpoints all use. Pure Python."""
+that reports, vocabularies, benchmark tables and checkpoints all use, and what to say when a
+checkpoint path is not a file. Pure Python."""
 from __future__ import annotations
 
+import difflib
 import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO, Callable, Union
+from typing import BinaryIO, Callable, Optional, Union
 
-__all__ = ["atomic_write", "current_umask", "temp_prefix", "remove_stale_temps"]
+__all__ = ["atomic_write", "checkpoint_not_there", "current_umask", "temp_prefix", "remove_stale_temps"]
 
 STALE_AFTER_S = 600.0  # a temporary left this long by a process that is gone is removed
 
@@ -105,3 +107,21 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def checkpoint_not_there(path) -> Optional[str]:
+    """Why ``path`` is not a checkpoint file (missing, a folder, a bundle folder), with the likely
+    file meant; ``None`` when it is a file."""
+    path = Path(path)
+    if path.is_file():
+        return None
+    if path.is_dir():
+        if (path / "textcnn.json").is_file():
+            return (f"{path}: is a bundle folder (`textcnn export` wrote it), not a training checkpoint; give a .ckpt "
+                    "file, or use the bundle with `textcnn predict --bundle` / `textcnn classify --bundle`")
+        found = sorted(path.glob("*.ckpt")) or sorted(path.glob("**/checkpoints/*.ckpt"))
+        found = [f for f in found if f.name.startswith("best-")] or [f for f in found if f.name != "last.ckpt"] or found
+        return f"{path}: is a folder; give a .ckpt file in it (e.g. {found[0] if found else 'checkpoints/best-....ckpt'})"
+    siblings = [f.name for f in path.parent.glob("*.ckpt")] if path.parent.is_dir() else []
+    close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.6)
+    return f"{path}: checkpoint not found" + (f"; did you mean {path.parent / close[0]}?" if close else "")
