@@ -153,8 +153,11 @@ def test_the_best_checkpoint_is_named_by_its_metric_and_a_run_without_test_data_
     base = ["fit", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--trainer.max_epochs", "2",
             "--trainer.enable_progress_bar", "false"]
     assert main([*base, "--checkpoint.monitor", "val/macro_f1"]) == 0  # dev macro-F1 is logged, for imbalanced data
-    best = re.search(r"best checkpoint \(val/macro_f1 (\d\.\d{4})\): (\S+)", capsys.readouterr().out)
+    out = capsys.readouterr().out
+    best = re.search(r"best checkpoint \(val/macro_f1 (\d\.\d{4})\): (\S+)", out)
     assert best and Path(best[2]).name.endswith(f"-macro_f1_{best[1]}.ckpt"), best  # named by what it monitors
+    epoch = int(re.search(r"best-epoch(\d+)", best[2])[1])  # and its value is on that epoch's line
+    assert re.search(rf"^epoch {epoch}/2 .* val/macro_f1 {best[1]} ", out, re.M), out
     assert main([*base, "--data.test_fraction", "0"]) == 0
     out = capsys.readouterr().out
     assert "no test data, so nothing was tested: give --data.test_path or --data.test_fraction" in out

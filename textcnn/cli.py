@@ -147,7 +147,8 @@ class Checkpoint(ModelCheckpoint):
 
 
 class EpochSummary(Callback):
-    """Prints one line per epoch: train loss, dev loss and accuracy, seconds of training.
+    """Prints one line per epoch: train loss, dev loss and accuracy (and the checkpoint's monitored
+    metric when it is another), seconds of training.
 
     The seconds cover the training batches only (not validation), are logged as
     ``train/epoch_seconds`` and kept in ``seconds`` (one entry per epoch, for benchmarks).
@@ -172,7 +173,8 @@ class EpochSummary(Callback):
             return
         m = trainer.callback_metrics
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
-        for key in ("train/loss_epoch", "val/loss", "val/acc"):
+        monitored = getattr(trainer.checkpoint_callback, "monitor", None)  # shown when it is another metric
+        for key in dict.fromkeys(("train/loss_epoch", "val/loss", "val/acc", monitored or "val/acc")):
             if key in m:
                 parts.append(f"{key.replace('_epoch', '')} {float(m[key]):.4f}")
         parts.append(f"{self._train_seconds:.1f} s")
