@@ -28,6 +28,7 @@ FIT = ["--data.train_path", "--data.test_path", "--data.val_fraction", "--data.t
     ("--data.tokeniser", ["--data.tokenizer"]),
     ("--model.drop", ["--model.drop_rate"]),               # the start of a name
     ("--ckpt-path", ["--ckpt_path"]),
+    ("--model.lr_warmup", []),                             # not lr: a warm-up is not a learning rate
     ("--zzz", []),                                         # nothing close: no suggestion
     ("--data.colour", []),
 ])

@@ -13,6 +13,9 @@ SYNONYMS = {"file": "path", "size": "fraction", "dropout": "drop_rate", "gpus": 
             "epochs": "max_epochs", "learning_rate": "lr", "length": "len", "tokeniser": "tokenizer",
             "vectors_file": "vectors", "dir": "path", "directory": "path"}
 
+# Words that add nothing to the key they follow: --model.lr_rate is --model.lr, --ckpt_path --ckpt.
+FILLER = {"rate", "path", "file", "value", "size", "name", "dir", "number", "num"}
+
 
 def _plain(name: str) -> str:
     return name.lstrip("-").replace("-", "_")
@@ -25,7 +28,8 @@ def close_names(given: str, known: Iterable[str], n: int = 2) -> list[str]:
     A name ``group.key`` is matched within its group when the group exists, and a bare ``key``
     against the keys of every group (``--max_epochs`` -> ``--trainer.max_epochs``). In order: the
     key with common synonyms replaced (``test_file`` -> ``test_path``, ``dropout`` ->
-    ``drop_rate``); a key the given one starts with (``lr_rate`` -> ``lr``) or that starts with it
+    ``drop_rate``); a key the given one starts with before a filler word (``lr_rate`` -> ``lr``,
+    but not ``lr_scheduler``) or that starts with it
     (``drop`` -> ``drop_rate``); keys ending in it (``epochs`` -> ``max_epochs``, ``min_epochs``);
     then spelling (``varient`` -> ``variant``)."""
     names = {_plain(k): k for k in known}
@@ -51,7 +55,8 @@ def close_names(given: str, known: Iterable[str], n: int = 2) -> list[str]:
     words = key.split("_")
     steps = [
         [k for k in (key, fixed) if k in keys and (k != key or not group)],
-        [k for k in keys if len(k) >= 2 and any(k == "_".join(words[:i]) for i in range(1, len(words)))],
+        [k for k in keys if len(k) >= 2 and any(k == "_".join(words[:i]) and set(words[i:]) <= FILLER
+                                                for i in range(1, len(words)))],
         [k for k in keys if len(key) >= 3 and k.startswith(key) and k != key],
         [k for k in keys if k.endswith("_" + fixed)],
         difflib.get_close_matches(fixed, list(keys), n=n, cutoff=0.8),
