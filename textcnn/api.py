@@ -10,7 +10,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .bundle import BundleText, as_texts, positive_int
+from .bundle import BundleText
 from .export import load_bundle
 from .model import TextCNN
 
@@ -137,18 +137,10 @@ class TextClassifier(BundleText):
         return cls(model, config, device=device, path=path)
 
     @torch.inference_mode()
-    def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
-        """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``.
-
-        ``texts`` is a str or an iterable of str (anything else: TypeError); an empty text gets
-        the model's answer for no tokens. ``batch_size`` must be a positive integer."""
-        texts = as_texts(texts)
-        batch_size = positive_int("batch_size", batch_size)
-        out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
-        for rows, tokens in self.padded_batches(texts, batch_size):
-            logits = self.model(torch.from_numpy(tokens).to(self.device))
-            out[rows] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-        return out
+    def batch_proba(self, tokens: np.ndarray) -> np.ndarray:
+        """``(B, L)`` int64 token ids -> ``(B, C)`` probabilities (``predict_proba`` calls it)."""
+        logits = self.model(torch.from_numpy(tokens).to(self.device))
+        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
     def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[Prediction]:
         """Label and probabilities of every label, for each text (``texts`` and ``batch_size`` as

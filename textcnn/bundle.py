@@ -124,17 +124,33 @@ class BundleText:
         tokens = self.tokenizer.tokenize_many(texts)
         return [self.vocab.encode(t[: self.max_len] if self.max_len else t) for t in tokens]
 
-    def padded_batches(self, texts: Union[str, Sequence[str]], batch_size: int) -> Iterator[tuple[list[int], np.ndarray]]:
-        """``(rows, tokens)`` pairs: indices into ``texts`` and their ``(B, L)`` int64 ids, right-padded
-        with 0. Texts of similar length go together to waste less padding; the model masks
-        padding, so the grouping changes no probability."""
-        if isinstance(texts, str):
-            texts = [texts]
-        ids = self.encode(texts)
+    def padded_batches(self, ids: Sequence[Sequence[int]], batch_size: int) -> Iterator[tuple[list[int], np.ndarray]]:
+        """``(rows, tokens)`` pairs: indices into ``ids`` (one list of token ids per text) and their
+        ``(B, L)`` int64 ids, right-padded with 0. Texts of similar length go together to waste less
+        padding; the model masks padding, so the grouping changes no probability."""
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
             yield rows, self.pad([ids[i] for i in rows])
+
+    def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
+        """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``.
+
+        ``texts`` is a str or an iterable of str (anything else: TypeError); an empty text gets
+        the model's answer for no tokens. ``batch_size`` must be a positive integer."""
+        return self.proba_of_ids(self.encode(as_texts(texts)), batch_size)
+
+    def proba_of_ids(self, ids: Sequence[Sequence[int]], batch_size: int = 256) -> np.ndarray:
+        """``predict_proba`` of texts already turned into token ids by ``encode``."""
+        batch_size = positive_int("batch_size", batch_size)
+        out = np.empty((len(ids), len(self.labels)), dtype=np.float32)
+        for rows, tokens in self.padded_batches(ids, batch_size):
+            out[rows] = self.batch_proba(tokens)
+        return out
+
+    def batch_proba(self, tokens: np.ndarray) -> np.ndarray:
+        """``(B, L)`` int64 token ids -> ``(B, C)`` probabilities: the model's part, per subclass."""
+        raise NotImplementedError
 
     def pad(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """``(B, max(longest, min_len))`` int64 ids, right-padded with 0 (the padding id)."""

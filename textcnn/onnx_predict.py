@@ -13,8 +13,7 @@ from typing import Sequence, Union
 import numpy as np
 
 from .bundle import (
-    CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError, BundleText, as_texts, positive_int,
-    read_bundle_config,
+    CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError, BundleText, read_bundle_config,
 )
 
 __all__ = ["OnnxClassifier", "onnx_predict"]
@@ -59,16 +58,10 @@ class OnnxClassifier(BundleText):
         """Same as the constructor; mirrors ``TextClassifier.load``."""
         return cls(path, **kwargs)
 
-    def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
-        """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``.
-        ``texts``: a str or an iterable of str; ``batch_size``: a positive integer."""
-        texts = as_texts(texts)
-        batch_size = positive_int("batch_size", batch_size)
-        out = np.empty((len(texts), len(self.labels)), dtype=np.float32)
-        for rows, tokens in self.padded_batches(texts, batch_size):
-            (logits,) = self.session.run(["logits"], {"tokens": tokens})
-            out[rows] = _softmax(logits.astype(np.float64))
-        return out
+    def batch_proba(self, tokens: np.ndarray) -> np.ndarray:
+        """``(B, L)`` int64 token ids -> ``(B, C)`` probabilities (``predict_proba`` calls it)."""
+        (logits,) = self.session.run(["logits"], {"tokens": tokens})
+        return _softmax(logits.astype(np.float64))
 
     def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[tuple[str, dict[str, float]]]:
         """``(label, {label: probability})`` for each text."""

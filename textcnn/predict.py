@@ -243,9 +243,9 @@ def predict_file(
     progress: bool = True,
     report: Optional[Callable[[str], None]] = None,
 ) -> PredictSummary:
-    """Predict every row of ``input_path`` with ``classifier`` (anything with ``labels`` and
-    ``predict_proba(texts, batch_size)``, ``encode`` and ``vocab``: a ``TextClassifier`` or an
-    ``OnnxClassifier``) and write ``line, text, label, p_<label>...`` rows to ``output_path``.
+    """Predict every row of ``input_path`` with ``classifier`` (a ``BundleText``: a
+    ``TextClassifier`` or an ``OnnxClassifier``) and write ``line, text, label, p_<label>...``
+    rows to ``output_path``.
 
     At most ``chunk_size`` texts are held at once. Each line that is not predicted is passed to
     ``report`` (default: printed on stderr) as ``FILE, line N: message``. The output is written
@@ -278,10 +278,10 @@ def predict_file(
 
             def flush_chunk() -> None:
                 if chunk:
-                    texts = [t for _, t in chunk]
-                    writer.write(chunk, classifier.predict_proba(texts, batch_size=batch_size))
-                    summary.unknown_lines += [line for (line, _), ids in zip(chunk, classifier.encode(texts))
-                                              if all(i == classifier.vocab.unk_id for i in ids)]
+                    ids = classifier.encode([t for _, t in chunk])
+                    writer.write(chunk, classifier.proba_of_ids(ids, batch_size=batch_size))
+                    summary.unknown_lines += [line for (line, _), x in zip(chunk, ids)
+                                              if all(i == classifier.vocab.unk_id for i in x)]
                     summary.predicted += len(chunk)
                     chunk.clear()
 
