@@ -228,9 +228,9 @@ def main(argv: list[str] | None = None) -> None:
     # What the figures come from (torch is imported here only now that the children are done).
     from datetime import datetime, timezone
 
-    from textcnn.bench import _versions, describe_machine
+    from textcnn.bench import describe_machine, package_versions
 
-    report.update(date=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=_versions(),
+    report.update(date=datetime.now(timezone.utc).isoformat(timespec="seconds"), versions=package_versions(),
                   machine=describe_machine(args.accelerator))
     print(f"\n{report['machine']}; " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
     if args.out:

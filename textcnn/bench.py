@@ -51,6 +51,8 @@ __all__ = [
     "evaluate",
     "summarize",
     "format_table",
+    "package_versions",
+    "describe_machine",
     "cv_main",
     "bench_main",
 ]
@@ -606,7 +608,9 @@ def _source(report: dict, name: str) -> dict:
     return report["datasets"][name].get("source") or {k: report.get(k) for k in _SOURCE_KEYS}
 
 
-def _versions() -> dict:
+def package_versions() -> dict:
+    """The versions a run's figures depend on: textcnn, torch, Lightning, scikit-learn, Python,
+    numpy, gensim and the GloVe package."""
     import lightning
     import sklearn
     import torch
@@ -701,12 +705,12 @@ def _overrides(items: Sequence[str]) -> list[tuple[str, str, object]]:
     from .data import TextDataModule
     from .module import TextCNNModule
 
+    known = [f"{part}.{k}" for part, cls in (("data", TextDataModule), ("model", TextCNNModule))
+             for k in inspect.signature(cls.__init__).parameters if k != "self"]
     overrides = []
     for item in items:
         key, sep, value = item.partition("=")
         section, _, name = key.partition(".")
-        known = [f"{part}.{k}" for part, cls in (("data", TextDataModule), ("model", TextCNNModule))
-                 for k in inspect.signature(cls.__init__).parameters if k != "self"]
         if not sep or section not in ("data", "model") or not name:
             close = close_names(key, known) if sep else []
             hint = f"; did you mean {' or '.join(close)}?" if close else ""
@@ -825,7 +829,7 @@ def cv_main(argv: Sequence[str]) -> int:
     fold_ids = _fold_ids(args)
     start = time.perf_counter()
     report = {"command": "textcnn cv " + shlex.join(argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "versions": _versions(), "machine": describe_machine(args.accelerator), "config": str(args.config),
+              "versions": package_versions(), "machine": describe_machine(args.accelerator), "config": str(args.config),
               "train_path": config["data"].get("train_path"),
               "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds), "epochs": epochs,
               "patience": patience, "jobs": args.jobs,
@@ -1068,7 +1072,7 @@ def bench_main(argv: Sequence[str]) -> int:
 
     start = time.perf_counter()
     report = {"command": "textcnn bench " + shlex.join(argv),
-              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": _versions(),
+              "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": package_versions(),
               "machine": describe_machine(args.accelerator),
               "settings": {"data_dir": str(data_dir), "variants": variants, "baselines": args.baselines,
                            "epochs": args.epochs, "folds": args.folds, "folds_run": len(fold_ids),

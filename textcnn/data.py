@@ -680,8 +680,9 @@ class TextDataModule(L.LightningDataModule):
         self.tokenizer = build_tokenizer(tokenizer, lowercase=lowercase)
         self._prepared = False
         self._max_len = max_len
-        # (vocabulary, labels and tokenizer, embedding width, splits) of a checkpoint: see use_checkpoint
-        self._checkpoint: Optional[tuple[dict, int, tuple[str, ...]]] = None
+        # a checkpoint's (vocabulary, labels and tokenizer; the splits to read) and its embedding
+        # width: see use_checkpoint
+        self._checkpoint: Optional[tuple[dict, tuple[str, ...]]] = None
         self._ckpt_embed_dim: Optional[int] = None
         self._train_words: Optional[set[str]] = None
         self._matrix: Optional[np.ndarray] = None
@@ -730,11 +731,11 @@ class TextDataModule(L.LightningDataModule):
         if missing:
             raise DataError(f"the checkpoint has no {', '.join(missing)}; give the training file and --data settings "
                             "of its fit")
-        self._checkpoint = (data, int(embed_dim), needed)
+        self._checkpoint = (data, needed)
         return True
 
     def _prepare_from_checkpoint(self) -> None:
-        data, _, needed = self._checkpoint
+        data, needed = self._checkpoint
         h = self.hparams
         tokenizer = build_tokenizer(data["tokenizer"])
         if tokenizer != self.tokenizer:
@@ -814,8 +815,8 @@ class TextDataModule(L.LightningDataModule):
         parts["train"] = ([texts[i] for i in idx], [y[i] for i in idx])
 
         if h.predict_path:
-            texts_, _, self.lines["predict"] = self._read(h.predict_path, with_labels=False)
-            parts["predict"] = (texts_, None)
+            to_predict, _, self.lines["predict"] = self._read(h.predict_path, with_labels=False)
+            parts["predict"] = (to_predict, None)
         tokens = {name: self._tokenize(t) for name, (t, _) in parts.items()}
         _warn_about_tokens(tokens["train"], h.train_path, h.max_len, isinstance(self.tokenizer, WordTokenizer))
         _report_repeats(tokens, {name: lab for name, (_, lab) in parts.items()}, self.labels, h.train_path)

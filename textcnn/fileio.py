@@ -112,11 +112,13 @@ def _fsync_dir(folder: Path) -> None:
 def checkpoint_not_there(path) -> Optional[str]:
     """Why ``path`` is not a checkpoint file (missing, a folder, a bundle folder), with the likely
     file meant; ``None`` when it is a file."""
+    from .bundle import CONFIG_FILE  # here: bundle imports text, which imports this module
+
     path = Path(path)
     if path.is_file():
         return None
     if path.is_dir():
-        if (path / "textcnn.json").is_file():
+        if (path / CONFIG_FILE).is_file():
             return (f"{path}: is a bundle folder (`textcnn export` wrote it), not a training checkpoint; give a .ckpt "
                     "file, or use the bundle with `textcnn predict --bundle` / `textcnn classify --bundle`")
         found = sorted(path.glob("*.ckpt")) or sorted(path.glob("**/checkpoints/*.ckpt"))
