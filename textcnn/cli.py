@@ -196,10 +196,25 @@ class _RichEpochBar(RichProgressBar):
         return f"{text:{len(self.validation_description)}}"  # as wide as "Validation": no flicker
 
 
+class _EpochFromOne:
+    """The trainer as a progress bar sees it, with ``current_epoch`` counted from 1."""
+
+    def __init__(self, trainer):
+        self._trainer = trainer
+
+    def __getattr__(self, name):
+        return getattr(self._trainer, name)
+
+    @property
+    def current_epoch(self) -> int:
+        return self._trainer.current_epoch + 1
+
+
 class _TQDMEpochBar(TQDMProgressBar):
+    # Lightning's bar writes "Epoch {trainer.current_epoch}" and draws it at once, so renaming it
+    # afterwards showed "Epoch 0" for an instant; it is handed the count from 1 instead.
     def on_train_epoch_start(self, trainer, *args) -> None:
-        super().on_train_epoch_start(trainer, *args)
-        self.train_progress_bar.set_description(f"Epoch {trainer.current_epoch + 1}")
+        super().on_train_epoch_start(_EpochFromOne(trainer), *args)
 
 
 def epoch_progress_bar() -> ProgressBar:
