@@ -125,6 +125,19 @@ def test_not_utf8_names_the_line_and_the_encoding_it_reads_as(tmp_path):
     assert "it reads as Windows-1252: `iconv -f cp1252 -t utf-8 IN > OUT`" in read_error(quotes)
     chinese = write(tmp_path, "zh.csv", "text,label\n国足主帅公布大名单,体育\n苹果发布新款手机,科技\n".encode("gbk"))
     assert "it reads as Chinese GBK / GB18030: `iconv -f gb18030 -t utf-8 IN > OUT`" in read_error(chinese)
+    # an accented letter next to an ASCII one is also half of a GBK character: Latin-1 is not called Chinese
+    for text in ("un film très émouvant", "c'était nul, déçu", "Ärger über Öl", "año español"):
+        latin = write(tmp_path, "l1.csv", f"text,label\n{text},pos\n{text} 2,neg\n".encode("latin-1"))
+        assert "if it is Latin-1: `iconv -f latin1 -t utf-8 IN > OUT`" in read_error(latin), text
+
+
+def test_a_utf8_file_with_a_few_lines_in_another_encoding_is_not_sent_to_iconv_whole(tmp_path):
+    """Converting the whole file would garble its UTF-8 lines: the message names the lines to fix."""
+    raw = ("text,label\n" + "这部电影很好,pos\n" * 5).encode() + "déçu,neg\n".encode("cp1252") + b"good,pos\n"
+    message = read_error(write(tmp_path, "mixed.csv", raw))
+    assert "mixed.csv, line 7: byte 0xe9" in message and "iconv" not in message
+    assert ("only 1 line(s) are not UTF-8 (line(s) 7; they read as Latin-1) while 5 other line(s) with non-ASCII "
+            "text are UTF-8, so converting the whole file would garble those") in message
 
 
 @pytest.mark.parametrize(

@@ -259,5 +259,5 @@ def test_several_lines_in_another_encoding_end_with_how_to_convert_the_file(tiny
     assert _predict(tiny_bundle_dir, src, tmp_path / "out.csv") == 0
     err = capsys.readouterr().err
     assert "2 line(s) were not predicted (blank or unreadable; line(s) 2, 4)" in err
-    assert ("several lines are not UTF-8: convert the file and predict again (it reads as Windows-1252: "
-            "`iconv -f cp1252 -t utf-8 IN > OUT`)") in err
+    assert ("several lines are not UTF-8: re-save it as UTF-8 (it reads as Windows-1252: "
+            "`iconv -f cp1252 -t utf-8 IN > OUT`); then predict again") in err

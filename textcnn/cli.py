@@ -570,7 +570,7 @@ def _predict_main(argv: Sequence[str]) -> int:
 
             with open(args.input, "rb") as f:
                 hint = iconv_hint(f.read(1 << 20))
-            print(f"several lines are not UTF-8: convert the file and predict again ({hint})", file=sys.stderr)
+            print(f"several lines are not UTF-8: {hint}; then predict again", file=sys.stderr)
     return 0 if summary.predicted else 2
 
 

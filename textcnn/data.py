@@ -74,23 +74,54 @@ def _count_lines(text: str) -> int:
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def iconv_hint(raw: bytes) -> str:
-    """How to convert ``raw`` (a file that is not UTF-8) to UTF-8: the encoding it reads as,
-    tried in the order such files usually come in: GB18030 (Chinese GBK), Windows-1252 (its
-    quotes and dashes are bytes 0x80-0x9f, control characters in Latin-1), then Latin-1."""
+def _reads_as(raw: bytes) -> tuple[str, str]:
+    """(name, iconv name) of the encoding non-UTF-8 bytes most likely are, tried in the order such
+    files usually come in: GB18030 (Chinese GBK: nearly every byte over 0x7f pairs with another to
+    make a Chinese character), Windows-1252 (its quotes and dashes are bytes 0x80-0x9f, control
+    characters in Latin-1), then Latin-1 (an accented letter is one byte between ASCII letters,
+    which GBK would also read as half of a Chinese character, so pairs are what tell them apart)."""
+    high = sum(1 for b in raw if b > 0x7F)
     try:
-        text = raw.decode("gb18030")
-        if len(_CJK.findall(text)) > 0.1 * sum(1 for b in raw if b > 0x7f):
-            return "it reads as Chinese GBK / GB18030: `iconv -f gb18030 -t utf-8 IN > OUT`"
+        pairs = [ch.encode("gb18030") for ch in _CJK.findall(raw.decode("gb18030"))]
+        pairs = [pair for pair in pairs if min(pair) > 0x7F]
+        # common characters (GB2312 level 1, lead bytes 0xb0-0xd7) make most of Chinese text; a pair of
+        # accented lower-case Latin-1 letters (0xe0-0xff) reads as a rare one
+        common = sum(1 for pair in pairs if 0xB0 <= pair[0] <= 0xD7)
+        if high and 2 * len(pairs) >= 0.8 * high and common >= 0.5 * len(pairs):
+            return "Chinese GBK / GB18030", "gb18030"
     except UnicodeDecodeError:
         pass
-    if any(0x80 <= b <= 0x9f for b in raw):
+    if any(0x80 <= b <= 0x9F for b in raw):
         try:
             raw.decode("cp1252")
-            return "it reads as Windows-1252: `iconv -f cp1252 -t utf-8 IN > OUT`"
+            return "Windows-1252", "cp1252"
         except UnicodeDecodeError:
             pass
-    return "if it is Latin-1: `iconv -f latin1 -t utf-8 IN > OUT`"
+    return "Latin-1", "latin1"
+
+
+def iconv_hint(raw: bytes) -> str:
+    """What to do with ``raw`` (a file, or its start, that is not UTF-8): re-save it as UTF-8, with
+    the encoding its bytes read as and the iconv command; or, when other lines with non-ASCII text are UTF-8 (a file
+    edited in two encodings), which lines to fix, since converting the whole file would garble the
+    rest."""
+    bad, good = [], 0
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if any(b > 0x7F for b in line):
+            try:
+                line.decode("utf-8")
+                good += 1
+            except UnicodeDecodeError:
+                bad.append((number, line))
+    name, code = _reads_as(b"\n".join(line for _, line in bad) if bad else raw)
+    if good and bad:
+        shown = ", ".join(str(n) for n, _ in bad[:10]) + (", ..." if len(bad) > 10 else "")
+        return (f"only {len(bad)} line(s) are not UTF-8 (line(s) {shown}; they read as {name}) while {good} "
+                "other line(s) with non-ASCII text are UTF-8, so converting the whole file would garble "
+                "those: re-type or re-save just these lines as UTF-8")
+    if name == "Latin-1":
+        return "re-save it as UTF-8 (if it is Latin-1: `iconv -f latin1 -t utf-8 IN > OUT`)"
+    return f"re-save it as UTF-8 (it reads as {name}: `iconv -f {code} -t utf-8 IN > OUT`)"
 
 
 def _read_text(path: str) -> str:
@@ -111,7 +142,7 @@ def _read_text(path: str) -> str:
         line = _count_lines(raw[: e.start].decode("utf-8")) + 1
         raise DataError(
             f"byte 0x{raw[e.start]:02x} (offset {e.start}) is not valid UTF-8; expected a UTF-8 text "
-            f"file: re-save it as UTF-8 ({iconv_hint(raw)})",
+            f"file: {iconv_hint(raw)}",
             path,
             line,
         ) from None
