@@ -1,6 +1,7 @@
 """`textcnn predict --bundle`: a file streamed through a bundle; every line not predicted is reported,
 the rest predicted. Also the input checks of ``TextClassifier``."""
 import csv
+import gzip
 import json
 import os
 
@@ -8,7 +9,7 @@ import pytest
 
 from textcnn import TextClassifier
 from textcnn.cli import main
-from textcnn.data import DataError
+from textcnn.data import DataError, read_examples
 from textcnn.predict import RowError, iter_texts, predict_file
 
 
@@ -85,11 +86,37 @@ def test_unreadable_header_or_format_stops_with_one_line(tiny_bundle_dir, tmp_pa
         predict_file(clf, tmp_path / "in.csv", tmp_path / "out.csv", progress=False)
     assert not (tmp_path / "out.csv").exists() and not (tmp_path / "out.csv.part").exists()
     (tmp_path / "utf16.csv").write_text("text\nhello\n", encoding="utf-16")  # not the next row taken as header
-    with pytest.raises(DataError, match=r"utf16.csv, line 1: the header is not UTF-8: byte 0xff .* re-save the file"):
+    with pytest.raises(DataError, match=r"utf16.csv, line 1: the file is UTF-16 .* `iconv -f utf-16 -t utf-8"):
         predict_file(clf, tmp_path / "utf16.csv", tmp_path / "out.csv", progress=False)
+    (tmp_path / "gz.csv").write_bytes(gzip.compress(b"text\nhello\n"))  # as training says it
+    with pytest.raises(DataError, match=r"gz.csv, line 1: the file is gzip-compressed; .* `gunzip -k FILE`"):
+        predict_file(clf, tmp_path / "gz.csv", tmp_path / "out.csv", progress=False)
+    (tmp_path / "latin.csv").write_bytes("t\xe9xt\nhello\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin.csv, line 1: the header is not UTF-8: byte 0xe9 is not valid UTF-8; re-save the file"):
+        predict_file(clf, tmp_path / "latin.csv", tmp_path / "out.csv", progress=False)
     code = main(["predict", "--bundle", str(tiny_bundle_dir), "--input", str(tmp_path / "in.xyz"),
                  "--output", str(tmp_path / "out.csv")])
     assert code == 2 and "file not found" in capsys.readouterr().err
+
+
+def test_lone_carriage_returns_end_lines_and_long_texts_are_read_as_in_training(tiny_bundle_dir, tmp_path):
+    """A file with CR line ends (old Mac) gives one text a line, not one text; a text longer than the
+    csv module's default field limit (128 KiB) is predicted, not called an unclosed quote."""
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    long_text = "a gorgeous movie " * 20_000
+    cases = {"cr.txt": b"a gorgeous movie\ran awful mess\rlovely\r",
+             "cr.csv": b'text\ra gorgeous movie\r"an awful, mess"\r',
+             "long.csv": f"text\nok\n{long_text}\n".encode(), "long.tsv": f"text\nok\n{long_text}\n".encode()}
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        errors = []
+        summary = predict_file(clf, tmp_path / name, tmp_path / "out.csv", progress=False, report=errors.append)
+        texts, _ = read_examples(tmp_path / name, format="text_label" if name.endswith(".txt") else "auto",
+                                 with_labels=False)
+        with open(tmp_path / "out.csv", encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert not errors and summary.predicted == len(texts) == len(rows), (name, errors)
+        assert [r["text"] for r in rows] == texts, name
 
 
 def _predict(bundle, src, out, *options):

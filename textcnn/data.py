@@ -124,18 +124,25 @@ def iconv_hint(raw: bytes) -> str:
     return f"re-save it as UTF-8 (it reads as {name}: `iconv -f {code} -t utf-8 IN > OUT`)"
 
 
+def not_a_text_file(head: bytes) -> Optional[str]:
+    """What is wrong with a file starting with the bytes ``head`` (UTF-16, gzip), or None."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return ("the file is UTF-16 (it starts with a UTF-16 byte-order mark); expected UTF-8: convert it "
+                "(e.g. `iconv -f utf-16 -t utf-8 IN > OUT`)")
+    if head.startswith(b"\x1f\x8b"):
+        return "the file is gzip-compressed; expected a plain UTF-8 text file: decompress it first (e.g. `gunzip -k FILE`)"
+    return None
+
+
 def _read_text(path: str) -> str:
     """The file decoded as UTF-8 (BOM dropped); DataError naming the line of a bad byte."""
     with open(path, "rb") as f:
         raw = f.read()
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise DataError("the file is UTF-16 (it starts with a UTF-16 byte-order mark); expected UTF-8: convert it "
-                        "(e.g. `iconv -f utf-16 -t utf-8 IN > OUT`)", path, 1)
-    if raw.startswith(b"\x1f\x8b"):
-        raise DataError("the file is gzip-compressed; expected a plain UTF-8 text file: decompress it first "
-                        "(e.g. `gunzip -k FILE`)", path)
+    problem = not_a_text_file(raw[:4])
+    if problem:
+        raise DataError(problem, path, 1)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:

@@ -9,13 +9,14 @@ import codecs
 import csv
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Optional, Union
 
 from .bundle import positive_int
-from .data import _EXTENSIONS, DataError, _resolve_format
+from .data import _EXTENSIONS, DataError, _resolve_format, not_a_text_file
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "RowError", "iter_texts", "PredictSummary", "predict_file"]
 
@@ -23,6 +24,10 @@ INPUT_FORMATS = ("auto", "csv", "tsv", "jsonl", "text")
 OUTPUT_FORMATS = ("auto", "csv", "jsonl")
 _INPUT_EXTENSIONS = {**_EXTENSIONS, ".txt": "text"}
 _BLANK = "blank line; nothing to predict"
+_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")  # the place after a \r that ends a line by itself
+# A text may be long (nothing caps it), but a field of this many characters is most likely a quote
+# that is never closed, read on through the rest of the file; the limit bounds the memory it takes.
+_FIELD_LIMIT = 1 << 26
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,19 @@ class _Lines:
         self.f, self.on_bytes, self.number, self.bytes, self.seen = f, on_bytes, 0, 0, 0
         self.bad: dict[int, str] = {}
 
-    def __iter__(self) -> Iterator[str]:
+    def _raw_lines(self) -> Iterator[bytes]:
+        """The file's lines with their line breaks: ``\\n``, ``\\r\\n`` or a lone ``\\r`` (old Mac files,
+        read so in training too)."""
         for raw in self.f:
+            if b"\r" in raw.rstrip(b"\r\n"):
+                yield from _LONE_CR.split(raw)
+            else:
+                yield raw
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self._raw_lines():
+            if not raw:
+                continue
             self.number += 1
             self.bytes += len(raw)
             if self.number == 1 and raw.startswith(codecs.BOM_UTF8):
@@ -107,6 +123,7 @@ def iter_texts(
     line); csv / tsv need a header with ``text_column``. Reads one line at a time."""
     lines = _Lines(f, on_bytes)
     if format in ("csv", "tsv"):
+        csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
         reader = csv.reader(lines, delimiter="," if format == "csv" else "\t",
                             quoting=csv.QUOTE_MINIMAL if format == "csv" else csv.QUOTE_NONE, strict=True)
         header: Optional[list[str]] = None
@@ -259,6 +276,10 @@ def predict_file(
     if not os.path.isfile(input_path):
         raise DataError("file not found; check the path" if not os.path.exists(input_path) else "is a folder; expected a file", input_path)
     _check_output(input_path, output_path)
+    with open(input_path, "rb") as f:
+        problem = not_a_text_file(f.read(4))
+    if problem:
+        raise DataError(problem, input_path, 1)
     fmt = _resolve_format(input_path, format, INPUT_FORMATS, _INPUT_EXTENSIONS, "input", "pass --format")
     out_fmt = _resolve_format(output_path, output_format, OUTPUT_FORMATS,
                               {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}, "output", "pass --output-format")
