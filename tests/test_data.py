@@ -1,5 +1,6 @@
 """File readers, label sets, splits and folds: textcnn/data.py."""
 
+import unicodedata
 import warnings
 from collections import Counter
 
@@ -302,8 +303,23 @@ def test_a_label_column_of_ids_or_labels_differing_in_case_are_pointed_out(tmp_p
         TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
     rows = "".join(f"text number {i},{['billing', 'Billing', 'account'][i % 3]}\n" for i in range(30))
     path = write(tmp_path, "case.csv", "text,label\n" + rows)
-    with pytest.warns(UserWarning, match=r"labels that differ only in case are separate classes: \['billing', 'Billing'\]"):
+    with pytest.warns(UserWarning, match=r"labels that differ only in case, width or leading zeros are separate "
+                                         r"classes: \['billing', 'Billing'\]"):
         TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
+    rows = "".join(f"text number {i},{['1', '01', '2'][i % 3]}\n" for i in range(30))
+    path = write(tmp_path, "zeros.csv", "text,label\n" + rows)
+    with pytest.warns(UserWarning, match=r"leading zeros are separate classes: \['1', '01'\]"):
+        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
+
+
+def test_texts_with_no_token_once_tokenized_are_counted(tmp_path):
+    from textcnn.data import TextDataModule
+
+    rows = "".join(f"a film number {i},{'pos' if i % 2 else 'neg'}\n" for i in range(30))
+    path = write(tmp_path, "emoji.csv", "text,label\n" + rows + "\U0001f642\U0001f642,pos\n...,neg\n")
+    with pytest.warns(UserWarning, match=r"emoji.csv: 2 train text\(s\) have no token once tokenized, e.g. "
+                                         r"'\U0001f642\U0001f642'; each is read as an empty text"):
+        TextDataModule(train_path=str(path), val_fraction=0.0).prepare()
 
 
 def test_very_long_texts_and_chinese_cut_by_the_word_tokenizer_are_pointed_out(tmp_path):
@@ -364,3 +380,49 @@ def test_a_rare_label_spelled_like_a_frequent_one_is_pointed_out_as_a_typo(tmp_p
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TextDataModule(train_path=str(write(tmp_path, "ok.csv", "text,label\n" + rows)), val_fraction=0.0).prepare()
+
+
+def test_rows_that_would_be_lost_or_merged_silently_are_counted(tmp_path):
+    """A stray quote merges rows, a repeated header (files joined) would become a class and a row of
+    blank fields used to vanish: each is read as before but named in a warning with its lines."""
+    rows = [f"film {i},{'pos' if i % 2 else 'neg'}" for i in range(8)]
+    rows[2], rows[5] = '"Best movie ever,pos', 'my new tv is 55",neg'
+    path = write(tmp_path, "merged.csv", "text,label\n" + "\n".join(rows) + "\n")
+    with pytest.warns(UserWarning, match=r"merged.csv: 1 record\(s\) span several lines, each read as one text "
+                                         r"\(first: lines 4-7\).* a quote \(\"\) opened on line 4"):
+        texts, labels = read_examples(path)
+    assert len(texts) == 5 and texts[2].startswith("Best movie ever,pos\nfilm 3") and labels[2] == "neg"
+
+    path = write(tmp_path, "joined.csv", "text,label\ngood,1\nbad,0\ntext,label\nfine,1\n , \n")
+    with pytest.warns(UserWarning) as caught:
+        assert read_examples(path) == (["good", "bad", "fine"], ["1", "0", "1"])
+    said = " | ".join(str(w.message) for w in caught)
+    assert "skipped 1 line(s) that repeat the header (line(s) 4): files joined with their headers?" in said
+    assert "skipped 1 example(s) with an empty text (line(s) 6)" in said
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("dup.csv", "text,label,text\na,1,b\n", "line 1: the header names the column(s) ['text'] more than once"),
+    ("semi.csv", "text;label\na;1\n", "The header is separated by semicolons; textcnn reads CSV separated by commas "
+                                      "and TSV by tabs: convert the file (e.g. pandas.read_csv(IN, sep=';')"),
+    ("tab.csv", "text\tlabel\na\t1\n", "The header is separated by tabs: read the file as TSV (name it .tsv or give "
+                                       "--data.format tsv)"),
+    ("json.csv", '{"text": "a", "label": 1}\n', "It looks like JSON Lines: name the file .jsonl or give --data.format jsonl"),
+    ("quoted.tsv", 'text\tlabel\n"two\nlines"\t1\n', "found 1; a TSV is read as it is, without quotes, so a text may "
+                                                     "hold neither a tab nor a line break; this one looks quoted"),
+    ("deep.jsonl", "[" * 100_000 + "\n", "deep.jsonl, line 1: invalid JSON (nested too deeply)"),
+])
+def test_a_file_in_another_shape_is_named_as_such(tmp_path, name, content, expected):
+    assert expected in read_error(write(tmp_path, name, content))
+
+
+def test_a_tsv_quoted_like_csv_is_read_as_it_is_with_a_warning(tmp_path):
+    path = write(tmp_path, "q.tsv", 'text\tlabel\n"he said ""great"""\t1\nplain\t0\n')
+    with pytest.warns(UserWarning, match=r"1 text\(s\) look quoted as the csv module or pandas write TSV \(line\(s\) 2\)"):
+        assert read_examples(path)[0] == ['"he said ""great"""', "plain"]
+
+
+def test_labels_in_either_unicode_form_are_one_class(tmp_path):
+    nfd, nfc = unicodedata.normalize("NFD", "négatif"), unicodedata.normalize("NFC", "négatif")
+    path = write(tmp_path, "d.csv", f"text,label\na,{nfd}\nb,{nfc}\nc,positif\n")
+    assert read_examples(path)[1] == [nfc, nfc, "positif"]

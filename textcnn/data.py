@@ -11,6 +11,7 @@ import logging
 import math
 import os
 import re
+import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -71,6 +72,11 @@ def _count_lines(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
+def _shown(lines: Sequence[object], most: int = 10) -> str:
+    """``1, 2, 3`` or ``1, 2, ..., `` for more than ``most``."""
+    return ", ".join(map(str, lines[:most])) + (", ..." if len(lines) > most else "")
+
+
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
@@ -115,10 +121,10 @@ def iconv_hint(raw: bytes) -> str:
                 bad.append((number, line))
     name, code = _reads_as(b"\n".join(line for _, line in bad) if bad else raw)
     if good and bad:
-        shown = ", ".join(str(n) for n, _ in bad[:10]) + (", ..." if len(bad) > 10 else "")
-        return (f"only {len(bad)} line(s) are not UTF-8 (line(s) {shown}; they read as {name}) while {good} "
-                "other line(s) with non-ASCII text are UTF-8, so converting the whole file would garble "
-                "those: re-type or re-save just these lines as UTF-8")
+        lines = _shown([n for n, _ in bad])
+        return (f"only {len(bad)} line(s) are not UTF-8 (line(s) {lines}; they read as {name}) while {good} other "
+                "line(s) with non-ASCII text are UTF-8, so converting the whole file would garble those: re-type "
+                "or re-save just these lines as UTF-8")
     if name == "Latin-1":
         return "re-save it as UTF-8 (if it is Latin-1: `iconv -f latin1 -t utf-8 IN > OUT`)"
     return f"re-save it as UTF-8 (it reads as {name}: `iconv -f {code} -t utf-8 IN > OUT`)"
@@ -163,10 +169,32 @@ def _lines(content: str) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
+def _header_hint(header: list[str], kind: str) -> str:
+    """Why a one-column header has no text / label column: a file in another format or separated
+    by another character (``text;label``), else nothing."""
+    if header and header[0].startswith("{"):
+        return " It looks like JSON Lines: name the file .jsonl or give --data.format jsonl."
+    if len(header) != 1:
+        return ""
+    name = header[0]
+    for separator, called in (("\t", "tabs"), (",", "commas"), (";", "semicolons"), ("|", "bars")):
+        if separator in name:
+            if called in ("tabs", "commas"):
+                fmt = "TSV" if called == "tabs" else "CSV"
+                return (f" The header is separated by {called}: read the file as {fmt} (name it .{fmt.lower()} "
+                        f"or give --data.format {fmt.lower()}).")
+            return (f" The header is separated by {called}; textcnn reads CSV separated by commas and TSV by "
+                    f"tabs: convert the file (e.g. pandas.read_csv(IN, sep={separator!r}).to_csv(OUT, index=False)).")
+    return ""
+
+
 def _table_records(
     path: str, content: str, delimiter: str, text_column: str, label_column: str, with_labels: bool
 ) -> Iterator[_Record]:
-    """Rows of a csv (quoted fields allowed) or tsv (no quoting) file with a header row."""
+    """Rows of a csv (quoted fields allowed) or tsv (no quoting) file with a header row. A row of
+    blank fields is an empty text (counted by the caller); a row repeating the header (files joined
+    with their headers) is skipped, and a record spanning several lines (a quoted line break, or a
+    quote never closed where it should be) is read as one; each is counted in a warning."""
     is_csv = delimiter == ","
     kind = "CSV" if is_csv else "TSV"
     # The csv module refuses fields over 128 KiB by default (a 1 MB text would read as an
@@ -179,13 +207,16 @@ def _table_records(
         strict=True,  # without it an unclosed quote silently swallows the rest of the file
     )
     header: list[str] | None = None
+    repeats: list[int] = []  # lines repeating the header
+    spans: list[tuple[int, int]] = []  # (first, last line) of records over several lines
+    quoted: list[int] = []  # TSV lines whose text is quoted as the csv module / pandas write TSV
     line = 0
     while True:
         start = line + 1
         try:
             row = next(reader)
         except StopIteration:
-            return
+            break
         except csv.Error as e:
             raise DataError(
                 f"malformed {kind} record starting here ({e}; the reader stopped at line "
@@ -196,37 +227,66 @@ def _table_records(
             ) from None
         line = reader.line_num
         blank = not any(field.strip() for field in row)
-        if blank and (header is None or len(header) > 1):
-            continue  # a blank line; in a one-column file a blank field is an empty text, counted later
+        if blank and (header is None or (len(header) > 1 and len(row) <= 1)):
+            continue  # a blank line; a row of blank fields, or one in a one-column file, is an empty text
         if header is None:
             header = [name.strip() for name in row]
+            twice = [name for name, n in Counter(header).items() if n > 1 and name]
+            if twice:
+                raise DataError(f"the header names the column(s) {twice} more than once; columns found: "
+                                f"{header}. Give each column its own name", path, start)
             wanted = [text_column] + ([label_column] if with_labels else [])
             for column in wanted:
                 if column not in header:
                     option = "text_column" if column == text_column else "label_column"
                     raise DataError(
                         f"no column {column!r} in the header; columns found: {header}. Rename the "
-                        f"column or give its name (--data.{option} NAME; in Python {option}=NAME)",
+                        f"column or give its name (--data.{option} NAME; in Python {option}=NAME)."
+                        + _header_hint(header, kind),
                         path,
                         start,
                     )
             text_index = header.index(text_column)
             label_index = header.index(label_column) if with_labels else None
             continue
+        if line > start:
+            spans.append((start, line))
+        if [field.strip() for field in row] == header:
+            repeats.append(start)
+            continue
         if not row:  # a blank line of a one-column file: an empty text
             row = [""]
         if len(row) != len(header):
-            hint = (
-                'put the text in double quotes if it contains a comma or a quote (")'
-                if is_csv
-                else "a TSV text may not contain a tab"
-            )
+            if is_csv:
+                hint = 'put the text in double quotes if it contains a comma or a quote (")'
+            elif row[0].startswith('"') or row[-1].endswith('"'):
+                hint = ("a TSV is read as it is, without quotes, so a text may hold neither a tab nor a line "
+                        "break; this one looks quoted as the csv module or pandas write TSV: write the file "
+                        "with quoting=csv.QUOTE_NONE, or as CSV")
+            else:
+                hint = "a TSV text may not contain a tab"
             raise DataError(
                 f"expected {len(header)} fields like the header {header}, found {len(row)}; {hint}",
                 path,
                 start,
             )
-        yield start, row[text_index], None if label_index is None else row[label_index]
+        text = row[text_index]
+        if not is_csv and len(text) > 1 and text[0] == text[-1] == '"' and '""' in text:
+            quoted.append(start)
+        yield start, text, None if label_index is None else row[label_index]
+    if repeats:
+        warnings.warn(f"{path}: skipped {len(repeats)} line(s) that repeat the header (line(s) {_shown(repeats)}): "
+                      "files joined with their headers?", UserWarning, stacklevel=3)
+    if spans:
+        first, last = spans[0]
+        warnings.warn(f"{path}: {len(spans)} record(s) span several lines, each read as one text (first: lines "
+                      f"{first}-{last}): a quoted text with line breaks, or, if that is not meant, a quote (\") "
+                      f"opened on line {first} and not closed on that line", UserWarning, stacklevel=3)
+    if quoted:
+        warnings.warn(f"{path}: {len(quoted)} text(s) look quoted as the csv module or pandas write TSV (line(s) "
+                      f"{_shown(quoted)}), with their quotes doubled (\"\"); a TSV is read as it is, so the quotes "
+                      "stay in the text: write the file with quoting=csv.QUOTE_NONE, or as CSV", UserWarning,
+                      stacklevel=3)
 
 
 def _jsonl_records(
@@ -236,6 +296,8 @@ def _jsonl_records(
     for number, line in _lines(content):
         try:
             obj = json.loads(line)
+        except RecursionError:
+            raise DataError("invalid JSON (nested too deeply); expected one JSON object per line", path, number) from None
         except json.JSONDecodeError as e:
             raise DataError(
                 f"invalid JSON ({e.msg} at column {e.colno}); expected one JSON object per line",
@@ -386,7 +448,8 @@ def read_examples(
             empty.append(line)
             continue
         if with_labels:
-            label = (label or "").strip()
+            # NFC, as texts are read: "é" typed as e + accent and as one letter is one class
+            label = unicodedata.normalize("NFC", (label or "").strip())
             if not label:
                 raise DataError(
                     f"missing label for {text[:60]!r}; every training, dev or test example needs a label "
@@ -399,9 +462,8 @@ def read_examples(
         lines.append(line)
 
     if empty:
-        shown = ", ".join(map(str, empty[:10])) + (", ..." if len(empty) > 10 else "")
         warnings.warn(
-            f"{path}: skipped {len(empty)} example(s) with an empty text (line(s) {shown})",
+            f"{path}: skipped {len(empty)} example(s) with an empty text (line(s) {_shown(empty)})",
             UserWarning,
             stacklevel=2,
         )
@@ -519,6 +581,13 @@ LONG_TEXT_TOKENS = 1000  # a longest text over this and 20 times the median sugg
 
 
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
+
+
+def _label_key(name: str) -> str:
+    """What is left of a label when case, full-width forms and an integer's leading zeros are not
+    counted: ``Pos`` and ``pos``, ``01`` and ``1``, ``１`` and ``1`` are alike."""
+    key = unicodedata.normalize("NFKC", name).casefold()
+    return str(int(key)) if _INTEGER.fullmatch(key) else key
 
 
 def _warn_about_label_typos(labels: Sequence[str], lines: Sequence[int], path) -> None:
@@ -823,11 +892,11 @@ class TextDataModule(L.LightningDataModule):
             warnings.warn(f"{h.train_path}: {len(self.labels)} labels for {len(labels)} examples (column "
                           f"{h.label_column!r}): is that the label column?", UserWarning, stacklevel=2)
         _warn_about_label_typos(labels, lines, h.train_path)
-        folded = Counter(name.casefold() for name in self.labels)
+        folded = Counter(_label_key(name) for name in self.labels)
         if any(n > 1 for n in folded.values()):
-            same = [name for name in self.labels if folded[name.casefold()] > 1][:6]
-            warnings.warn(f"{h.train_path}: labels that differ only in case are separate classes: {same}",
-                          UserWarning, stacklevel=2)
+            same = [name for name in self.labels if folded[_label_key(name)] > 1][:6]
+            warnings.warn(f"{h.train_path}: labels that differ only in case, width or leading zeros are separate "
+                          f"classes: {same}", UserWarning, stacklevel=2)
         label_id = {name: i for i, name in enumerate(self.labels)}
         y = [label_id[l] for l in labels]
         idx = list(range(len(texts)))
@@ -856,6 +925,13 @@ class TextDataModule(L.LightningDataModule):
             to_predict, _, self.lines["predict"] = self._read(h.predict_path, with_labels=False)
             parts["predict"] = (to_predict, None)
         tokens = {name: self._tokenize(t) for name, (t, _) in parts.items()}
+        for name, split in tokens.items():
+            none = [i for i, t in enumerate(split) if not t]
+            if none:
+                path = {"val": h.val_path, "test": h.test_path, "predict": h.predict_path}.get(name) or h.train_path
+                warnings.warn(f"{path}: {len(none)} {name} text(s) have no token once tokenized, e.g. "
+                              f"{parts[name][0][none[0]][:40]!r}; each is read as an empty text", UserWarning,
+                              stacklevel=2)
         _warn_about_tokens(tokens["train"], h.train_path, h.max_len, isinstance(self.tokenizer, WordTokenizer))
         _report_repeats(tokens, {name: lab for name, (_, lab) in parts.items()}, self.labels, h.train_path)
         extra = frequent_words(h.vectors, h.vectors_vocab, h.vectors_format) if h.vectors and h.vectors_vocab else ()
