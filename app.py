@@ -5,6 +5,7 @@ every label and the words that drove the decision; or upload a file and download
     textcnn demo --help      # the same, with options
 """
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -130,8 +131,9 @@ def classify_file(model_name: str, path: str):
 def _for_the_page(message: str, path: str) -> str:
     """A predict_file message as the page shows it: the upload's name, not its server path, and
     the page's remedy for a missing column instead of the command line's."""
-    return (message.replace(str(path), Path(path).name)
-            .replace("Rename the column or pass --text-column <name>", "Rename the column to 'text'"))
+    message = (message.replace(str(path), Path(path).name)
+               .replace("Rename the column or pass --text-column <name>", "Rename the column to 'text'"))
+    return re.sub(r" or give --format \w+", "", message)  # the page reads a file by its extension
 
 
 # Gradio's own copies of uploads and outputs: every hour, those over an hour old are deleted.

@@ -119,6 +119,20 @@ def test_lone_carriage_returns_end_lines_and_long_texts_are_read_as_in_training(
         assert [r["text"] for r in rows] == texts, name
 
 
+def test_texts_spanning_several_lines_are_named_and_a_header_in_another_shape_is_explained(tiny_bundle_dir,
+                                                                                            tmp_path, capsys):
+    src = tmp_path / "in.csv"
+    src.write_text('text\na gorgeous movie\n"Best movie ever\nan awful mess\nmy tv is 55"\nlovely\n', encoding="utf-8")
+    assert _predict(tiny_bundle_dir, src, tmp_path / "out.csv") == 0
+    out, err = capsys.readouterr()
+    assert "3 texts predicted" in out
+    assert ("1 of the texts span several lines (starting on line(s) 3), each predicted as one text: a quoted "
+            "text with line breaks, or, if that is not meant, a quote (\") not closed on the line it opens") in err
+    (tmp_path / "semi.csv").write_text("text;id\ngood;1\n", encoding="utf-8")
+    assert _predict(tiny_bundle_dir, tmp_path / "semi.csv", tmp_path / "out.csv") == 2
+    assert "The header is separated by semicolons" in capsys.readouterr().err
+
+
 def _predict(bundle, src, out, *options):
     return main(["predict", "--bundle", str(bundle), "--input", str(src), "--output", str(out), "--no-progress", *options])
 

@@ -562,6 +562,10 @@ def _predict_main(argv: Sequence[str]) -> int:
               f"{some(summary.unknown_lines)}): each got the model's answer for an empty text"
               + ("; is the file in the language and script the model was trained on?"
                  if n >= summary.predicted / 2 else ""), file=sys.stderr)
+    if summary.multiline_lines:
+        print(f"{len(summary.multiline_lines)} of the texts span several lines (starting on line(s) "
+              f"{some(summary.multiline_lines)}), each predicted as one text: a quoted text with line breaks, or, "
+              "if that is not meant, a quote (\") not closed on the line it opens", file=sys.stderr)
     if summary.errors:
         print(f"{len(summary.errors)} line(s) were not predicted (blank or unreadable; line(s) "
               f"{some([e.line for e in summary.errors])})", file=sys.stderr)

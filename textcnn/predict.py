@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import IO, Optional, Union
 
 from .bundle import positive_int
-from .data import _EXTENSIONS, DataError, _resolve_format, not_a_text_file
+from .data import _EXTENSIONS, DataError, _header_hint, _resolve_format, not_a_text_file
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "RowError", "iter_texts", "PredictSummary", "predict_file"]
 
@@ -146,8 +146,10 @@ def iter_texts(
             elif header is None:
                 header = [name.strip() for name in row]
                 if text_column not in header:
+                    hint = _header_hint(header, format.upper()).replace("--data.format", "--format")
                     raise DataError(f"no column {text_column!r} in the header; columns found: {header}. "
-                                    "Rename the column or pass --text-column <name>", path, start)
+                                    f"Rename the column or pass --text-column <name>{'.' if hint else ''}{hint}",
+                                    path, start)
                 index = header.index(text_column)
                 lines.close_record(start)
                 continue
@@ -191,12 +193,15 @@ def _json_text(line: str, text_column: str) -> tuple[str, Optional[str]]:
 @dataclass
 class PredictSummary:
     """What ``predict_file`` did: rows predicted, one ``RowError`` per input line that was not
-    predicted (besides the header), in file order, and the lines of the predicted texts with no
-    token in the model's vocabulary (their label is the model's answer for an empty text)."""
+    predicted (besides the header), in file order, the lines of the predicted texts with no
+    token in the model's vocabulary (their label is the model's answer for an empty text), and the
+    first lines of the predicted texts that span several lines (a quoted field with line breaks:
+    the lines after the first are part of the text)."""
 
     predicted: int = 0
     errors: list[RowError] = field(default_factory=list)
     unknown_lines: list[int] = field(default_factory=list)
+    multiline_lines: list[int] = field(default_factory=list)
 
 
 class _Writer:
@@ -303,6 +308,7 @@ def predict_file(
                     writer.write(chunk, classifier.proba_of_ids(ids, batch_size=batch_size))
                     summary.unknown_lines += [line for (line, _), x in zip(chunk, ids)
                                               if all(i == classifier.vocab.unk_id for i in x)]
+                    summary.multiline_lines += [line for line, text in chunk if "\n" in text or "\r" in text]
                     summary.predicted += len(chunk)
                     chunk.clear()
 
