@@ -326,3 +326,9 @@ def test_the_command_without_torch_or_lightning_says_what_to_install():
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert run.stderr.startswith("textcnn: error: the textcnn command needs the full install (lightning is not")
+
+
+@pytest.mark.parametrize("module", ["textcnn", "textcnn.console"])
+def test_python_m_runs_the_command(module):
+    run = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.startswith("usage: textcnn "), run.stdout[:200] + run.stderr

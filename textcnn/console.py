@@ -20,3 +20,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     from .cli import main as cli_main
 
     return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.argv[0] = "textcnn"  # the name in usage lines, not console.py
+    sys.exit(main())
