@@ -78,8 +78,8 @@ def test_auto_format_is_case_insensitive(tmp_path):
 
 
 def test_unknown_extension_asks_for_format(tmp_path):
-    message = read_error(write(tmp_path, "d.txt", "1 a\n"))
-    assert "d.txt" in message and "format=" in message and "label_text" in message
+    message = read_error(write(tmp_path, "d.dat", "1 a\n"))
+    assert "d.dat" in message and "format=" in message and "label_text" in message
     with pytest.raises(ValueError, match="unknown data format"):
         read_examples(write(tmp_path, "d.csv", "text,label\na,1\n"), format="xml")
     assert FORMATS[0] == "auto"
@@ -92,6 +92,14 @@ def test_without_labels(tmp_path):
     assert read_examples(jsonl_path, with_labels=False) == (["x"], None)
     plain = write(tmp_path, "p.txt", "just a sentence\nwith tab\tignored\n")
     assert read_examples(plain, format="text_label", with_labels=False) == (["just a sentence", "with tab"], None)
+    # a .txt file is one text a line, tabs and all; it has no labels
+    assert read_examples(plain, with_labels=False) == (["just a sentence", "with tab\tignored"], None)
+    assert "p.txt: a .txt file is read as one text a line, without labels" in read_error(plain)
+
+
+def test_the_text_and_the_label_from_one_column_is_refused(tmp_path):
+    path = write(tmp_path, "d.csv", "text,label\na,1\n")
+    assert "the text and the label are both read from 'label'" in read_error(path, text_column="label")
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -300,6 +308,9 @@ def test_a_label_column_of_ids_or_labels_differing_in_case_are_pointed_out(tmp_p
     path = write(tmp_path, "ids.csv", "text,label\n" + rows)
     with pytest.warns(UserWarning, match=r"ids.csv: 60 labels for 60 examples \(column 'label'\): is that the label column"), \
             pytest.raises(ValueError, match="cannot hold out a part: 60 of the 60 examples are the only one of their class"):
+        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
+    with pytest.raises(DataError, match=r"ids.csv: cannot hold out a part: .* \(--data.test_fraction 0.2\): add "
+                                        r"examples, or give the part as a file of its own \(--data.test_path\)"):
         TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
     rows = "".join(f"text number {i},{['billing', 'Billing', 'account'][i % 3]}\n" for i in range(30))
     path = write(tmp_path, "case.csv", "text,label\n" + rows)

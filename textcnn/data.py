@@ -42,8 +42,8 @@ __all__ = [
     "TextDataModule",
 ]
 
-FORMATS = ("auto", "csv", "tsv", "jsonl", "label_text", "text_label")
-_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = ("auto", "csv", "tsv", "jsonl", "label_text", "text_label", "text")
+_EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "text"}
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 # (line, text, label) with label None when labels are not read.
@@ -405,9 +405,8 @@ def read_examples(
 
     Formats: ``csv`` / ``tsv`` (header row; tsv has no quoting), ``jsonl`` (one object per
     line), ``label_text`` (``1 a gorgeous film .``), ``text_label`` (``text<TAB>label``, no
-    header), ``auto`` (by extension: .csv, .tsv, .jsonl, .ndjson). Empty texts are skipped
-    with one warning. For a plain one-sentence-per-line file use ``format="text_label"``
-    with ``with_labels=False``.
+    header), ``text`` (one text a line, no labels: texts to predict), ``auto`` (by extension:
+    .csv, .tsv, .jsonl, .ndjson, .txt). Empty texts are skipped with one warning.
 
     Args:
         path: the data file (UTF-8).
@@ -427,6 +426,13 @@ def read_examples(
     if os.path.isdir(path):
         raise DataError("is a folder; expected a data file", path)
     fmt = _resolve_format(path, format)
+    if with_labels and text_column == label_column and fmt in ("csv", "tsv", "jsonl"):
+        raise DataError(f"the text and the label are both read from {text_column!r}; give the text's column "
+                        "(--data.text_column) and the label's (--data.label_column)", path)
+    if with_labels and fmt == "text":
+        raise DataError("a .txt file is read as one text a line, without labels (texts to predict); labelled "
+                        "data is CSV, TSV or JSONL, or give --data.format (format= in Python): text_label "
+                        "(text<TAB>label) or label_text (label, a space, the text)", path)
     content = _read_text(path)
     if fmt in ("csv", "tsv"):
         delimiter = "," if fmt == "csv" else "\t"
@@ -435,8 +441,10 @@ def read_examples(
         records = _jsonl_records(path, content, text_column, label_column, with_labels)
     elif fmt == "label_text":
         records = _label_text_records(path, content, with_labels)
-    else:
+    elif fmt == "text_label":
         records = _text_label_records(path, content, with_labels)
+    else:  # one text a line, no labels
+        records = ((number, line, None) for number, line in _lines(content))
 
     texts: list[str] = []
     labels: list[str] = []
@@ -706,7 +714,8 @@ class TextDataModule(L.LightningDataModule):
         val_path: labelled dev file for model selection; unset: ``val_fraction`` of the training part.
         test_path: labelled test file; unset: ``test_fraction`` of the training file, or a fold.
         predict_path: texts to label with ``textcnn predict`` (a ``text`` column or one text a line).
-        format: ``auto`` (by extension), ``csv``, ``tsv``, ``jsonl``, ``label_text`` or ``text_label``.
+        format: ``auto`` (by extension), ``csv``, ``tsv``, ``jsonl``, ``label_text``, ``text_label`` or
+            ``text`` (one text a line, for ``predict_path``; a .txt file by extension).
         text_column: the text's column (CSV / TSV) or key (JSONL).
         label_column: the label's column or key.
         val_fraction: share of the training part held out as dev, stratified (Kim: 0.1).
@@ -911,12 +920,12 @@ class TextDataModule(L.LightningDataModule):
         elif h.test_path:
             parts["test"] = self._read_labelled(h.test_path, label_id)
         elif h.test_fraction > 0:
-            idx, test_idx = stratified_split(labels, h.test_fraction, h.split_seed)
+            idx, test_idx = self._hold_out(labels, h.test_fraction, h.split_seed, "test_fraction")
             parts["test"] = ([texts[i] for i in test_idx], [y[i] for i in test_idx])
         if h.val_path:
             parts["val"] = self._read_labelled(h.val_path, label_id)
         elif h.val_fraction > 0:
-            keep, val = stratified_split([labels[i] for i in idx], h.val_fraction, h.split_seed + 1)
+            keep, val = self._hold_out([labels[i] for i in idx], h.val_fraction, h.split_seed + 1, "val_fraction")
             parts["val"] = ([texts[idx[i]] for i in val], [y[idx[i]] for i in val])
             idx = [idx[i] for i in keep]
         parts["train"] = ([texts[i] for i in idx], [y[i] for i in idx])
@@ -948,6 +957,15 @@ class TextDataModule(L.LightningDataModule):
         shown = self.labels if len(self.labels) <= 20 else [*self.labels[:20], f"... ({len(self.labels)} in all)"]
         log.info("data: %s; vocabulary %d; labels %s", sizes, len(self.vocab), shown)
         self._prepared = True
+
+    def _hold_out(self, labels: Sequence[str], fraction: float, seed: int, option: str) -> tuple[list[int], list[int]]:
+        """``stratified_split``, its refusal naming the file and what to do."""
+        try:
+            return stratified_split(labels, fraction, seed)
+        except ValueError as e:
+            other = "--data.val_path" if option == "val_fraction" else "--data.test_path"
+            raise DataError(f"{e} (--data.{option} {fraction}): add examples, or give the part as a file of its "
+                            f"own ({other}), or --data.{option} 0 for none", self.hparams.train_path) from None
 
     def _read_labelled(self, path: str, label_id: dict[str, int]) -> tuple[list[str], list[int]]:
         texts, labels, lines = self._read(path)
