@@ -97,6 +97,11 @@ def test_without_labels(tmp_path):
     assert "p.txt: a .txt file is read as one text a line, without labels" in read_error(plain)
 
 
+def test_a_quoted_text_after_a_comma_and_a_space_is_one_field(tmp_path):
+    path = write(tmp_path, "d.csv", 'label, text\npos, "a witty, seductive film"\nneg,  dull\n')
+    assert read_examples(path) == (["a witty, seductive film", "dull"], ["pos", "neg"])
+
+
 def test_the_text_and_the_label_from_one_column_is_refused(tmp_path):
     path = write(tmp_path, "d.csv", "text,label\na,1\n")
     assert "the text and the label are both read from 'label'" in read_error(path, text_column="label")

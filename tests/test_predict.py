@@ -128,6 +128,10 @@ def test_texts_spanning_several_lines_are_named_and_a_header_in_another_shape_is
     assert "3 texts predicted" in out
     assert ("1 of the texts span several lines (starting on line(s) 3), each predicted as one text: a quoted "
             "text with line breaks, or, if that is not meant, a quote (\") not closed on the line it opens") in err
+    (tmp_path / "json.csv").write_text('{"text": "good", "id": 1}\n', encoding="utf-8")
+    assert _predict(tiny_bundle_dir, tmp_path / "json.csv", tmp_path / "out.csv") == 2
+    assert ("json.csv, line 1: the header is not read: malformed CSV record: (',' expected after '\"'). It looks like "
+            "JSON Lines: name the file .jsonl or give --format jsonl.") in capsys.readouterr().err
     (tmp_path / "semi.csv").write_text("text;id\ngood;1\n", encoding="utf-8")
     assert _predict(tiny_bundle_dir, tmp_path / "semi.csv", tmp_path / "out.csv") == 2
     assert "The header is separated by semicolons" in capsys.readouterr().err

@@ -204,6 +204,7 @@ def _table_records(
         io.StringIO(content, newline=""),
         delimiter=delimiter,
         quoting=csv.QUOTE_MINIMAL if is_csv else csv.QUOTE_NONE,
+        skipinitialspace=is_csv,  # `pos, "x, y"`: a quoted text after ", " (fields are stripped anyway)
         strict=True,  # without it an unclosed quote silently swallows the rest of the file
     )
     header: list[str] | None = None
@@ -218,6 +219,8 @@ def _table_records(
         except StopIteration:
             break
         except csv.Error as e:
+            if header is None and content.lstrip().startswith("{"):
+                raise DataError(f"not a {kind} header ({e})." + _header_hint(["{"], kind), path, start) from None
             raise DataError(
                 f"malformed {kind} record starting here ({e}; the reader stopped at line "
                 f"{reader.line_num}): most likely a quote (\") opened on line {start} is never "

@@ -47,6 +47,7 @@ class _Lines:
     def __init__(self, f: IO[bytes], on_bytes: Optional[Callable[[int], None]] = None):
         self.f, self.on_bytes, self.number, self.bytes, self.seen = f, on_bytes, 0, 0, 0
         self.bad: dict[int, str] = {}
+        self.first = ""  # the first line, when it is UTF-8
 
     def _raw_lines(self) -> Iterator[bytes]:
         """The file's lines with their line breaks: ``\\n``, ``\\r\\n`` or a lone ``\\r`` (old Mac files,
@@ -66,7 +67,10 @@ class _Lines:
             if self.number == 1 and raw.startswith(codecs.BOM_UTF8):
                 raw = raw[len(codecs.BOM_UTF8):]
             try:
-                yield raw.decode("utf-8")
+                text = raw.decode("utf-8")
+                if self.number == 1:
+                    self.first = text
+                yield text
             except UnicodeDecodeError as e:
                 self.bad[self.number] = f"byte 0x{raw[e.start]:02x} is not valid UTF-8; re-save the file as UTF-8"
                 yield raw.decode("utf-8", errors="replace")  # keeps its quotes and line end for the CSV reader
@@ -125,7 +129,8 @@ def iter_texts(
     if format in ("csv", "tsv"):
         csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
         reader = csv.reader(lines, delimiter="," if format == "csv" else "\t",
-                            quoting=csv.QUOTE_MINIMAL if format == "csv" else csv.QUOTE_NONE, strict=True)
+                            quoting=csv.QUOTE_MINIMAL if format == "csv" else csv.QUOTE_NONE, strict=True,
+                            skipinitialspace=format == "csv")  # `1, "x, y"`: a quoted text after ", "
         header: Optional[list[str]] = None
         while True:
             start = lines.number + 1
@@ -134,6 +139,11 @@ def iter_texts(
             except StopIteration:
                 break
             except csv.Error as e:
+                if header is None:  # no header, no column to read: nothing after it can be predicted
+                    what, _ = _csv_problem(e, format)
+                    json_lines = start == 1 and lines.first.lstrip().startswith("{")
+                    raise DataError(f"the header is not read: {what}." + (_header_hint(["{"], "") if json_lines else "")
+                                    .replace("--data.format", "--format"), path, start) from None
                 yield from lines.close_record(start, *_csv_problem(e, format))
                 continue
             problem = None
