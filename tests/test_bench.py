@@ -75,8 +75,8 @@ def test_cv_stops_with_the_configs_early_stopping_patience_unless_given_one(tiny
     config = _config_with_early_stopping(tmp_path, monitor="val/acc", mode="max", patience=1)
     common = ["cv", "--config", config, "--train-path", str(tiny_csv), "--folds", "2", "--max-folds", "1",
               "--epochs", "8", "--variants", "rand"]
-    for extra, patience in (([], 1), (["--patience", "3"], 3)):
-        out = tmp_path / f"cv{patience}.json"
+    out = tmp_path / "cv.json"
+    for extra, patience in (([], 1), (["--patience", "3", "--replace"], 3)):  # the second writes over the first
         assert main([*common, *extra, "--out", str(out)]) == 0
         report = json.loads(out.read_text())
         assert report["patience"] == patience
@@ -121,7 +121,7 @@ def tiny_benchmarks(root):
     return data
 
 
-def test_bench_writes_table_and_json_for_the_sets_found(tiny_glove, tmp_path, monkeypatch):
+def test_bench_writes_table_and_json_for_the_sets_found(tiny_glove, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     data = tiny_benchmarks(tmp_path)
     readme = tmp_path / "README.md"
@@ -143,6 +143,15 @@ def test_bench_writes_table_and_json_for_the_sets_found(tiny_glove, tmp_path, mo
     assert "| CNN-static |" in table and "| TF-IDF 1-2-grams + LR |" in table and "Kim (2014)" in table
     text = readme.read_text()
     assert "\nold\n" not in text and table in text and text.endswith("## Next\n")
+    # the same command again would write over these results: refused before any training
+    before = out.with_suffix(".json").read_bytes()
+    capsys.readouterr()
+    assert main(["bench", "--data-dir", str(data), "--variants", "rand", "--epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert (f"bench.json: --out: holds the 12 runs of an earlier complete run ({report['date']}); --resume continues "
+            "it, --update reruns only the --datasets named into it, another --out writes elsewhere, --replace "
+            "writes over it") in err and "epoch" not in err
+    assert out.with_suffix(".json").read_bytes() == before
 
 
 def test_bench_update_reruns_one_set_and_keeps_the_others_with_their_command(tiny_glove, tmp_path, monkeypatch,

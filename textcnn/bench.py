@@ -590,7 +590,7 @@ def _schedules(sets: dict, group: Sequence[str], settings: dict) -> str:
     phrases = []
     for (epochs, patience), titles in by_schedule.items():
         which = f" ({', '.join(titles)})" if len(by_schedule) > 1 else ""
-        phrases.append(f"up to {epochs} epochs{_stopping(patience)}{which}")
+        phrases.append(f"up to {_epochs(epochs)}{_stopping(patience)}{which}")
     return "; ".join(phrases)
 
 
@@ -650,7 +650,7 @@ def describe_machine(accelerator: str = "auto") -> str:
 
 def _describe_protocol(protocol: str, folds: int, fold_ids: Sequence[int], seeds: Sequence[int]) -> str:
     if protocol == "cv":
-        which = "all folds" if len(fold_ids) == folds else f"folds {', '.join(str(i + 1) for i in fold_ids)} run"
+        which = "all folds" if len(fold_ids) == folds else f"fold{'s' if len(fold_ids) > 1 else ''} {', '.join(str(i + 1) for i in fold_ids)} only"
         return f"{folds}-fold CV ({which}), seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
     return f"dev-selected test, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
 
@@ -808,6 +808,8 @@ def cv_main(argv: Sequence[str]) -> int:
     p.add_argument("--out", default=None, help="JSON file of per-fold results (default: runs/cv/<config>.json)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run: keep the runs already in "
                    "--out (run with the same settings) and run only the rest")
+    p.add_argument("--replace", action="store_true", help="write over an --out that holds an earlier run's results "
+                   "(refused otherwise)")
     _common_options(p)
     args = p.parse_args(argv)
     _setup(args)
@@ -825,6 +827,8 @@ def cv_main(argv: Sequence[str]) -> int:
     name = Path(args.config).stem
     out = Path(args.out or f"runs/cv/{name}.json")
     _check_writable(out, "--out")
+    if not args.resume:
+        _refuse_to_overwrite(out, args.replace, bench=False)
     work_dir = Path(args.work_dir or f"runs/cv/{name}")
     fold_ids = _fold_ids(args)
     start = time.perf_counter()
@@ -870,7 +874,7 @@ def cv_main(argv: Sequence[str]) -> int:
         raise _as_set_hint(e) from None
     report["complete"] = True
     write()  # in plan order
-    print(f"\n{report['protocol']}, up to {epochs} epochs{_stopping(patience)}:")
+    print(f"\n{report['protocol']}, up to {_epochs(epochs)}{_stopping(patience)}:")
     for method, s in report["summary"].items():
         print(f"  {LABELS[method]:<42} {s['mean']:.2f} ± {s['std']:.2f}  (n={s['n']})")
     print(f"per-fold results written to {out}")
@@ -884,6 +888,24 @@ def _update_readme(path: Path, table: str) -> None:
     """Replace the text between the bench markers of ``path`` with ``table``."""
     head, tail = _readme_parts(path)
     atomic_write(path, f"{head}{README_START}\n{table}{README_END}{tail}".encode("utf-8"))
+
+
+def _refuse_to_overwrite(path: Path, replace: bool, bench: bool) -> None:
+    """Refuse, before any training, to write over an earlier report at ``path`` that holds runs
+    (the default --out of a rerun would silently replace a long run's results), unless ``replace``."""
+    if replace or not path.is_file():
+        return
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+        parts = [old, *old.get("datasets", {}).values()]
+        runs = sum(len(part.get("runs", [])) for part in parts)
+    except (OSError, ValueError, AttributeError, TypeError):
+        return  # not a report: no results to lose
+    if runs:
+        state = "complete" if old.get("complete") else "unfinished"
+        update = ", --update reruns only the --datasets named into it" if bench else ""
+        raise DataError(f"--out: holds the {_runs(runs)} of an earlier {state} run ({old.get('date', 'no date')}); "
+                        f"--resume continues it{update}, another --out writes elsewhere, --replace writes over it", path)
 
 
 def _read_report(path: Path, flag: str) -> dict:
@@ -972,6 +994,10 @@ def _continue_report(report: dict, old: dict, kept: int) -> float:
     return float(old.get("elapsed_minutes") or 0.0)
 
 
+def _epochs(n) -> str:
+    return f"{n} epoch{'' if n == 1 else 's'}"
+
+
 def _runs(n: int) -> str:
     return f"{n} run{'' if n == 1 else 's'}"
 
@@ -1023,7 +1049,7 @@ def bench_main(argv: Sequence[str]) -> int:
                                 "like ../shared/benchmarks: CNN variants and linear baselines on the same "
                                 "splits (10-fold CV for MR and Subj, dev-selected test for the others); "
                                 "writes a Markdown table and JSON.")
-    p.add_argument("--data-dir", default="../shared/benchmarks", help="folder with mr/, sst2/, subj/, trec/, thucnews/")
+    p.add_argument("--data-dir", default="../shared/benchmarks", help="folder with mr/, sst2/, subj/, trec/, thucnews/ (default: ../shared/benchmarks)")
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS), metavar="NAME",
                    help=f"data sets to run, of those found ({', '.join(DATASETS)})")
     p.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=BASELINES, metavar="BASELINE",
@@ -1037,8 +1063,9 @@ def bench_main(argv: Sequence[str]) -> int:
     p.add_argument("--readme", default=None, help="also put the table between the bench markers of this README")
     p.add_argument("--update", action="store_true", help="keep the other data sets of an existing OUT.json (each "
                    "with the command that produced it) and replace only those run now")
-    p.add_argument("--replace", action="store_true", help="with --update: replace a data set even when the rerun has "
-                   "fewer methods or runs than the results it replaces (refused otherwise)")
+    p.add_argument("--replace", action="store_true", help="write over an OUT.json that holds an earlier run's results; "
+                   "with --update: replace a data set even when the rerun has fewer methods or runs than the "
+                   "results it replaces (both refused otherwise)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run: keep the runs already in "
                    "OUT.json (run with the same settings) and run only the rest")
     _common_options(p)
@@ -1067,6 +1094,8 @@ def bench_main(argv: Sequence[str]) -> int:
     overrides = _overrides(args.set)
     for ext in (".json", ".md"):
         _check_writable(_output(out, ext), "--out")
+    if not (args.resume or args.update):
+        _refuse_to_overwrite(_output(out, ".json"), args.replace, bench=True)
     if args.readme:
         _readme_parts(Path(args.readme))
 
@@ -1133,7 +1162,7 @@ def bench_main(argv: Sequence[str]) -> int:
     for name in found:
         entry = report["datasets"][name]
         stop = f", patience {entry['patience']}" if entry["patience"] else ""
-        print(f"== {entry['title']}: {entry['protocol']}, up to {entry['epochs']} epochs{stop}, "
+        print(f"== {entry['title']}: {entry['protocol']}, up to {_epochs(entry['epochs'])}{stop}, "
               f"{left[name]} runs", flush=True)
     print(f"   {len(units)} units, {args.jobs} at a time", flush=True)
 
