@@ -170,7 +170,13 @@ with gr.Blocks(title="TextCNN", delete_cache=(3600, 3600)) as demo:
 demo.queue(default_concurrency_limit=2, max_size=64)  # bounded concurrency and waiting line
 
 if __name__ == "__main__":
-    print(f"TextCNN demo: open http://{os.environ.get('TEXTCNN_HOST', '127.0.0.1')}:"
-          f"{os.environ.get('TEXTCNN_PORT', '7860')} in a browser (Ctrl+C stops it)")
+    host, port = os.environ.get("TEXTCNN_HOST", "127.0.0.1"), os.environ.get("TEXTCNN_PORT", "7860")
+    if host in ("0.0.0.0", "::"):  # every interface: a browser elsewhere needs this machine's name
+        import socket
+
+        where = f"http://{socket.gethostname()}:{port} (or this machine's address; served on every interface)"
+    else:
+        where = f"http://{host}:{port}"
+    print(f"TextCNN demo: open {where} in a browser (Ctrl+C stops it)")
     demo.launch(server_name=os.environ.get("TEXTCNN_HOST", "127.0.0.1"),
                 server_port=int(os.environ.get("TEXTCNN_PORT", "7860")))

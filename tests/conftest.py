@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "benchmarks"
 
 POSITIVE = ["good", "great", "superb", "lovely", "wonderful", "brilliant", "moving", "funny"]
 NEGATIVE = ["bad", "awful", "dull", "boring", "tedious", "weak", "clumsy", "silly"]

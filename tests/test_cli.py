@@ -143,6 +143,7 @@ def test_every_model_and_data_option_has_help(capsys):
     assert len(options) > 30
     bare = [o for o in options if re.search(rf"--{re.escape(o)} [A-Z_]+(?: [^ ]+)? \(type:", text)]
     assert not bare, f"options without help text: {bare}"
+    assert not re.findall(r"one of ``[A-Z_]+``", text), "help naming a Python constant instead of the values"
 
 
 def test_the_best_checkpoint_is_named_by_its_metric_and_a_run_without_test_data_says_so(tiny_csv, tmp_path,
@@ -313,6 +314,7 @@ def test_checkpoint_options_that_would_mislead_are_refused_or_named(tiny_csv, ti
     # a checkpoint path that is not a checkpoint file
     last = run / "checkpoints" / "last.ckpt"
     for given, said in [(run / "checkpoints" / "lats.ckpt", f"checkpoint not found; did you mean {last}?"),
+                        (run / "checkpoints" / "best-....ckpt", f"checkpoint not found; did you mean {ckpt}?"),
                         (run, f"is a folder; give a .ckpt file in it (e.g. {ckpt})")]:
         assert main(["test", *base, "--ckpt_path", str(given), "--data.test_path", str(new)]) == 2
         assert capsys.readouterr().err.strip() == f"textcnn: error: {given}: {said}"

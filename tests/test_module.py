@@ -70,7 +70,7 @@ def test_a_non_finite_loss_stops_training_with_a_clear_message(tiny_csv, acceler
     # on the CPU at the step where it happens; on a GPU at the next read of the flag (every
     # log_every_n_steps steps, 3 here, or the end of the epoch), without a host sync per step
     where = "step" if accelerator == "cpu" else "by step"
-    with pytest.raises(FloatingPointError, match=f"became .* at epoch 0, {where} .*lower the learning rate"):
+    with pytest.raises(FloatingPointError, match=f"became .* at epoch 1, {where} .*lower the learning rate"):
         trainer(accelerator, max_epochs=3, num_sanity_val_steps=0, log_every_n_steps=3).fit(module, dm)
 
 

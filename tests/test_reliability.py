@@ -185,6 +185,7 @@ def test_an_absurd_learning_rate_stops_with_a_clear_message(tiny_csv, tmp_path, 
     code, err = run_cli(fit(tiny_csv, "--model.optimizer", "sgd", "--model.lr", "1e30", "--model.max_norm", "null"),
                         capsys)
     assert_clean_failure(code, err, tmp_path, "training loss became", "lower the learning rate")
+    assert "at epoch 1, step" in err  # counted from 1, as the epoch lines count
 
 
 def test_a_bundle_whose_weights_do_not_match_its_json(tmp_path, capsys):

@@ -804,6 +804,7 @@ class TextDataModule(L.LightningDataModule):
         self._checkpoint: Optional[tuple[dict, tuple[str, ...]]] = None
         self._ckpt_embed_dim: Optional[int] = None
         self._train_words: Optional[set[str]] = None
+        self._split_warnings: set[str] = set()  # said once, though two parts are held out
         self._matrix: Optional[np.ndarray] = None
         self._vector_stats: Optional[dict] = None
         self.splits: dict[str, EncodedDataset] = {}
@@ -962,13 +963,24 @@ class TextDataModule(L.LightningDataModule):
         self._prepared = True
 
     def _hold_out(self, labels: Sequence[str], fraction: float, seed: int, option: str) -> tuple[list[int], list[int]]:
-        """``stratified_split``, its refusal naming the file and what to do."""
-        try:
-            return stratified_split(labels, fraction, seed)
-        except ValueError as e:
+        """``stratified_split``, its warnings and refusal naming the file (each warning once, though
+        the test and the dev part are both held out), the refusal also what to do."""
+        path, error = self.hparams.train_path, None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                parts = stratified_split(labels, fraction, seed)
+            except ValueError as e:
+                error = e
+        for w in caught:  # outside the recording block, so that they reach the user
+            if str(w.message) not in self._split_warnings:
+                self._split_warnings.add(str(w.message))
+                warnings.warn(f"{path}: {w.message}", w.category, stacklevel=3)
+        if error is not None:
             other = "--data.val_path" if option == "val_fraction" else "--data.test_path"
-            raise DataError(f"{e} (--data.{option} {fraction}): add examples, or give the part as a file of its "
-                            f"own ({other}), or --data.{option} 0 for none", self.hparams.train_path) from None
+            raise DataError(f"{error} (--data.{option} {fraction}): add examples, or give the part as a file of "
+                            f"its own ({other}), or --data.{option} 0 for none", path)
+        return parts
 
     def _read_labelled(self, path: str, label_id: dict[str, int]) -> tuple[list[str], list[int]]:
         texts, labels, lines = self._read(path)

@@ -124,6 +124,9 @@ def checkpoint_not_there(path) -> Optional[str]:
         found = sorted(path.glob("*.ckpt")) or sorted(path.glob("**/checkpoints/*.ckpt"))
         found = [f for f in found if f.name.startswith("best-")] or [f for f in found if f.name != "last.ckpt"] or found
         return f"{path}: is a folder; give a .ckpt file in it (e.g. {found[0] if found else 'checkpoints/best-....ckpt'})"
-    siblings = [f.name for f in path.parent.glob("*.ckpt")] if path.parent.is_dir() else []
+    siblings = sorted(f.name for f in path.parent.glob("*.ckpt")) if path.parent.is_dir() else []
     close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.6)
+    best = [name for name in siblings if name.startswith("best-")] or [name for name in siblings if name != "last.ckpt"]
+    if path.name.startswith("best") and best:  # e.g. the README's best-....ckpt pasted: the best one, not last.ckpt
+        close = [best[-1]]
     return f"{path}: checkpoint not found" + (f"; did you mean {path.parent / close[0]}?" if close else "")

@@ -73,8 +73,9 @@ class TextCNNModule(L.LightningModule):
             each end, as Kim's code pads).
         highway: highway layers (Srivastava et al. 2015) between the pooled features and
             dropout: gated residual connections, each starting close to the identity; 0 (Kim) for none.
-        optimizer: one of ``OPTIMIZERS`` (Kim: ``adadelta``).
-        lr: learning rate; ``None`` takes the optimiser's default above.
+        optimizer: ``adadelta`` (Kim; lr 1.0, rho 0.95), ``adam`` (lr 1e-3), ``adamw`` (lr 1e-3) or
+            ``sgd`` (lr 0.1, momentum 0.9).
+        lr: learning rate; ``None`` takes the optimiser's default.
         weight_decay: L2 penalty (Kim used none, relying on max-norm and dropout).
         label_smoothing: train against ``(1 - e)`` times the one-hot label plus ``e`` spread
             evenly over the classes (Szegedy et al. 2016); 0 (Kim) is plain cross-entropy.
@@ -236,7 +237,7 @@ class TextCNNModule(L.LightningModule):
         if not finite:
             value, by = (loss.item(), "") if on_cpu else ("NaN or infinite", "by ")
             raise FloatingPointError(
-                f"the training loss became {value} at epoch {self.current_epoch}, {by}step {self.global_step}; "
+                f"the training loss became {value} at epoch {self.current_epoch + 1}, {by}step {self.global_step}; "
                 f"lower the learning rate "
                 f"(now {self.optimizers().param_groups[0]['lr']}) or check the data"
             )
