@@ -334,3 +334,11 @@ def test_the_command_without_torch_or_lightning_says_what_to_install():
 def test_python_m_runs_the_command(module):
     run = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0 and run.stdout.startswith("usage: textcnn "), run.stdout[:200] + run.stderr
+
+
+def test_predict_help_names_both_forms(capsys):
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("textcnn predict has two forms: with a bundle, `textcnn predict --bundle DIR --input FILE")
+    assert "--data.predict_path" in out  # then LightningCLI's own help

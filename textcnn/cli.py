@@ -540,7 +540,7 @@ def _predict_main(argv: Sequence[str]) -> int:
     p.add_argument("--format", choices=INPUT_FORMATS, default="auto", help="input format (default: by extension)")
     p.add_argument("--output-format", choices=OUTPUT_FORMATS, default="auto", help="default: by extension")
     p.add_argument("--text-column", default="text", help="text column (CSV / TSV) or key (JSONL)")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=256, help="texts per forward pass (default 256)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -650,6 +650,10 @@ def _run(argv: list[str]) -> int:
         return EXTRA_COMMANDS[argv[0]](argv[1:])
     if argv and argv[0] == "predict" and any(a == "--bundle" or a.startswith("--bundle=") for a in argv[1:]):
         return _predict_main(argv[1:])  # the streaming, bundle-based predictor; else LightningCLI's
+    if argv[:1] == ["predict"] and ("-h" in argv or "--help" in argv):
+        print("textcnn predict has two forms: with a bundle, `textcnn predict --bundle DIR --input FILE --output "
+              "FILE` streams a file of any size (`textcnn predict --bundle DIR --help`); with a checkpoint, "
+              "LightningCLI's, whose options follow.\n")
     # main() always hands LightningCLI its arguments (without --debug); its warning about
     # args given next to sys.argv would print on every run.
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
