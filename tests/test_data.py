@@ -97,9 +97,13 @@ def test_without_labels(tmp_path):
     assert "p.txt: a .txt file is read as one text a line, without labels" in read_error(plain)
 
 
-def test_a_quoted_text_after_a_comma_and_a_space_is_one_field(tmp_path):
-    path = write(tmp_path, "d.csv", 'label, text\npos, "a witty, seductive film"\nneg,  dull\n')
-    assert read_examples(path) == (["a witty, seductive film", "dull"], ["pos", "neg"])
+def test_a_space_before_a_quoted_text_is_named_as_the_cause(tmp_path):
+    # the csv module opens a quoted field only at the field's first character; a file that reads
+    # literally (`pos, "great" movie`) keeps reading so, and one that breaks says why
+    path = write(tmp_path, "ok.csv", 'label,text\npos, "great" movie\nneg,  dull\n')
+    assert read_examples(path) == (['"great" movie', "dull"], ["pos", "neg"])
+    message = read_error(write(tmp_path, "d.csv", 'label,text\npos, "a witty, seductive film"\n'))
+    assert "d.csv, line 2: expected 2 fields like the header ['label', 'text'], found 3; a space after a comma " in message
 
 
 def test_the_text_and_the_label_from_one_column_is_refused(tmp_path):

@@ -204,7 +204,6 @@ def _table_records(
         io.StringIO(content, newline=""),
         delimiter=delimiter,
         quoting=csv.QUOTE_MINIMAL if is_csv else csv.QUOTE_NONE,
-        skipinitialspace=is_csv,  # `pos, "x, y"`: a quoted text after ", " (fields are stripped anyway)
         strict=True,  # without it an unclosed quote silently swallows the rest of the file
     )
     header: list[str] | None = None
@@ -260,7 +259,10 @@ def _table_records(
         if not row:  # a blank line of a one-column file: an empty text
             row = [""]
         if len(row) != len(header):
-            if is_csv:
+            if is_csv and any(field.lstrip(" ").startswith('"') and field[0] == " " for field in row):
+                hint = ('a space after a comma keeps the quote after it from opening a quoted field: remove the '
+                        'space (`pos,"x, y"`, not `pos, "x, y"`)')
+            elif is_csv:
                 hint = 'put the text in double quotes if it contains a comma or a quote (")'
             elif row[0].startswith('"') or row[-1].endswith('"'):
                 hint = ("a TSV is read as it is, without quotes, so a text may hold neither a tab nor a line "

@@ -129,8 +129,7 @@ def iter_texts(
     if format in ("csv", "tsv"):
         csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
         reader = csv.reader(lines, delimiter="," if format == "csv" else "\t",
-                            quoting=csv.QUOTE_MINIMAL if format == "csv" else csv.QUOTE_NONE, strict=True,
-                            skipinitialspace=format == "csv")  # `1, "x, y"`: a quoted text after ", "
+                            quoting=csv.QUOTE_MINIMAL if format == "csv" else csv.QUOTE_NONE, strict=True)
         header: Optional[list[str]] = None
         while True:
             start = lines.number + 1
@@ -165,6 +164,8 @@ def iter_texts(
                 continue
             elif len(row) != len(header):
                 problem = f"expected {len(header)} fields like the header, found {len(row)}"
+                if format == "csv" and any(field[:2] == ' "' for field in row):
+                    problem += "; a space after a comma keeps the quote after it from opening a quoted field"
             elif not row[index].strip():
                 problem = "empty text"
             errors = lines.close_record(start, problem)
