@@ -273,6 +273,7 @@ def test_the_progress_bar_counts_epochs_from_1_like_the_epoch_lines(rich, tiny_c
     # the bar counts 1 and 2 as the epoch lines do, never 0, not even for an instant (Lightning's own
     # bar counts 0 and 1)
     assert "epoch 2/2" in out and shown and 0 not in shown and shown[-1] == max(shown) == 2, out[-2000:]
+    assert "v_num" not in out and "train/loss" in out  # the version is the run folder's; the metrics stay
 
 
 def test_checkpoint_options_that_would_mislead_are_refused_or_named(tiny_csv, tiny_glove, tmp_path, monkeypatch,

@@ -188,7 +188,17 @@ class EpochSummary(Callback):
             self._val_seconds = getattr(self, "_val_seconds", 0.0) + time.perf_counter() - self._val_start
 
 
-class _RichEpochBar(RichProgressBar):
+class _NoVersion:
+    """Leaves Lightning's ``v_num`` (the logger's version, shown as ``v_num: 0.000``) out of the
+    bar's metrics: the run folder names the version."""
+
+    def get_metrics(self, trainer, pl_module):
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
+
+
+class _RichEpochBar(_NoVersion, RichProgressBar):
     def _get_train_description(self, current_epoch: int) -> str:
         text = f"Epoch {current_epoch + 1}"
         if self.trainer.max_epochs is not None and self.trainer.max_epochs > 0:
@@ -210,7 +220,7 @@ class _EpochFromOne:
         return self._trainer.current_epoch + 1
 
 
-class _TQDMEpochBar(TQDMProgressBar):
+class _TQDMEpochBar(_NoVersion, TQDMProgressBar):
     # Lightning's bar writes "Epoch {trainer.current_epoch}" and draws it at once, so renaming it
     # afterwards showed "Epoch 0" for an instant; it is handed the count from 1 instead.
     def on_train_epoch_start(self, trainer, *args) -> None:
