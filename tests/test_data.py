@@ -428,6 +428,7 @@ def test_rows_that_would_be_lost_or_merged_silently_are_counted(tmp_path):
     ("tab.csv", "text\tlabel\na\t1\n", "The header is separated by tabs: read the file as TSV (name it .tsv or give "
                                        "--data.format tsv)"),
     ("json.csv", '{"text": "a", "label": 1}\n', "It looks like JSON Lines: name the file .jsonl or give --data.format jsonl"),
+    ("compact.csv", '{"label":1,"text":"a"}\n', "line 1: not a CSV header (',' expected after '\"'). It looks like JSON Lines"),
     ("quoted.tsv", 'text\tlabel\n"two\nlines"\t1\n', "found 1; a TSV is read as it is, without quotes, so a text may "
                                                      "hold neither a tab nor a line break; this one looks quoted"),
     ("deep.jsonl", "[" * 100_000 + "\n", "deep.jsonl, line 1: invalid JSON (nested too deeply)"),

@@ -133,6 +133,10 @@ def test_texts_spanning_several_lines_are_named_and_a_header_in_another_shape_is
     assert ("json.csv, line 1: no column 'text' in the header; columns found: ['{\"text\": \"good\"', '\"id\": 1}']. "
             "Rename the column or pass --text-column <name>. It looks like JSON Lines: name the file .jsonl or give "
             "--format jsonl.") in capsys.readouterr().err
+    (tmp_path / "compact.csv").write_text('{"id":1,"text":"good"}\n', encoding="utf-8")
+    assert _predict(tiny_bundle_dir, tmp_path / "compact.csv", tmp_path / "out.csv") == 2
+    assert ("compact.csv, line 1: the header is not read: malformed CSV record: (',' expected after '\"'). It looks "
+            "like JSON Lines: name the file .jsonl or give --format jsonl.") in capsys.readouterr().err
     (tmp_path / "quote.csv").write_text('text,"id\ngood,1\n', encoding="utf-8")  # no header, nothing to predict
     assert _predict(tiny_bundle_dir, tmp_path / "quote.csv", tmp_path / "out.csv") == 2
     assert ("quote.csv, line 1: the header is not read: malformed CSV record: a quoted field is never closed"

@@ -169,20 +169,23 @@ def _lines(content: str) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
-def _header_hint(header: list[str], kind: str) -> str:
-    """Why a one-column header has no text / label column: a file in another format or separated
-    by another character (``text;label``), else nothing."""
+def _json_lines_hint(option: str) -> str:
+    return f" It looks like JSON Lines: name the file .jsonl or give {option} jsonl."
+
+
+def _header_hint(header: list[str], option: str = "--data.format") -> str:
+    """Why a header has no text / label column, when it shows: a JSON Lines file, or a file
+    separated by another character (``text;label``); else nothing. ``option`` sets the format."""
     if header and header[0].startswith("{"):
-        return " It looks like JSON Lines: name the file .jsonl or give --data.format jsonl."
+        return _json_lines_hint(option)
     if len(header) != 1:
         return ""
-    name = header[0]
     for separator, called in (("\t", "tabs"), (",", "commas"), (";", "semicolons"), ("|", "bars")):
-        if separator in name:
+        if separator in header[0]:
             if called in ("tabs", "commas"):
-                fmt = "TSV" if called == "tabs" else "CSV"
-                return (f" The header is separated by {called}: read the file as {fmt} (name it .{fmt.lower()} "
-                        f"or give --data.format {fmt.lower()}).")
+                fmt = "tsv" if called == "tabs" else "csv"
+                return (f" The header is separated by {called}: read the file as {fmt.upper()} (name it .{fmt} "
+                        f"or give {option} {fmt}).")
             return (f" The header is separated by {called}; textcnn reads CSV separated by commas and TSV by "
                     f"tabs: convert the file (e.g. pandas.read_csv(IN, sep={separator!r}).to_csv(OUT, index=False)).")
     return ""
@@ -219,7 +222,7 @@ def _table_records(
             break
         except csv.Error as e:
             if header is None and content.lstrip().startswith("{"):
-                raise DataError(f"not a {kind} header ({e})." + _header_hint(["{"], kind), path, start) from None
+                raise DataError(f"not a {kind} header ({e})." + _json_lines_hint("--data.format"), path, start) from None
             raise DataError(
                 f"malformed {kind} record starting here ({e}; the reader stopped at line "
                 f"{reader.line_num}): most likely a quote (\") opened on line {start} is never "
@@ -244,7 +247,7 @@ def _table_records(
                     raise DataError(
                         f"no column {column!r} in the header; columns found: {header}. Rename the "
                         f"column or give its name (--data.{option} NAME; in Python {option}=NAME)."
-                        + _header_hint(header, kind),
+                        + _header_hint(header),
                         path,
                         start,
                     )

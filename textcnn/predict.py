@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import IO, Optional, Union
 
 from .bundle import positive_int
-from .data import _EXTENSIONS, DataError, _header_hint, _resolve_format, not_a_text_file
+from .data import _EXTENSIONS, DataError, _header_hint, _json_lines_hint, _resolve_format, not_a_text_file
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "RowError", "iter_texts", "PredictSummary", "predict_file"]
 
@@ -140,9 +140,8 @@ def iter_texts(
             except csv.Error as e:
                 if header is None:  # no header, no column to read: nothing after it can be predicted
                     what, _ = _csv_problem(e, format)
-                    json_lines = start == 1 and lines.first.lstrip().startswith("{")
-                    raise DataError(f"the header is not read: {what}." + (_header_hint(["{"], "") if json_lines else "")
-                                    .replace("--data.format", "--format"), path, start) from None
+                    hint = _json_lines_hint("--format") if start == 1 and lines.first.lstrip().startswith("{") else ""
+                    raise DataError(f"the header is not read: {what}.{hint}", path, start) from None
                 yield from lines.close_record(start, *_csv_problem(e, format))
                 continue
             problem = None
@@ -155,7 +154,7 @@ def iter_texts(
             elif header is None:
                 header = [name.strip() for name in row]
                 if text_column not in header:
-                    hint = _header_hint(header, format.upper()).replace("--data.format", "--format")
+                    hint = _header_hint(header, "--format")
                     raise DataError(f"no column {text_column!r} in the header; columns found: {header}. "
                                     f"Rename the column or pass --text-column <name>{'.' if hint else ''}{hint}",
                                     path, start)
