@@ -149,12 +149,19 @@ def test_not_utf8_names_the_line_and_the_encoding_it_reads_as(tmp_path):
         assert "if it is Latin-1: `iconv -f latin1 -t utf-8 IN > OUT`" in read_error(latin), text
 
 
+def test_a_gbk_file_with_a_line_that_is_utf8_by_chance_is_sent_to_iconv(tmp_path):
+    # '图说' in GBK is the bytes CD BC CB B5, also valid UTF-8: one such line does not make the file mixed
+    raw = "text,label\n图说,finance\n中文电影很好,film\n这部电影很好看,film\n".encode("gb18030")
+    assert "re-save the file as UTF-8 (it reads as Chinese GBK / GB18030: `iconv -f gb18030" in read_error(
+        write(tmp_path, "g.csv", raw))
+
+
 def test_a_utf8_file_with_a_few_lines_in_another_encoding_is_not_sent_to_iconv_whole(tmp_path):
     """Converting the whole file would garble its UTF-8 lines: the message names the lines to fix."""
     raw = ("text,label\n" + "这部电影很好,pos\n" * 5).encode() + "déçu,neg\n".encode("cp1252") + b"good,pos\n"
     message = read_error(write(tmp_path, "mixed.csv", raw))
     assert "mixed.csv, line 7: byte 0xe9" in message and "iconv" not in message
-    assert ("only 1 line(s) are not UTF-8 (line(s) 7; they read as Latin-1) while 5 other line(s) with non-ASCII "
+    assert ("1 line(s) are not UTF-8 (line(s) 7; they read as Latin-1) while 5 other line(s) with non-ASCII "
             "text are UTF-8, so converting the whole file would garble those") in message
 
 

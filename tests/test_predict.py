@@ -99,6 +99,17 @@ def test_unreadable_header_or_format_stops_with_one_line(tiny_bundle_dir, tmp_pa
     assert code == 2 and "file not found" in capsys.readouterr().err
 
 
+def test_the_closing_encoding_hint_names_the_lines_anywhere_in_the_file(tiny_bundle_dir, tmp_path, capsys):
+    """A UTF-8 file of over a MiB with two Latin-1 lines at its end: the hint names those lines."""
+    line = "un très bon film\n".encode()
+    src = tmp_path / "in.csv"
+    src.write_bytes(b"text\n" + line * ((1 << 20) // len(line) + 10) + "très mauvais\ncafé\n".encode("latin-1"))
+    assert _predict(tiny_bundle_dir, src, tmp_path / "out.csv") == 0
+    n = (1 << 20) // len(line) + 10 + 2
+    assert (f"several lines are not UTF-8: 2 line(s) are not UTF-8 (line(s) {n}, {n + 1}; they read as Latin-1) while "
+            f"{n - 2} other line(s) with non-ASCII text are UTF-8") in capsys.readouterr().err
+
+
 def test_lone_carriage_returns_end_lines_and_long_texts_are_read_as_in_training(tiny_bundle_dir, tmp_path):
     """A file with CR line ends (old Mac) gives one text a line, not one text; a text longer than the
     csv module's default field limit (128 KiB) is predicted, not called an unclosed quote."""
@@ -313,5 +324,5 @@ def test_several_lines_in_another_encoding_end_with_how_to_convert_the_file(tiny
     assert _predict(tiny_bundle_dir, src, tmp_path / "out.csv") == 0
     err = capsys.readouterr().err
     assert "2 line(s) were not predicted (blank or unreadable; line(s) 2, 4)" in err
-    assert ("several lines are not UTF-8: re-save it as UTF-8 (it reads as Windows-1252: "
+    assert ("several lines are not UTF-8: re-save the file as UTF-8 (it reads as Windows-1252: "
             "`iconv -f cp1252 -t utf-8 IN > OUT`); then predict again") in err

@@ -582,8 +582,8 @@ def _predict_main(argv: Sequence[str]) -> int:
         if sum("UTF-8" in e.message for e in summary.errors) > 1:
             from .data import iconv_hint
 
-            with open(args.input, "rb") as f:
-                hint = iconv_hint(f.read(1 << 20))
+            with open(args.input, "rb") as f:  # read again, a line at a time
+                hint = iconv_hint(f)
             print(f"several lines are not UTF-8: {hint}; then predict again", file=sys.stderr)
     return 0 if summary.predicted else 2
 

@@ -14,7 +14,7 @@ import re
 import unicodedata
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Optional, Union
 
 import lightning as L
@@ -80,13 +80,18 @@ def _shown(lines: Sequence[object], most: int = 10) -> str:
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
+_HIGH = bytes(range(0x80, 0x100))
+_SAMPLE = 1 << 20  # bytes of the lines that are not UTF-8 enough to tell their encoding
+
+
 def _reads_as(raw: bytes) -> tuple[str, str]:
     """(name, iconv name) of the encoding non-UTF-8 bytes most likely are, tried in the order such
     files usually come in: GB18030 (Chinese GBK: nearly every byte over 0x7f pairs with another to
     make a Chinese character), Windows-1252 (its quotes and dashes are bytes 0x80-0x9f, control
     characters in Latin-1), then Latin-1 (an accented letter is one byte between ASCII letters,
     which GBK would also read as half of a Chinese character, so pairs are what tell them apart)."""
-    high = sum(1 for b in raw if b > 0x7F)
+    raw = raw[:_SAMPLE]
+    high = len(raw) - len(raw.translate(None, _HIGH))
     try:
         pairs = [ch.encode("gb18030") for ch in _CJK.findall(raw.decode("gb18030"))]
         pairs = [pair for pair in pairs if min(pair) > 0x7F]
@@ -97,7 +102,7 @@ def _reads_as(raw: bytes) -> tuple[str, str]:
             return "Chinese GBK / GB18030", "gb18030"
     except UnicodeDecodeError:
         pass
-    if any(0x80 <= b <= 0x9F for b in raw):
+    if re.search(rb"[\x80-\x9f]", raw):
         try:
             raw.decode("cp1252")
             return "Windows-1252", "cp1252"
@@ -106,28 +111,32 @@ def _reads_as(raw: bytes) -> tuple[str, str]:
     return "Latin-1", "latin1"
 
 
-def iconv_hint(raw: bytes) -> str:
-    """What to do with ``raw`` (a file, or its start, that is not UTF-8): re-save it as UTF-8, with
-    the encoding its bytes read as and the iconv command; or, when other lines with non-ASCII text are UTF-8 (a file
-    edited in two encodings), which lines to fix, since converting the whole file would garble the
-    rest."""
-    bad, good = [], 0
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if any(b > 0x7F for b in line):
+def iconv_hint(raw: Union[bytes, Iterable[bytes]]) -> str:
+    """What to do with a file that is not UTF-8 (``raw``: its bytes, or its lines, e.g. the open
+    binary file, read once): re-save the file as UTF-8, with the encoding its bytes read as and the
+    iconv command; or, when more lines with non-ASCII text are UTF-8 than not (a UTF-8 file with a
+    few lines pasted in another encoding), which lines to fix, since converting the whole file
+    would garble the rest. (A short line of an old encoding can be valid UTF-8 by chance, so a few
+    such lines do not count.)"""
+    bad, sample, size, good = [], [], 0, 0
+    for number, line in enumerate(raw.splitlines() if isinstance(raw, bytes) else raw, start=1):
+        if not line.isascii():
             try:
                 line.decode("utf-8")
                 good += 1
             except UnicodeDecodeError:
-                bad.append((number, line))
-    name, code = _reads_as(b"\n".join(line for _, line in bad) if bad else raw)
-    if good and bad:
-        lines = _shown([n for n, _ in bad])
-        return (f"only {len(bad)} line(s) are not UTF-8 (line(s) {lines}; they read as {name}) while {good} other "
+                bad.append(number)
+                if size < _SAMPLE:
+                    sample.append(line)
+                    size += len(line)
+    name, code = _reads_as(b"\n".join(sample))
+    if bad and good > len(bad):
+        return (f"{len(bad)} line(s) are not UTF-8 (line(s) {_shown(bad)}; they read as {name}) while {good} other "
                 "line(s) with non-ASCII text are UTF-8, so converting the whole file would garble those: re-type "
                 "or re-save just these lines as UTF-8")
     if name == "Latin-1":
-        return "re-save it as UTF-8 (if it is Latin-1: `iconv -f latin1 -t utf-8 IN > OUT`)"
-    return f"re-save it as UTF-8 (it reads as {name}: `iconv -f {code} -t utf-8 IN > OUT`)"
+        return "re-save the file as UTF-8 (if it is Latin-1: `iconv -f latin1 -t utf-8 IN > OUT`)"
+    return f"re-save the file as UTF-8 (it reads as {name}: `iconv -f {code} -t utf-8 IN > OUT`)"
 
 
 def not_a_text_file(head: bytes) -> Optional[str]:
