@@ -67,16 +67,23 @@ def test_readers_yield_one_row_at_a_time(tmp_path):
     # bounded memory: the reader asks the file for lines only as rows are consumed
     class Counting:
         def __init__(self, lines):
-            self.lines, self.read = lines, 0
+            self.lines, self.taken = lines, 0
 
         def __iter__(self):
             for line in self.lines:
-                self.read += 1
+                self.taken += 1
                 yield line
 
     f = Counting([f"text number {i}\n".encode() for i in range(10_000)])
     rows = iter_texts(f, "x.txt", "text")
-    assert next(rows) == (1, "text number 0") and f.read <= 2
+    assert next(rows) == (1, "text number 0") and f.taken <= 2
+    # a file is read in blocks: a CR-only file too, which has no \n to end a line at
+    path = tmp_path / "cr.txt"
+    path.write_bytes(b"".join(f"text number {i}\r".encode() for i in range(100_000)))  # 1.6 MB
+    with open(path, "rb") as f:
+        rows = iter_texts(f, str(path), "text")
+        assert next(rows) == (1, "text number 0") and f.tell() <= 1 << 16
+        assert list(rows)[-1] == (100_000, "text number 99999")
 
 
 def test_unreadable_header_or_format_stops_with_one_line(tiny_bundle_dir, tmp_path, capsys):
@@ -115,19 +122,19 @@ def test_lone_carriage_returns_end_lines_and_long_texts_are_read_as_in_training(
     csv module's default field limit (128 KiB) is predicted, not called an unclosed quote."""
     clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
     long_text = "a gorgeous movie " * 20_000
-    cases = {"cr.txt": b"a gorgeous movie\ran awful mess\rlovely\r",
+    cases = {"cr.txt": b"a gorgeous movie\ran awful mess\rlovely\r", "crcrlf.txt": b"text\r\r\nlovely\r\r\ndull\r\r\n",
              "cr.csv": b'text\ra gorgeous movie\r"an awful, mess"\r',
              "long.csv": f"text\nok\n{long_text}\n".encode(), "long.tsv": f"text\nok\n{long_text}\n".encode()}
     for name, content in cases.items():
         (tmp_path / name).write_bytes(content)
         errors = []
         summary = predict_file(clf, tmp_path / name, tmp_path / "out.csv", progress=False, report=errors.append)
-        texts, _ = read_examples(tmp_path / name, format="text_label" if name.endswith(".txt") else "auto",
-                                 with_labels=False)
+        texts, _, lines = read_examples(tmp_path / name, with_labels=False, return_lines=True)
         with open(tmp_path / "out.csv", encoding="utf-8", newline="") as f:
             rows = list(csv.DictReader(f))
-        assert not errors and summary.predicted == len(texts) == len(rows), (name, errors)
-        assert [r["text"] for r in rows] == texts, name
+        assert summary.predicted == len(texts) == len(rows), (name, errors)
+        assert [(int(r["line"]), r["text"]) for r in rows] == list(zip(lines, texts)), name  # the same lines too
+        assert all("blank line" in e for e in errors), errors
 
 
 def test_texts_spanning_several_lines_are_named_and_a_header_in_another_shape_is_explained(tiny_bundle_dir,
@@ -139,6 +146,9 @@ def test_texts_spanning_several_lines_are_named_and_a_header_in_another_shape_is
     assert "3 texts predicted" in out
     assert ("1 of the texts span several lines (starting on line(s) 3), each predicted as one text: a quoted "
             "text with line breaks, or, if that is not meant, a quote (\") not closed on the line it opens") in err
+    (tmp_path / "in.jsonl").write_text('{"text": "a gorgeous\\nmovie"}\n', encoding="utf-8")  # an escaped \n
+    assert _predict(tiny_bundle_dir, tmp_path / "in.jsonl", tmp_path / "out.csv") == 0
+    assert "span several lines" not in capsys.readouterr().err
     (tmp_path / "json.csv").write_text('{"text": "good", "id": 1}\n', encoding="utf-8")
     assert _predict(tiny_bundle_dir, tmp_path / "json.csv", tmp_path / "out.csv") == 2
     assert ("json.csv, line 1: no column 'text' in the header; columns found: ['{\"text\": \"good\"', '\"id\": 1}']. "

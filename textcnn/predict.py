@@ -24,7 +24,8 @@ INPUT_FORMATS = ("auto", "csv", "tsv", "jsonl", "text")
 OUTPUT_FORMATS = ("auto", "csv", "jsonl")
 _INPUT_EXTENSIONS = {**_EXTENSIONS, ".txt": "text"}
 _BLANK = "blank line; nothing to predict"
-_LONE_CR = re.compile(rb"(?<=\r)(?!\n)")  # the place after a \r that ends a line by itself
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_BLOCK = 1 << 16
 # A text may be long (nothing caps it), but a field of this many characters is most likely a quote
 # that is never closed, read on through the rest of the file; the limit bounds the memory it takes.
 _FIELD_LIMIT = 1 << 26
@@ -50,13 +51,21 @@ class _Lines:
         self.first = ""  # the first line, when it is UTF-8
 
     def _raw_lines(self) -> Iterator[bytes]:
-        """The file's lines with their line breaks: ``\\n``, ``\\r\\n`` or a lone ``\\r`` (old Mac files,
-        read so in training too)."""
-        for raw in self.f:
-            if b"\r" in raw.rstrip(b"\r\n"):
-                yield from _LONE_CR.split(raw)
-            else:
-                yield raw
+        """The file's lines with their line breaks, ``\\n``, ``\\r\\n`` or a lone ``\\r`` (old Mac files),
+        as training reads them; from blocks of the file (or the pieces ``f`` yields), so memory is
+        bounded by the longest line."""
+        blocks = iter(lambda: self.f.read(_BLOCK), b"") if hasattr(self.f, "read") else iter(self.f)
+        pending = b""
+        for block in blocks:
+            data, start = pending + block, 0
+            for m in _LINE_END.finditer(data):
+                if m.end() == len(data) and data.endswith(b"\r"):
+                    break  # its \n may start the next block
+                yield data[start:m.end()]
+                start = m.end()
+            pending = data[start:]
+        if pending:
+            yield pending
 
     def __iter__(self) -> Iterator[str]:
         for raw in self._raw_lines():
@@ -154,7 +163,7 @@ def iter_texts(
             elif header is None:
                 header = [name.strip() for name in row]
                 if text_column not in header:
-                    hint = _header_hint(header, "--format")
+                    hint = _header_hint(header, format, "--format")
                     raise DataError(f"no column {text_column!r} in the header; columns found: {header}. "
                                     f"Rename the column or pass --text-column <name>{'.' if hint else ''}{hint}",
                                     path, start)
@@ -318,7 +327,8 @@ def predict_file(
                     writer.write(chunk, classifier.proba_of_ids(ids, batch_size=batch_size))
                     summary.unknown_lines += [line for (line, _), x in zip(chunk, ids)
                                               if all(i == classifier.vocab.unk_id for i in x)]
-                    summary.multiline_lines += [line for line, text in chunk if "\n" in text or "\r" in text]
+                    if fmt in ("csv", "tsv"):  # (a JSON text's "\n" is an escape on its one line)
+                        summary.multiline_lines += [line for line, text in chunk if "\n" in text or "\r" in text]
                     summary.predicted += len(chunk)
                     chunk.clear()
 
