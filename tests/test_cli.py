@@ -343,3 +343,13 @@ def test_predict_help_names_both_forms(capsys):
     out = capsys.readouterr().out
     assert out.startswith("textcnn predict has two forms: with a bundle, `textcnn predict --bundle DIR --input FILE")
     assert "--data.predict_path" in out  # then LightningCLI's own help
+
+
+def test_a_mistyped_checkpoint_name_gets_the_closest_one(tmp_path):
+    from textcnn.fileio import checkpoint_not_there
+
+    for name in ("best-epoch03-acc0.8100.ckpt", "best-epoch05-acc0.8000.ckpt", "last.ckpt"):
+        (tmp_path / name).write_bytes(b"x")
+    for given, meant in [("best-epoch03-acc0.81.ckpt", "best-epoch03-acc0.8100.ckpt"), ("lats.ckpt", "last.ckpt"),
+                         ("best-....ckpt", "best-epoch05-acc0.8000.ckpt")]:  # the README's placeholder: a best one
+        assert checkpoint_not_there(tmp_path / given).endswith(f"did you mean {tmp_path / meant}?"), given

@@ -420,18 +420,23 @@ def test_rows_that_would_be_lost_or_merged_silently_are_counted(tmp_path):
         texts, labels = read_examples(path)
     assert len(texts) == 5 and texts[2].startswith("Best movie ever,pos\nfilm 3") and labels[2] == "neg"
 
-    path = write(tmp_path, "joined.csv", "text,label\ngood,1\nbad,0\ntext,label\nfine,1\n , \n")
+    path = write(tmp_path, "joined.csv", "text,label\ngood,1\nbad,0\n\ufefftext,label\nfine,1\n , \n")
     with pytest.warns(UserWarning) as caught:
         assert read_examples(path) == (["good", "bad", "fine"], ["1", "0", "1"])
     said = " | ".join(str(w.message) for w in caught)
     assert "skipped 1 line(s) that repeat the header (line(s) 4): files joined with their headers?" in said
     assert "skipped 1 example(s) with an empty text (line(s) 6)" in said
+    # a one-column file's text may be the header's word; a column no one reads may be named twice
+    assert read_examples(write(tmp_path, "one.csv", "text\ngood\ntext\n"), with_labels=False)[0] == ["good", "text"]
+    path = write(tmp_path, "notes.csv", "id,text,label,note,note\n1,good,pos,a,b\n")
+    assert read_examples(path) == (["good"], ["pos"])
 
 
 @pytest.mark.parametrize("name, content, expected", [
     ("dup.csv", "text,label,text\na,1,b\n", "line 1: the header names the column(s) ['text'] more than once"),
     ("semi.csv", "text;label\na;1\n", "The header is separated by semicolons; textcnn reads CSV separated by commas "
                                       "and TSV by tabs: convert the file (e.g. pandas.read_csv(IN, sep=';')"),
+    ("quoted.csv", '"text,label"\n"a,1"\n', "The whole header line is one quoted field, so it reads as one column"),
     ("tab.csv", "text\tlabel\na\t1\n", "The header is separated by tabs: read the file as TSV (name it .tsv or give "
                                        "--data.format tsv)"),
     ("json.csv", '{"text": "a", "label": 1}\n', "It looks like JSON Lines: name the file .jsonl or give --data.format jsonl"),
@@ -454,3 +459,14 @@ def test_labels_in_either_unicode_form_are_one_class(tmp_path):
     nfd, nfc = unicodedata.normalize("NFD", "négatif"), unicodedata.normalize("NFC", "négatif")
     path = write(tmp_path, "d.csv", f"text,label\na,{nfd}\nb,{nfc}\nc,positif\n")
     assert read_examples(path)[1] == [nfc, nfc, "positif"]
+
+
+def test_a_checkpoint_holding_a_label_in_another_unicode_form_reads_new_files(tmp_path):
+    """Labels are read in NFC; a checkpoint made before that may hold NFD ones (same class)."""
+    from textcnn.data import TextDataModule
+
+    nfd = unicodedata.normalize("NFD", "négatif")
+    path = write(tmp_path, "test.csv", f"text,label\na,{nfd}\nb,positif\n")
+    dm = TextDataModule(test_path=str(path))
+    dm.labels = ["positif", nfd]  # as such a checkpoint holds them
+    assert dm._read_labelled(str(path), {"positif": 0, nfd: 1}) == (["a", "b"], [1, 0])

@@ -182,13 +182,17 @@ def _json_lines_hint(option: str) -> str:
     return f" It looks like JSON Lines: name the file .jsonl or give {option} jsonl."
 
 
-def _header_hint(header: list[str], option: str = "--data.format") -> str:
-    """Why a header has no text / label column, when it shows: a JSON Lines file, or a file
-    separated by another character (``text;label``); else nothing. ``option`` sets the format."""
+def _header_hint(header: list[str], fmt: str, option: str = "--data.format") -> str:
+    """Why the header of a ``fmt`` (csv / tsv) file has no text / label column, when it shows: a
+    JSON Lines file, a CSV whose lines are quoted whole, or a file separated by another character
+    (``text;label``); else nothing. ``option`` sets the format."""
     if header and header[0].startswith("{"):
         return _json_lines_hint(option)
     if len(header) != 1:
         return ""
+    if fmt == "csv" and "," in header[0]:
+        return (" The whole header line is one quoted field, so it reads as one column: remove the quotes "
+                "around each whole line (a CSV writer quotes fields, not lines).")
     for separator, called in (("\t", "tabs"), (",", "commas"), (";", "semicolons"), ("|", "bars")):
         if separator in header[0]:
             if called in ("tabs", "commas"):
@@ -245,18 +249,18 @@ def _table_records(
             continue  # a blank line; a row of blank fields, or one in a one-column file, is an empty text
         if header is None:
             header = [name.strip() for name in row]
-            twice = [name for name, n in Counter(header).items() if n > 1 and name]
-            if twice:
-                raise DataError(f"the header names the column(s) {twice} more than once; columns found: "
-                                f"{header}. Give each column its own name", path, start)
             wanted = [text_column] + ([label_column] if with_labels else [])
+            twice = [name for name in wanted if header.count(name) > 1]
+            if twice:
+                raise DataError(f"the header names the column(s) {twice} more than once, so which to read is not "
+                                f"clear; columns found: {header}. Give each column its own name", path, start)
             for column in wanted:
                 if column not in header:
                     option = "text_column" if column == text_column else "label_column"
                     raise DataError(
                         f"no column {column!r} in the header; columns found: {header}. Rename the "
                         f"column or give its name (--data.{option} NAME; in Python {option}=NAME)."
-                        + _header_hint(header),
+                        + _header_hint(header, "csv" if is_csv else "tsv"),
                         path,
                         start,
                     )
@@ -265,8 +269,8 @@ def _table_records(
             continue
         if line > start:
             spans.append((start, line))
-        if [field.strip() for field in row] == header:
-            repeats.append(start)
+        if len(header) > 1 and [field.strip().lstrip("\ufeff") for field in row] == header:
+            repeats.append(start)  # (a one-column file's text may be the header's word)
             continue
         if not row:  # a blank line of a one-column file: an empty text
             row = [""]
@@ -998,7 +1002,9 @@ class TextDataModule(L.LightningDataModule):
 
     def _read_labelled(self, path: str, label_id: dict[str, int]) -> tuple[list[str], list[int]]:
         texts, labels, lines = self._read(path)
-        check_labels(labels, self.labels, path, lines=lines)
+        # labels are read in NFC; a checkpoint of a run before that may hold a label in another form
+        label_id = {unicodedata.normalize("NFC", name): i for name, i in label_id.items()}
+        check_labels(labels, list(label_id), path, lines=lines)
         return texts, [label_id[l] for l in labels]
 
     # -- sizes and tables the model needs --------------------------------------------------------

@@ -127,6 +127,6 @@ def checkpoint_not_there(path) -> Optional[str]:
     siblings = sorted(f.name for f in path.parent.glob("*.ckpt")) if path.parent.is_dir() else []
     close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.6)
     best = [name for name in siblings if name.startswith("best-")] or [name for name in siblings if name != "last.ckpt"]
-    if path.name.startswith("best") and best:  # e.g. the README's best-....ckpt pasted: the best one, not last.ckpt
-        close = [best[-1]]
+    if path.name.startswith("best") and best and (not close or "..." in path.name):
+        close = [best[-1]]  # e.g. the README's best-....ckpt pasted: a best checkpoint, not last.ckpt
     return f"{path}: checkpoint not found" + (f"; did you mean {path.parent / close[0]}?" if close else "")
