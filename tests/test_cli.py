@@ -90,7 +90,8 @@ def test_user_errors_exit_non_zero_with_one_line(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("given, meant", [("--model.varient=static", "--model.variant"),
                                           ("--data.train_pth", "--data.train_path"),
-                                          ("--max_epochs", "--trainer.max_epochs")])
+                                          ("--max_epochs", "--trainer.max_epochs"),
+                                          ("--trainer.max_epoch", "--trainer.max_epochs")])  # no abbreviations
 def test_a_mistyped_option_gets_a_suggestion(given, meant, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     code = main(["fit", "--config", DEBUG, given, "3"])

@@ -54,3 +54,7 @@ def test_hinting_argument_parser(capsys):
         p.parse_args(["--train_path", "x.csv"])
     assert capsys.readouterr().err.strip().endswith(
         "unrecognized arguments: --train_path x.csv; --train_path: did you mean --train-path?")
+    p.add_argument("--epochs", type=int)
+    with pytest.raises(SystemExit):  # an abbreviation is not taken: it would change meaning as options are added
+        p.parse_args(["--epoch", "3"])
+    assert capsys.readouterr().err.strip().endswith("--epoch: did you mean --epochs?")

@@ -679,7 +679,7 @@ def _run(argv: list[str]) -> int:
         # --model.optimizer / --model.lr choose the optimiser (Kim's Adadelta by default); LightningCLI's
         # own --optimizer would silently replace it, and its --lr_scheduler makes --lr ambiguous
         auto_configure_optimizers=False,
-        parser_kwargs={"exit_on_error": False, "description": "Kim (2014) TextCNN: fit, validate, test, predict; also "
+        parser_kwargs={"exit_on_error": False, "allow_abbrev": False, "description": "Kim (2014) TextCNN: fit, validate, test, predict; also "
                        "`textcnn cv` (k-fold cross-validation), `textcnn bench` (Kim's benchmarks with baselines), "
                        "`textcnn export` (checkpoint -> bundle), `textcnn classify` (bundle -> labels), "
                        "`textcnn predict --bundle` (file -> predictions) and `textcnn demo`; each takes --help. "

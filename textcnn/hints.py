@@ -82,7 +82,13 @@ def did_you_mean(message: str, known: Iterable[str]) -> str:
 
 
 class HintingArgumentParser(argparse.ArgumentParser):
-    """``argparse.ArgumentParser`` whose error for an unknown option suggests the known one."""
+    """``argparse.ArgumentParser`` whose error for an unknown option suggests the known one. An
+    option must be spelled whole (no abbreviations: ``--epoch`` is an error that names ``--epochs``,
+    and an abbreviation cannot change meaning when an option is added)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         known = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
