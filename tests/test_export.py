@@ -139,6 +139,27 @@ def test_classifier_names_its_bundle_and_device_is_checked(tmp_path):
     assert TextClassifier.load(path, device=torch.device("cpu")).device.type == "cpu"
     with pytest.raises(TypeError, match="device must be a str"):
         TextClassifier.load(path, device=0)  # not "auto", which a falsy value used to mean
+    for device in ("meta", "mps"):  # meta loaded, then failed at the first prediction
+        with pytest.raises(ValueError, match=f"device '{device}': expected 'cpu', 'cuda' or 'cuda:N'"):
+            TextClassifier.load(path, device=device)
+
+
+def test_tokenizing_in_a_threaded_host_leaves_its_garbage_collector_alone(tmp_path):
+    import gc
+    import threading
+
+    path, _ = tiny_bundle(tmp_path / "b")
+    clf = TextClassifier.load(path, device="cpu")
+    seen = []
+    worker = threading.Thread(target=lambda: [clf.encode(["a gorgeous movie"] * 2000) for _ in range(20)])
+    worker.start()
+    while worker.is_alive():
+        seen.append(gc.isenabled())
+    worker.join()
+    try:
+        assert all(seen) and gc.isenabled()  # never switched off under the host's other thread
+    finally:
+        gc.enable()
 
 
 def test_a_process_forked_after_loading_predicts_instead_of_hanging(tmp_path):

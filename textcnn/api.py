@@ -133,6 +133,8 @@ class TextClassifier(BundleText):
             raise ValueError(f"device {device!r}: {e}") from None
         if kind == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {device!r}: no CUDA GPU here (torch {torch.__version__}); use 'cpu'")
+        if kind not in ("cpu", "cuda"):  # e.g. meta (loads, then cannot predict) or mps (not in these builds)
+            raise ValueError(f"device {device!r}: expected 'cpu', 'cuda' or 'cuda:N'")
         model, config = load_bundle(path, device=device)
         return cls(model, config, device=device, path=path)
 
