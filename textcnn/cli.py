@@ -35,7 +35,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from .checkpoint_io import AtomicCheckpointIO, unreadable_checkpoint
 from .fileio import checkpoint_not_there
 from .hints import HintingArgumentParser, did_you_mean
-from .data import DataError, TextDataModule
+from .data import DataError, TextDataModule, _shown
 from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
 from .module import TextCNNModule
@@ -564,7 +564,7 @@ def _predict_main(argv: Sequence[str]) -> int:
     print(f"{summary.predicted} texts predicted in {seconds:.1f} s ({summary.predicted / max(seconds, 1e-9):.0f}/s), "
           f"written to {args.output}")
     def some(lines: list[int]) -> str:
-        return ", ".join(map(str, lines[:20])) + (", ..." if len(lines) > 20 else "")
+        return _shown(lines, 20)
 
     if summary.unknown_lines:
         n = len(summary.unknown_lines)

@@ -72,9 +72,9 @@ def _count_lines(text: str) -> int:
     return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
-def _shown(lines: Sequence[object], most: int = 10) -> str:
-    """``1, 2, 3`` or ``1, 2, ..., `` for more than ``most``."""
-    return ", ".join(map(str, lines[:most])) + (", ..." if len(lines) > most else "")
+def _shown(items: Sequence[object], most: int = 10) -> str:
+    """``1, 2, 3``, or the first ``most`` and ``...`` for more."""
+    return ", ".join(map(str, items[:most])) + (", ..." if len(items) > most else "")
 
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -523,8 +523,7 @@ def check_labels(
         return f"line {lines[i]}" if lines is not None else f"example {i + 1}"
 
     (first, i), *others = unseen.items()
-    known = list(known)
-    known_text = ", ".join(map(repr, known[:20])) + (", ..." if len(known) > 20 else "")
+    known_text = _shown([repr(name) for name in known], 20)
     also = f" (also unseen: {', '.join(f'{l!r} at {where(j)}' for l, j in others)})" if others else ""
     message = (
         f"label {first!r} does not occur in the training labels [{known_text}]{also}; fix the "
@@ -592,7 +591,7 @@ def kfold_split(labels: Sequence[str], num_folds: int, fold: int, seed: int) -> 
     small = {label: n for label, n in sorted(Counter(labels).items(), key=lambda kv: kv[1]) if n < num_folds}
     if small and (key := (tuple(small.items()), num_folds)) not in _WARNED_SMALL_CLASSES:
         _WARNED_SMALL_CLASSES.add(key)  # once per process, not once per fold
-        counts = ", ".join(f"{label!r} {n}" for label, n in list(small.items())[:10]) + (", ..." if len(small) > 10 else "")
+        counts = _shown([f"{label!r} {n}" for label, n in small.items()])
         warnings.warn(f"{len(small)} class(es) have fewer examples than the {num_folds} folds ({counts}): some "
                       f"held-out folds hold none of them; at most {min(small.values())} folds put every class "
                       f"in every fold", UserWarning, stacklevel=2)
