@@ -415,10 +415,24 @@ def test_rows_that_would_be_lost_or_merged_silently_are_counted(tmp_path):
     rows = [f"film {i},{'pos' if i % 2 else 'neg'}" for i in range(8)]
     rows[2], rows[5] = '"Best movie ever,pos', 'my new tv is 55",neg'
     path = write(tmp_path, "merged.csv", "text,label\n" + "\n".join(rows) + "\n")
-    with pytest.warns(UserWarning, match=r"merged.csv: 1 record\(s\) span several lines, each read as one text "
-                                         r"\(first: lines 4-7\).* a quote \(\"\) opened on line 4"):
+    with pytest.warns(UserWarning, match=r"merged.csv: 1 record\(s\) span several lines and hold lines that read "
+                                         r"as rows of their own, each record read as one text \(first: lines 4-7\): "
+                                         r"most likely a quote \(\"\) opened on line 4"):
         texts, labels = read_examples(path)
     assert len(texts) == 5 and texts[2].startswith("Best movie ever,pos\nfilm 3") and labels[2] == "neg"
+    # the same in a middle column: the lines inside read as rows of the header's width
+    rows = [f"{i},film {i},{'pos' if i % 2 else 'neg'}" for i in range(8)]
+    rows[2], rows[5] = '2,"Best movie ever,pos', '5,my new tv is 55",neg'
+    with pytest.warns(UserWarning, match="merged.csv: 1 record"):
+        read_examples(write(tmp_path, "merged.csv", "id,text,label\n" + "\n".join(rows) + "\n"))
+    # quoted texts with line breaks of their own are read without a warning, run after run, even
+    # with a line inside that has a comma (its end is not a label of the file)
+    path = write(tmp_path, "poems.csv", 'text,label\n"roses are red,\nviolets blue",poem\n"to do:\n'
+                                        'milk, eggs\nbread",list\nplain,list\n')
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_examples(path) == (["roses are red,\nviolets blue", "to do:\nmilk, eggs\nbread", "plain"],
+                                       ["poem", "list", "list"])
 
     path = write(tmp_path, "joined.csv", "text,label\ngood,1\nbad,0\n\ufefftext,label\nfine,1\n , \n")
     with pytest.warns(UserWarning) as caught:

@@ -224,7 +224,8 @@ def _table_records(
     )
     header: list[str] | None = None
     repeats: list[int] = []  # lines repeating the header
-    spans: list[tuple[int, int]] = []  # (first, last line) of records over several lines
+    spans: list[tuple[int, int, list[str]]] = []  # (first, last line, fields) of records over several lines
+    labels: set[str] = set()
     quoted: list[int] = []  # TSV lines whose text is quoted as the csv module / pandas write TSV
     line = 0
     while True:
@@ -268,7 +269,7 @@ def _table_records(
             label_index = header.index(label_column) if with_labels else None
             continue
         if line > start:
-            spans.append((start, line))
+            spans.append((start, line, row))
         if len(header) > 1 and [field.strip().lstrip("\ufeff") for field in row] == header:
             repeats.append(start)  # (a one-column file's text may be the header's word)
             continue
@@ -294,20 +295,39 @@ def _table_records(
         text = row[text_index]
         if not is_csv and len(text) > 1 and text[0] == text[-1] == '"' and '""' in text:
             quoted.append(start)
+        if label_index is not None:
+            labels.add(row[label_index].strip())
         yield start, text, None if label_index is None else row[label_index]
     if repeats:
         warnings.warn(f"{path}: skipped {len(repeats)} line(s) that repeat the header (line(s) {_shown(repeats)}): "
                       "files joined with their headers?", UserWarning, stacklevel=3)
-    if spans:
-        first, last = spans[0]
-        warnings.warn(f"{path}: {len(spans)} record(s) span several lines, each read as one text (first: lines "
-                      f"{first}-{last}): a quoted text with line breaks, or, if that is not meant, a quote (\") "
-                      f"opened on line {first} and not closed on that line", UserWarning, stacklevel=3)
+    merged = [(first, last) for first, last, fields in spans
+              if _holds_rows(fields, delimiter, len(header or ()), label_index, labels)]
+    if merged:
+        first, last = merged[0]
+        warnings.warn(f"{path}: {len(merged)} record(s) span several lines and hold lines that read as rows of "
+                      f"their own, each record read as one text (first: lines {first}-{last}): most likely a quote "
+                      f"(\") opened on line {first} and not closed on that line merged them; close it, or write a "
+                      'quote inside a text as two ("")', UserWarning, stacklevel=3)
+    if len(spans) > len(merged):
+        log.info("%s: %d quoted text(s) hold line breaks, each read as one text", path, len(spans) - len(merged))
     if quoted:
         warnings.warn(f"{path}: {len(quoted)} text(s) look quoted as the csv module or pandas write TSV (line(s) "
                       f"{_shown(quoted)}), with their quotes doubled (\"\"); a TSV is read as it is, so the quotes "
                       "stay in the text: write the file with quoting=csv.QUOTE_NONE, or as CSV", UserWarning,
                       stacklevel=3)
+
+
+def _holds_rows(fields: list[str], delimiter: str, width: int, label_index: int | None, labels: set[str]) -> bool:
+    """Whether a record read over several lines looks like rows merged by a stray quote: a line of
+    one of its fields (not the field's last) reads as a row of the header's width, with (in a
+    labelled file) a label of the file in the label column. A quoted text with line breaks of its
+    own does not; in a one-column file the two cannot be told apart, so it counts as merged."""
+    if width <= 1:
+        return True
+    inside = [line for field in fields for line in field.splitlines()[:-1]]
+    return any(len(row) == width and (label_index is None or row[label_index].strip() in labels)
+               for row in csv.reader(inside, delimiter=delimiter))
 
 
 def _jsonl_records(
