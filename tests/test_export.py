@@ -37,6 +37,11 @@ def test_save_load_gives_identical_probabilities(tmp_path):
     preds = clf.predict(texts)
     assert [p.label for p in preds] == [clf.labels[i] for i in probs.argmax(1)]
     assert all(abs(sum(p.probabilities.values()) - 1) < 1e-5 for p in preds)
+    # a prediction unpacks as (label, probabilities) and turns into plain JSON
+    label, probabilities = preds[0]
+    assert (label, probabilities) == (preds[0].label, preds[0].probabilities)
+    assert json.loads(json.dumps(preds[0].to_dict())) == {
+        "label": label, "score": probabilities[label], "probabilities": probabilities}
     # batching changes nothing: one at a time equals all together
     single = np.concatenate([clf.predict_proba([t]) for t in texts])
     assert np.allclose(single, probs, atol=1e-6)

@@ -66,16 +66,21 @@ def test_cli_writes_onnx_into_a_bundle_and_predictor_needs_no_torch(onnx_bundle,
     assert sorted(p.name for p in bundle.iterdir()) == ["model.onnx", "model.safetensors", "textcnn.json"]
     script = (
         "import json, sys\n"
+        "from textcnn import Prediction\n"
         "from textcnn.onnx_predict import onnx_predict\n"
         "out = onnx_predict(sys.argv[1], ['a superb film', 'dull'])\n"
-        "print(json.dumps({'torch': 'torch' in sys.modules, 'out': out}))\n"
+        "assert all(isinstance(p, Prediction) for p in out)\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'out': [p.to_dict() for p in out]}))\n"
     )
     result = subprocess.run([sys.executable, "-c", script, str(bundle)], capture_output=True, text=True,
                             cwd=tmp_path, check=True)
     out = json.loads(result.stdout)
     assert out["torch"] is False
     expected = TextClassifier.load(bundle, device="cpu").predict(["a superb film", "dull"])
-    assert [label for label, _ in out["out"]] == [p.label for p in expected]
+    assert [p["label"] for p in out["out"]] == [p.label for p in expected]
+    for got, want in zip(out["out"], expected):  # the same Prediction as TextClassifier's
+        assert got["probabilities"] == pytest.approx(want.probabilities, abs=1e-5)
+        assert got["score"] == pytest.approx(want.score, abs=1e-5)
 
 
 def test_cli_writes_onnx_into_a_copy_at_out_and_leaves_the_bundle_as_it_was(tiny_bundle_dir, tmp_path):

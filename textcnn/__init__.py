@@ -12,7 +12,11 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     # Lazy, so that torch-free modules (textcnn.onnx_predict, textcnn.text) import without torch.
-    if name in ("Prediction", "Explanation", "TextClassifier"):
+    if name == "Prediction":
+        from .bundle import Prediction
+
+        return Prediction
+    if name in ("Explanation", "TextClassifier"):
         from . import api
 
         return getattr(api, name)

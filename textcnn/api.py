@@ -10,24 +10,11 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .bundle import BundleText
+from .bundle import BundleText, Prediction
 from .export import load_bundle
 from .model import TextCNN
 
 __all__ = ["Prediction", "Explanation", "TextClassifier"]
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The predicted ``label`` of one text and the ``probabilities`` of every label."""
-
-    label: str
-    probabilities: dict[str, float]
-
-    @property
-    def score(self) -> float:
-        """Probability of the predicted label."""
-        return self.probabilities[self.label]
 
 
 @dataclass(frozen=True)
@@ -143,18 +130,6 @@ class TextClassifier(BundleText):
         """``(B, L)`` int64 token ids -> ``(B, C)`` probabilities (``predict_proba`` calls it)."""
         logits = self.model(torch.from_numpy(tokens).to(self.device))
         return torch.softmax(logits.float(), dim=-1).cpu().numpy()
-
-    def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[Prediction]:
-        """Label and probabilities of every label, for each text (``texts`` and ``batch_size`` as
-        in ``predict_proba``)."""
-        probs = self.predict_proba(texts, batch_size=batch_size)
-        return [
-            Prediction(
-                label=self.labels[int(row.argmax())],
-                probabilities={name: float(p) for name, p in zip(self.labels, row)},
-            )
-            for row in probs
-        ]
 
     @torch.inference_mode()
     def explain(self, text: str) -> Explanation:

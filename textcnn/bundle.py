@@ -7,6 +7,7 @@ import json
 import numbers
 import os
 from collections.abc import Iterable, Mapping, Set
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional, Sequence, Union
 
@@ -15,7 +16,7 @@ import numpy as np
 from .text import Vocab, build_tokenizer, min_padded_len
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "ONNX_FILE", "ONNX_WEIGHTS_KEY", "BundleError",
-           "read_bundle_config", "BundleText", "as_texts", "positive_int"]
+           "read_bundle_config", "Prediction", "BundleText", "as_texts", "positive_int"]
 
 BUNDLE_FORMAT = "textcnn-bundle"
 BUNDLE_VERSION = 1
@@ -96,6 +97,28 @@ def as_texts(texts) -> list[str]:
     return texts
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """The predicted ``label`` of one text and the ``probabilities`` of every label (in the
+    order of the classifier's ``labels``). Unpacks as a pair: ``label, probabilities = p``."""
+
+    label: str
+    probabilities: dict[str, float]
+
+    @property
+    def score(self) -> float:
+        """Probability of the predicted label."""
+        return self.probabilities[self.label]
+
+    def __iter__(self) -> Iterator:
+        yield self.label
+        yield self.probabilities
+
+    def to_dict(self) -> dict:
+        """``{"label", "score", "probabilities"}``, plain types, for ``json.dumps``."""
+        return {"label": self.label, "score": self.score, "probabilities": dict(self.probabilities)}
+
+
 class BundleText:
     """The text side of a bundle: tokenizer, vocabulary, labels and length rules (truncate to
     ``max_len``; pad to at least the model's ``min_len``). Base of ``TextClassifier`` and
@@ -139,6 +162,14 @@ class BundleText:
         ``texts`` is a str or an iterable of str (anything else: TypeError); an empty text gets
         the model's answer for no tokens. ``batch_size`` must be a positive integer."""
         return self.proba_of_ids(self.encode(as_texts(texts)), batch_size)
+
+    def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[Prediction]:
+        """The label and the probabilities of every label, for each text (``texts`` and
+        ``batch_size`` as in ``predict_proba``)."""
+        return [
+            Prediction(self.labels[int(row.argmax())], {name: float(p) for name, p in zip(self.labels, row)})
+            for row in self.predict_proba(texts, batch_size)
+        ]
 
     def proba_of_ids(self, ids: Sequence[Sequence[int]], batch_size: int = 256) -> np.ndarray:
         """``predict_proba`` of texts already turned into token ids by ``encode``."""

@@ -13,10 +13,10 @@ from typing import Sequence, Union
 import numpy as np
 
 from .bundle import (
-    CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError, BundleText, read_bundle_config,
+    CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError, BundleText, Prediction, read_bundle_config,
 )
 
-__all__ = ["OnnxClassifier", "onnx_predict"]
+__all__ = ["OnnxClassifier", "Prediction", "onnx_predict"]
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -63,20 +63,12 @@ class OnnxClassifier(BundleText):
         (logits,) = self.session.run(["logits"], {"tokens": tokens})
         return _softmax(logits.astype(np.float64))
 
-    def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[tuple[str, dict[str, float]]]:
-        """``(label, {label: probability})`` for each text."""
-        return [
-            (self.labels[int(row.argmax())], {name: float(p) for name, p in zip(self.labels, row)})
-            for row in self.predict_proba(texts, batch_size)
-        ]
-
-
     def __repr__(self) -> str:
         return (f"OnnxClassifier(path={str(self.path)!r}, labels={self.labels}, vocab={len(self.vocab)}, "
                 f"providers={self.session.get_providers()})")
 
 
-def onnx_predict(bundle: str | os.PathLike, texts: Sequence[str]) -> list[tuple[str, dict[str, float]]]:
+def onnx_predict(bundle: str | os.PathLike, texts: Sequence[str]) -> list[Prediction]:
     """One-shot: load ``bundle``'s ``model.onnx`` and label ``texts``. ``textcnn.json`` names the
     labels and the tokenizer; see ``OnnxClassifier`` to keep the session for many calls."""
     return OnnxClassifier(bundle).predict(texts)
