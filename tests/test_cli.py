@@ -46,6 +46,13 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
             "--data.embedding_dim", "null", "--model.variant", "multichannel", "--ckpt_path", str(best[0])]
     assert main(["validate", *args]) == 0
     assert main(["test", *args]) == 0
+    capsys.readouterr()
+    # without a checkpoint, Lightning would score random weights: refused, naming the newest best one
+    for command in ("validate", "test", "predict"):
+        assert main([command, *args[:-2]]) == 2
+        assert (f"textcnn {command} needs --ckpt_path, the checkpoint of a trained model (`textcnn fit` writes "
+                f".../checkpoints/best-*.ckpt; the newest of this config: {best[0].relative_to(tmp_path)})"
+                in capsys.readouterr().err)
 
     # predict a file of texts to CSV
     texts = tmp_path / "texts.csv"

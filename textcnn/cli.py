@@ -274,6 +274,20 @@ class PredictionWriter(BasePredictionWriter):
             print(f"predictions written to {self._path(trainer)}")
 
 
+def _newest_best_checkpoint(cfg) -> Optional[Path]:
+    """The newest ``best-*.ckpt`` under the run folder of ``cfg``'s logger (``save_dir/name``,
+    ``{variant}`` filled in), or ``None``."""
+    try:
+        logger = cfg.get("trainer", {}).get("logger")
+        logger = logger[0] if isinstance(logger, list) and logger else logger
+        args = getattr(logger, "init_args", None) or (logger or {}).get("init_args") or {}
+        name = str(args.get("name") or "").replace("{variant}", str(cfg.get("model", {}).get("variant", "")))
+        found = Path(args.get("save_dir") or ".").joinpath(name).glob("*/checkpoints/best-*.ckpt")
+        return max(found, key=lambda f: f.stat().st_mtime, default=None)
+    except (AttributeError, TypeError, OSError):
+        return None
+
+
 class TextCNNCLI(LightningCLI):
     """LightningCLI that links the data's sizes into the model, keeps the best checkpoint by
     dev accuracy and tests it after ``fit``. Checkpoints are written atomically and read with
@@ -343,6 +357,13 @@ class TextCNNCLI(LightningCLI):
 
     def _parse_ckpt_path(self) -> None:
         ckpt = self.config[self.config.subcommand].get("ckpt_path") if self.config.get("subcommand") else None
+        if not ckpt and self.config.get("subcommand") in ("validate", "test", "predict"):
+            # Lightning would run a model of random weights (without even the pretrained vectors)
+            newest = _newest_best_checkpoint(self.config[self.config.subcommand])
+            raise ValueError(f"textcnn {self.config.subcommand} needs --ckpt_path, the checkpoint of a trained "
+                             "model (`textcnn fit` writes .../checkpoints/best-*.ckpt"
+                             + (f"; the newest of this config: {newest}" if newest else "")
+                             + "); a bundle folder goes to `textcnn predict --bundle`")
         if ckpt and "://" not in str(ckpt) and (why := checkpoint_not_there(ckpt)):
             raise FileNotFoundError(why)  # before the data is read (Lightning would say so after)
         # LightningCLI reads --ckpt_path's hyper-parameters with a bare torch.load.
