@@ -247,6 +247,12 @@ def test_an_interrupted_bench_resumes_with_the_runs_left_and_ends_as_one_run_wou
         assert Path("part.md").read_text().startswith("**Incomplete** (")  # not a table that looks finished
         part = json.loads(Path("part.json").read_text())
         assert [len(d["runs"]) for d in part["datasets"].values()] == [3, 0]
+        # neither keeps the unfinished MR as it is, nor matches its runs to another plan's by position
+        assert main([*common, "--datasets", "sst2", "--out", "part", "--update"]) == 2
+        assert "--update would keep MR (3 of 6 runs) from an unfinished run" in capsys.readouterr().err
+        assert main([*common, "--datasets", "sst2", "mr", "--out", "part", "--resume"]) == 2
+        assert 'settings.datasets ["mr", "sst2"] then, ["sst2", "mr"] now' in capsys.readouterr().err
+        assert json.loads(Path("part.json").read_text()) == part
 
         calls = _interrupt_after(monkeypatch, None)
         assert main([*common, "--out", "part", "--resume", "--jobs", "1"]) == 0
@@ -267,6 +273,9 @@ def test_an_interrupted_bench_resumes_with_the_runs_left_and_ends_as_one_run_wou
     assert "settings.seeds [0] then, [0, 1] now" in capsys.readouterr().err
     assert main([*common, "--out", "other", "--resume"]) == 2
     assert "other.json: --resume: no earlier report to resume" in capsys.readouterr().err
+    write_csv(data / "sst2" / "test.csv", _noisy(40, 9))  # rewritten in place: same path, other texts
+    assert main([*common, "--out", "part", "--resume"]) == 2
+    assert "sst2.sha256.test " in capsys.readouterr().err
 
 
 def _slow_or_failing(unit: tuple[str, str]) -> list[dict]:
@@ -324,6 +333,11 @@ def test_an_interrupted_cv_resumes_with_the_folds_left(tmp_path, monkeypatch, ca
     assert {r["num_val"] for r in done["runs"]} == {10}  # 10% of the 100 training texts of each fold
     assert main([*common, "--epochs", "3", "--out", "part.json", "--resume"]) == 2
     assert "(epochs 2 then, 3 now)" in capsys.readouterr().err
+    # a config's dev file is not the protocol's dev set: each fold holds out 10% of its training part
+    dev = write_csv(tmp_path / "dev.csv", _noisy(30, 6))
+    assert main([*common, "--max-folds", "1", "--baselines", "--set", f"data.val_path={dev}", "--out", "v.json"]) == 0
+    assert f"the config's data.val_path ({dev}) is not used: each fold's dev set is 10% of its" in capsys.readouterr().err
+    assert [r["num_val"] for r in json.loads(Path("v.json").read_text())["runs"]] == [10]
 
 
 def test_bench_without_any_data_set_is_a_one_line_error(tmp_path, capsys):

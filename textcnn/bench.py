@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import inspect
 import io
 import json
@@ -186,6 +187,20 @@ def read_data_files(config: dict) -> None:
                 raise _as_set_hint(e) from None
 
 
+def data_digests(data: dict) -> dict[str, str]:
+    """``{train|val|test: SHA-256}`` of a config's data files, so that ``--resume`` keeps no run
+    made on a file since rewritten in place (its path alone would match)."""
+    out = {}
+    for key in ("train_path", "val_path", "test_path"):
+        if data.get(key):
+            digest = hashlib.sha256()
+            with open(data[key], "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            out[key[: -len("_path")]] = digest.hexdigest()
+    return out
+
+
 def _early_stopping_patience(callbacks, path: Path) -> Optional[int]:
     """The patience of the ``EarlyStopping`` in a config's ``trainer.callbacks`` (one mapping or a
     list of ``class_path`` / ``init_args`` mappings), or ``None`` when there is none."""
@@ -332,6 +347,7 @@ def plan(config: dict, protocol: str, variants: Sequence[str], baselines: Sequen
     splits = []
     if protocol == "cv":
         data.pop("test_path", None)
+        data.pop("val_path", None)  # the dev set is val_fraction of each fold's training part
         fold_ids = list(range(folds)) if fold_ids is None else list(fold_ids)
         for fold in fold_ids:
             for seed in seeds:
@@ -477,22 +493,23 @@ def evaluate(config: dict, protocol: str, variants: Sequence[str], baselines: Se
 
 
 def _by_unit(runs: Sequence[dict], key: str = "") -> dict:
-    """``{(key, unit index): runs}`` of a report's runs, for ``_left_to_run``."""
+    """``{(key, fold, seed): runs}`` of a report's runs, for ``_left_to_run``: a run is matched
+    to a unit by its data set, fold and seed (and method), never by its place in the plan."""
     out: dict[tuple, list[dict]] = {}
     for run in runs:
-        out.setdefault((key, run["unit"]), []).append(run)
+        out.setdefault((key, run.get("fold"), run.get("seed")), []).append(run)
     return out
 
 
 def _left_to_run(units: Sequence[Unit], earlier: dict) -> tuple[list[Unit], list[tuple[Unit, dict]]]:
-    """The units with no run yet, and the ``(unit, run)`` pairs kept: ``earlier`` maps
-    ``(unit.key, unit.index)`` to an interrupted report's runs; a unit is done when all its
-    methods ran (a unit's runs are saved together)."""
+    """The units with no run yet, and the ``(unit, run)`` pairs kept (each run renumbered to its
+    unit's place in this plan): ``earlier`` maps ``(unit.key, fold, seed)`` to an interrupted
+    report's runs; a unit is done when all its methods ran (a unit's runs are saved together)."""
     left, kept = [], []
     for unit in units:
-        runs = [r for r in earlier.get((unit.key, unit.index), ()) if r["method"] in unit.methods]
-        if {r["method"] for r in runs} == set(unit.methods):
-            kept += [(unit, r) for r in runs]
+        runs = {r["method"]: r for r in earlier.get((unit.key, unit.fold, unit.seed), ()) if r["method"] in unit.methods}
+        if set(runs) == set(unit.methods):
+            kept += [(unit, {**runs[m], "unit": unit.index}) for m in unit.methods]
         else:
             left.append(unit)
     return left, kept
@@ -507,12 +524,13 @@ def _record(method: str, unit: Unit, dm, result: dict) -> dict:
 
 
 def summarize(runs: Sequence[dict]) -> dict:
-    """Per method: test accuracy in per cent, ``mean``, ``std`` (n - 1; 0 for one run), ``n``."""
+    """Per method: test accuracy in per cent, ``mean``, ``std`` (n - 1; 0 for one run), ``n``.
+    Not rounded: the table rounds once (rounding here first put 84.147 in it as 84.2)."""
     out: dict[str, dict] = {}
     for method in dict.fromkeys(r["method"] for r in runs):
         acc = np.array([100 * r["test_acc"] for r in runs if r["method"] == method])
-        out[method] = {"mean": round(float(acc.mean()), 2),
-                       "std": round(float(acc.std(ddof=1)) if len(acc) > 1 else 0.0, 2), "n": int(len(acc))}
+        out[method] = {"mean": float(acc.mean()), "std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
+                       "n": int(len(acc))}
     return out
 
 
@@ -819,6 +837,11 @@ def cv_main(argv: Sequence[str]) -> int:
     for section, key, value in _overrides(args.set):
         config[section][key] = value
     check_config(config, args.config)
+    for key in ("val_path", "test_path"):
+        if config["data"].get(key):
+            print(f"textcnn cv: the config's data.{key} ({config['data'].pop(key)}) is not used: each fold's "
+                  + (f"dev set is {CV_VAL_FRACTION:.0%} of its training part" if key == "val_path"
+                     else "test set is the held-out fold") + ", as the protocol says", file=sys.stderr)
     read_data_files(config)
     variants = args.variants or [config["model"].get("variant", "multichannel")]
     seeds = args.seeds or [config["seed"]]
@@ -839,7 +862,8 @@ def cv_main(argv: Sequence[str]) -> int:
               "patience": patience, "jobs": args.jobs,
               "settings": {"variants": variants, "baselines": args.baselines, "rand_dim": args.rand_dim,
                            "accelerator": args.accelerator, "precision": args.precision, "threads": args.threads},
-              "data": _recorded_data(config["data"], "cv"), "model": config["model"], "complete": False,
+              "data": _recorded_data(config["data"], "cv"), "sha256": data_digests(config["data"]),
+              "model": config["model"], "complete": False,
               "runs_planned": len(fold_ids) * len(seeds) * (len(variants) + len(args.baselines)), "runs": []}
     done, earlier_minutes = [], 0.0
     if args.resume:
@@ -955,16 +979,23 @@ def _kept_datasets(path: Path, old: dict, rerun: Sequence[str]) -> dict:
     """For ``--update``: the data sets of the earlier report ``old`` (read from ``path``) that are
     not in ``rerun``, each with the ``source`` (command, date, versions, settings) that produced it."""
     try:
-        return {n: {**d, "source": _source(old, n)} for n, d in old["datasets"].items() if n not in rerun}
+        kept = {n: {**d, "source": _source(old, n)} for n, d in old["datasets"].items() if n not in rerun}
     except (KeyError, TypeError, AttributeError) as e:
         raise DataError(f"--update: not a textcnn bench report ({e})", path) from None
+    unfinished = [f"{d['title']} ({len(d['runs'])} of {d['runs_planned']} runs)" for d in kept.values()
+                  if len(d["runs"]) < d.get("runs_planned", 0)]
+    if unfinished:
+        raise DataError(f"--update would keep {', '.join(unfinished)} from an unfinished run, and the table would "
+                        "call it complete; finish that run first (its command plus --resume), or rerun "
+                        f"{'it' if len(unfinished) == 1 else 'them'} now (add to --datasets)", path)
+    return kept
 
 
 # What decides a report's results, so must match for --resume to keep its runs: the whole run's
 # versions and settings (but --jobs: the runs of N processes are those of one), and per data set
 # (bench) its protocol, schedule, vectors and config sections.
 _RUN_KEYS = ("versions", "settings")
-_SET_KEYS = ("protocol", "epochs", "patience", "vectors", "data", "model")
+_SET_KEYS = ("protocol", "epochs", "patience", "vectors", "data", "sha256", "model")
 
 
 def _differences(then, now, name: str) -> list[str]:
@@ -1103,7 +1134,8 @@ def bench_main(argv: Sequence[str]) -> int:
     report = {"command": "textcnn bench " + shlex.join(argv),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "versions": package_versions(),
               "machine": describe_machine(args.accelerator),
-              "settings": {"data_dir": str(data_dir), "variants": variants, "baselines": args.baselines,
+              "settings": {"data_dir": str(data_dir), "datasets": found, "variants": variants,
+                           "baselines": args.baselines,
                            "epochs": args.epochs, "folds": args.folds, "folds_run": len(fold_ids),
                            "seeds": seeds, "rand_dim": args.rand_dim, "accelerator": args.accelerator,
                            "precision": args.precision,
@@ -1143,7 +1175,7 @@ def bench_main(argv: Sequence[str]) -> int:
         report["datasets"][name] = {
             "title": ds.title, "protocol": _describe_protocol(ds.protocol, args.folds, fold_ids, ds_seeds),
             "epochs": epochs, "patience": patience, "vectors": Path(str(config["data"].get("vectors"))).name,
-            "data": _recorded_data(config["data"], ds.protocol),
+            "data": _recorded_data(config["data"], ds.protocol), "sha256": data_digests(config["data"]),
             "model": config["model"], "runs": [], "summary": {},
         }
         units += plan(config, ds.protocol, variants, args.baselines, epochs, work_root / name, folds=args.folds,
