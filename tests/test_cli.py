@@ -53,6 +53,16 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
         assert (f"textcnn {command} needs --ckpt_path, the checkpoint of a trained model (`textcnn fit` writes "
                 f".../checkpoints/best-*.ckpt; the newest of this config: {best[0].relative_to(tmp_path)})"
                 in capsys.readouterr().err)
+    assert main(["test", *args[:-1], "best"]) == 2
+    assert "--ckpt_path best: Lightning's name for a checkpoint of a fit in the same Python process" in capsys.readouterr().err
+    assert main(["fit", *args[:-2], "--trainer.max_epochs", "0"]) == 2
+    assert "--trainer.max_epochs 0: fit needs at least one epoch" in capsys.readouterr().err
+    # options given with a checkpoint: the model stays the checkpoint's, and a warning says so; where
+    # the reports go is the command's to say
+    with pytest.warns(UserWarning, match=r"--ckpt_path: the model keeps the checkpoint's options, not those of "
+                                         r"the config or the command: num_filters \d+ \(given: 30\)"):
+        assert main(["test", *args, "--model.num_filters", "30", "--model.report_dir", "rep"]) == 0
+    assert (tmp_path / "rep" / "test_metrics.json").is_file()
 
     # predict a file of texts to CSV
     texts = tmp_path / "texts.csv"
@@ -361,3 +371,31 @@ def test_a_mistyped_checkpoint_name_gets_the_closest_one(tmp_path):
     for given, meant in [("best-epoch03-acc0.81.ckpt", "best-epoch03-acc0.8100.ckpt"), ("lats.ckpt", "last.ckpt"),
                          ("best-....ckpt", "best-epoch05-acc0.8000.ckpt")]:  # the README's placeholder: a best one
         assert checkpoint_not_there(tmp_path / given).endswith(f"did you mean {tmp_path / meant}?"), given
+
+
+def test_classify_reads_texts_from_arguments_or_standard_input(monkeypatch, capsys):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    mr = REPO / "checkpoints" / "mr-multichannel-glove50"
+    thucnews = REPO / "checkpoints" / "thucnews-nonstatic-char200"
+    monkeypatch.setattr("sys.stdin", io.StringIO("a gorgeous, witty film\n\nan overlong, dull mess\n"))
+    assert main(["classify", "--bundle", str(mr)]) == 0  # piped: one text a line, blank lines skipped
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split()[0] for line in lines] == ["positive", "negative"] and lines[1].endswith("dull mess")
+    monkeypatch.setattr("sys.stdin", io.StringIO("上海房价上涨\n"))
+    assert main(["classify", "--bundle", str(thucnews), "-"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].endswith("上海房价上涨")
+    # at a terminal with no text: the English example sentences only go to the English model
+    monkeypatch.setattr("sys.stdin", Terminal())
+    with pytest.raises(SystemExit, match="2"):
+        main(["classify", "--bundle", str(thucnews)])
+    assert "give the texts to classify, or - to read them from standard input" in capsys.readouterr().err
+    assert main(["classify", "--bundle", str(mr)]) == 0
+    assert len(capsys.readouterr().out.splitlines()) > 2
+    with pytest.raises(SystemExit, match="2"):
+        main(["classify", "--bundle", str(mr), "-", "a text"])
+    assert "- (standard input) stands alone" in capsys.readouterr().err

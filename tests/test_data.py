@@ -484,3 +484,13 @@ def test_a_checkpoint_holding_a_label_in_another_unicode_form_reads_new_files(tm
     dm = TextDataModule(test_path=str(path))
     dm.labels = ["positif", nfd]  # as such a checkpoint holds them
     assert dm._read_labelled(str(path), {"positif": 0, nfd: 1}) == (["a", "b"], [1, 0])
+
+
+def test_a_class_missing_from_the_dev_split_is_said(tmp_path):
+    from textcnn.data import TextDataModule
+
+    rows = "".join(f"text {i} words,{'a' if i % 2 else 'b'}\n" for i in range(40)) + "rare one,c\n"
+    train, dev = write(tmp_path, "t.csv", "text,label\n" + rows), write(tmp_path, "d.csv", "text,label\nx,a\ny,b\n")
+    with pytest.warns(UserWarning, match=r"d.csv: the val split has no example of 1 class\(es\) \('c'\), which "
+                                         r"model selection \(dev accuracy and macro-F1\) cannot see"):
+        TextDataModule(train_path=str(train), val_path=str(dev)).prepare()

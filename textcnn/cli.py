@@ -274,6 +274,18 @@ class PredictionWriter(BasePredictionWriter):
             print(f"predictions written to {self._path(trainer)}")
 
 
+# Model options that say where outputs go, not what the model is: the command's, also with --ckpt_path.
+_COMMAND_MODEL_OPTIONS = ("report_dir",)
+
+
+def _plain(section) -> dict:
+    """A config section (jsonargparse Namespace, or a class_path / init_args one) as a plain dict."""
+    if section is None:
+        return {}
+    data = section.as_dict() if hasattr(section, "as_dict") else dict(section)
+    return dict(data.get("init_args", data)) if isinstance(data, dict) else {}
+
+
 def _newest_best_checkpoint(cfg) -> Optional[Path]:
     """The newest ``best-*.ckpt`` under the run folder of ``cfg``'s logger (``save_dir/name``,
     ``{variant}`` filled in), or ``None``."""
@@ -357,6 +369,11 @@ class TextCNNCLI(LightningCLI):
 
     def _parse_ckpt_path(self) -> None:
         ckpt = self.config[self.config.subcommand].get("ckpt_path") if self.config.get("subcommand") else None
+        if ckpt in ("best", "last", "hpc") or str(ckpt).startswith("registry"):
+            newest = _newest_best_checkpoint(self.config[self.config.subcommand])
+            raise ValueError(f"--ckpt_path {ckpt}: Lightning's name for a checkpoint of a fit in the same Python "
+                             "process; from the command line give the file"
+                             + (f" (the newest best of this config: {newest})" if newest else ""))
         if not ckpt and self.config.get("subcommand") in ("validate", "test", "predict"):
             # Lightning would run a model of random weights (without even the pretrained vectors)
             newest = _newest_best_checkpoint(self.config[self.config.subcommand])
@@ -366,6 +383,7 @@ class TextCNNCLI(LightningCLI):
                              + "); a bundle folder goes to `textcnn predict --bundle`")
         if ckpt and "://" not in str(ckpt) and (why := checkpoint_not_there(ckpt)):
             raise FileNotFoundError(why)  # before the data is read (Lightning would say so after)
+        given = _plain(self.config[self.config.subcommand].get("model")) if ckpt else {}
         # LightningCLI reads --ckpt_path's hyper-parameters with a bare torch.load.
         try:
             super()._parse_ckpt_path()
@@ -373,6 +391,25 @@ class TextCNNCLI(LightningCLI):
             raise
         except Exception as e:
             raise unreadable_checkpoint(self.config[self.config.subcommand].get("ckpt_path"), e) from None
+        if given:
+            self._checkpoint_options(given)
+
+    def _checkpoint_options(self, given: dict) -> None:
+        """After ``--ckpt_path``'s hyper-parameters replaced the model section: where the reports
+        go is the command's to say, not the checkpoint's; every other model option the config or
+        the command gave differently is the checkpoint's now, and a warning says which."""
+        model = self.config[self.config.subcommand].model
+        kept = _plain(model)
+        args = model.get("init_args", model) if hasattr(model, "get") else model
+        for key in _COMMAND_MODEL_OPTIONS:
+            if given.get(key) != kept.get(key) and key in given:
+                args[key] = given[key]
+        replaced = [f"{key} {kept[key]!r} (given: {given[key]!r})" for key in given
+                    if key not in _COMMAND_MODEL_OPTIONS and key in kept and given[key] != kept[key]]
+        if replaced:
+            warnings.warn(f"--ckpt_path: the model keeps the checkpoint's options, not those of the config or the "
+                          f"command: {', '.join(replaced)}; to train with other options, fit anew without "
+                          "--ckpt_path", UserWarning, stacklevel=2)
 
     def _data(self, dm):
         """The data module, told the vocabulary, labels and tokenizer of ``--ckpt_path`` first
@@ -385,6 +422,9 @@ class TextCNNCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         cfg = self.config.get(self.subcommand, self.config) if self.subcommand else self.config
+        if self.subcommand == "fit" and cfg.get("trainer", {}).get("max_epochs") == 0:
+            raise ValueError("--trainer.max_epochs 0: fit needs at least one epoch (with none it would test "
+                             "the untrained model)")
         ckpt = cfg.get("ckpt_path")
         if self.subcommand in ("validate", "test", "predict") and ckpt and Path(ckpt).is_file():
             state = AtomicCheckpointIO().load_checkpoint(ckpt)
@@ -545,14 +585,24 @@ EXAMPLES = [
 def _classify_main(argv: Sequence[str]) -> int:
     p = HintingArgumentParser(prog="textcnn classify", description="Classify texts with a bundle and print "
                                 "each label with the probabilities of every label.")
-    p.add_argument("texts", nargs="*", help="texts to classify (default: a few example sentences)")
+    p.add_argument("texts", nargs="*", help="texts to classify; - reads them from standard input, one a line, as "
+                   "does no text when the input is piped (default with the bundled MR model: a few example sentences)")
     p.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="bundle folder (default: the bundled MR model)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     args = p.parse_args(argv)
+    texts = list(args.texts)
+    if texts == ["-"] or (not texts and not sys.stdin.isatty()):
+        texts = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+    elif "-" in texts:
+        p.error("- (standard input) stands alone: give texts or -, not both")
+    elif not texts:
+        if Path(args.bundle).resolve() != DEFAULT_BUNDLE.resolve():
+            p.error("give the texts to classify, or - to read them from standard input (one a line); the example "
+                    "sentences are for the bundled MR model")
+        texts = EXAMPLES
     from .api import TextClassifier
 
     clf = TextClassifier.load(args.bundle, device=args.device)
-    texts = args.texts or EXAMPLES
     print(f"{clf!r}")
     for text, pred in zip(texts, clf.predict(texts)):
         probs = "  ".join(f"{name} {p:.3f}" for name, p in pred.probabilities.items())

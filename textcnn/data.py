@@ -994,7 +994,14 @@ class TextDataModule(L.LightningDataModule):
         for name, (t, lab) in parts.items():
             self.texts[name] = t
             self.splits[name] = EncodedDataset([self.vocab.encode(x) for x in tokens[name]], lab)
-        sizes = ", ".join(f"{k} {len(v)}" for k, v in self.splits.items())
+        origin = {"val": h.val_path, "test": h.test_path, "predict": h.predict_path}
+        sizes = ", ".join(f"{k} {len(v)}" + (f" ({origin[k]})" if origin.get(k) else "") for k, v in self.splits.items())
+        for name in ("val", "test"):
+            absent = [self.labels[i] for i in sorted(set(range(len(self.labels))) - set(parts.get(name, ((), ()))[1]))]
+            if name in parts and absent:
+                what = "model selection (dev accuracy and macro-F1) cannot see" if name == "val" else "the test scores leave out"
+                warnings.warn(f"{origin[name] or h.train_path}: the {name} split has no example of {len(absent)} "
+                              f"class(es) ({_shown([repr(a) for a in absent])}), which {what}", UserWarning, stacklevel=2)
         shown = self.labels if len(self.labels) <= 20 else [*self.labels[:20], f"... ({len(self.labels)} in all)"]
         log.info("data: %s; vocabulary %d; labels %s", sizes, len(self.vocab), shown)
         self._prepared = True
