@@ -88,3 +88,13 @@ def wide_bundle_dir(tmp_path_factory) -> Path:
 def highway_bundle_dir(tmp_path_factory) -> Path:
     """``make_tiny_bundle`` with one highway layer after pooling, and wide padding."""
     return make_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny-highway", conv_padding="wide", highway=1)
+
+
+from lightning.pytorch.callbacks import Callback  # noqa: E402  (only this helper needs it)
+
+
+class StopInTest(Callback):
+    """A Ctrl-C in the test that follows a fit (``--trainer.callbacks+=conftest.StopInTest``)."""
+
+    def on_test_batch_start(self, *args, **kwargs):
+        raise KeyboardInterrupt

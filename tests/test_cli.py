@@ -75,6 +75,12 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
     assert [r.split(",")[0] for r in rows[1:]] == ["2", "3"]  # where each text is in the input
 
     bundle = tmp_path / "bundle"
+    assert main(["export", "--ckpt", str(best[0]), "--out", str(bundle), "--metrics", "nofile.json"]) == 2
+    assert "--metrics nofile.json: no such file; give the test_metrics.json" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):  # which is the bundle? refused, not one silently ignored
+        main(["export", "--ckpt", str(best[0]), "--bundle", str(run), "--out", str(bundle)])
+    assert "--bundle goes with --format onnx alone" in capsys.readouterr().err
+    assert not bundle.exists()
     assert main(["export", "--ckpt", str(best[0]), "--out", str(bundle), "--metrics", str(run / "test_metrics.json")]) == 0
     assert sorted(p.name for p in bundle.iterdir()) == ["model.safetensors", "textcnn.json"]
 

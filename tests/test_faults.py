@@ -302,3 +302,14 @@ def test_what_a_writer_killed_with_sigkill_leaves_is_removed_by_the_next_write(t
     os.utime(stale, (old, old))
     make_tiny_bundle(bundle)
     assert not stale.exists() and (bundle / "textcnn.json").is_file()
+
+
+def test_ctrl_c_in_the_test_after_a_fit_names_the_best_checkpoint_to_test(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["fit", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--trainer.max_epochs", "1",
+              "--trainer.callbacks+=conftest.StopInTest", "--trainer.enable_progress_bar", "false"])
+    assert stop.value.code == 130
+    best = next((tmp_path / "runs" / "debug" / "rand" / "version_0" / "checkpoints").glob("best-*.ckpt"))
+    assert ("textcnn: fit stopped by Ctrl-C while testing, after training ended; test the best checkpoint with: "
+            f"textcnn test --config ... --ckpt_path {best.relative_to(tmp_path)}") in capsys.readouterr().err

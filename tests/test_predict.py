@@ -288,7 +288,9 @@ def test_batch_size_must_be_positive(tiny_bundle_dir, tmp_path, capsys):
     src.write_text("a superb film\n", encoding="utf-8")
     for size in ("0", "-1"):
         assert _predict(tiny_bundle_dir, src, tmp_path / "out.csv", "--batch-size", size) == 2
-        assert f"textcnn: error: batch_size must be a positive integer, got {size}" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert f"textcnn: error: --batch-size must be a positive integer, got {size}" in err
+        assert "texts/s" not in err and "%" not in err  # before any progress bar
     assert not (tmp_path / "out.csv").exists()
     clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
     with pytest.raises(ValueError, match="batch_size must be a positive integer, got -1"):

@@ -501,6 +501,12 @@ class TextCNNCLI(LightningCLI):
         ckpt = trainer.checkpoint_callback if trainer is not None else None
         last = getattr(ckpt, "last_model_path", "") if subcommand == "fit" else ""
         resume = f"; resume with the same command plus --ckpt_path {last}" if last and Path(last).is_file() else ""
+        best = getattr(ckpt, "best_model_path", "") if subcommand == "fit" else ""
+        if trainer is not None and trainer.testing and best and Path(best).is_file():
+            # training was over: what was stopped is the test of its best checkpoint
+            print(f"textcnn: fit stopped by {how} while testing, after training ended; test the best checkpoint "
+                  f"with: textcnn test --config ... --ckpt_path {best}", file=sys.stderr, flush=True)
+            return
         print(f"textcnn: {subcommand} stopped by {how}{resume}", file=sys.stderr, flush=True)
 
     def _remove_empty_run_dir(self) -> None:
@@ -555,8 +561,14 @@ def _export_main(argv: Sequence[str]) -> int:
         return 0
     if not args.ckpt or not args.out:
         p.error("--ckpt and --out are required (or --bundle DIR --format onnx)")
+    if args.bundle:
+        p.error("--bundle goes with --format onnx alone (model.onnx for an existing bundle); with --ckpt, "
+                "--out names the bundle to write")
     metrics = None
     if args.metrics:
+        if not Path(args.metrics).is_file():
+            raise FileNotFoundError(f"--metrics {args.metrics}: no such file; give the test_metrics.json of the "
+                                    "run (beside its checkpoints), or leave --metrics out")
         try:
             metrics = json.loads(Path(args.metrics).read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -625,6 +637,8 @@ def _predict_main(argv: Sequence[str]) -> int:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
     from .api import TextClassifier
 
     clf = TextClassifier.load(args.bundle, device=args.device)

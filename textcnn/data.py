@@ -823,10 +823,9 @@ class TextDataModule(L.LightningDataModule):
         self.save_hyperparameters()
         if format not in FORMATS:
             raise DataError(f"unknown data format {format!r}; choose one of: {', '.join(FORMATS)}")
-        if not 0.0 <= val_fraction < 1.0 or not 0.0 <= test_fraction < 1.0:
-            raise DataError(
-                f"val_fraction and test_fraction must be in [0, 1), got {val_fraction} and {test_fraction}"
-            )
+        for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+            if not 0.0 <= value < 1.0:
+                raise DataError(f"--data.{name} must be in [0, 1) (a share of the training file), got {value}")
         for name, value, least in (("batch_size", batch_size, 1), ("eval_batch_size", eval_batch_size, 1),
                                    ("min_freq", min_freq, 1), ("max_len", max_len, 1),
                                    ("max_vocab_size", max_vocab_size, 3), ("num_workers", num_workers, 0)):
@@ -1059,7 +1058,7 @@ class TextDataModule(L.LightningDataModule):
             if h.embedding_dim is not None and h.embedding_dim != self._matrix.shape[1]:
                 raise DataError(
                     f"{h.vectors}: the vectors have dimension {self._matrix.shape[1]} but --data.embedding_dim is "
-                    f"{h.embedding_dim}; remove --data.embedding_dim or use vectors of that dimension"
+                    f"{h.embedding_dim}; give --data.embedding_dim null (the width of the vectors) or vectors of that dimension"
                 )
         return self._matrix
 

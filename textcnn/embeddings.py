@@ -253,6 +253,8 @@ def build_embedding_matrix(
         std = float(matrix[found].std(dtype=np.float64))
         if std > 0:
             matrix[found] *= np.float32(scale_std / std)
+            logger.info("%s: vectors rescaled from standard deviation %.3f to %g (--data.vectors_scale; null "
+                        "keeps them as they are)", name, std, scale_std)
     if low is None:  # matched
         low = math.sqrt(3.0) * float(matrix[found].std(dtype=np.float64))
     unknown = ~found
