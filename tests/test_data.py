@@ -425,6 +425,12 @@ def test_rows_that_would_be_lost_or_merged_silently_are_counted(tmp_path):
     rows[2], rows[5] = '2,"Best movie ever,pos', '5,my new tv is 55",neg'
     with pytest.warns(UserWarning, match="merged.csv: 1 record"):
         read_examples(write(tmp_path, "merged.csv", "id,text,label\n" + "\n".join(rows) + "\n"))
+    # two lines merged, with the text in the last or a middle column: the line of the stray quote
+    # or the one after it reads as a row of its own
+    for name, content in (("last.csv", 'label,text\nneg,a\nneg,"Best movie ever\npos,my new tv is 55"\npos,b\n'),
+                          ("middle.csv", 'id,text,label\n1,a,pos\n2,"Best movie ever,neg\n3,my tv is 55",pos\n4,b,neg\n')):
+        with pytest.warns(UserWarning, match=f"{name}: 1 record\\(s\\) span several lines and hold lines"):
+            assert len(read_examples(write(tmp_path, name, content))[0]) == 3
     # quoted texts with line breaks of their own are read without a warning, run after run, even
     # with a line inside that has a comma (its end is not a label of the file)
     path = write(tmp_path, "poems.csv", 'text,label\n"roses are red,\nviolets blue",poem\n"to do:\n'
@@ -433,6 +439,11 @@ def test_rows_that_would_be_lost_or_merged_silently_are_counted(tmp_path):
         warnings.simplefilter("error")
         assert read_examples(path) == (["roses are red,\nviolets blue", "to do:\nmilk, eggs\nbread", "plain"],
                                        ["poem", "list", "list"])
+        for name, content in (("lt.csv", 'label,text\npoem,"roses are red,\nviolets, blue"\nlist,plain\n'),
+                              ("itl.csv", 'id,text,label\n1,"roses are red,\nviolets, blue",poem\n2,"to do:\nmilk, eggs\n'
+                                          'bread",list\n"3,x",plain,list\n')):
+            read_examples(write(tmp_path, name, content))
+        read_examples(write(tmp_path, "it.csv", 'id,text\n1,"roses are red,\nviolets blue"\n'), with_labels=False)
 
     path = write(tmp_path, "joined.csv", "text,label\ngood,1\nbad,0\n\ufefftext,label\nfine,1\n , \n")
     with pytest.warns(UserWarning) as caught:

@@ -996,6 +996,7 @@ def _kept_datasets(path: Path, old: dict, rerun: Sequence[str]) -> dict:
 # (bench) its protocol, schedule, vectors and config sections.
 _RUN_KEYS = ("versions", "settings")
 _SET_KEYS = ("protocol", "epochs", "patience", "vectors", "data", "sha256", "model")
+_ADDED_LATER = ("settings.datasets", "sha256")
 
 
 def _differences(then, now, name: str) -> list[str]:
@@ -1010,8 +1011,11 @@ def _differences(then, now, name: str) -> list[str]:
 def _check_same(path: Path, old: dict, new: dict, keys: Sequence[str], what: str = "") -> None:
     """For ``--resume``: a clear error unless the interrupted report ``old`` (or one of its data
     sets, named ``what``) was run as ``new`` is, on ``keys``."""
+    # reports from before the data files' checksums and the data set list were kept have neither:
+    # those are not compared (runs are matched by data set, fold, seed and method all the same)
+    later = tuple(f"{what}{key} null then" for key in _ADDED_LATER)
     diffs = [d for k in keys for d in _differences(old.get(k), new.get(k), what + k)
-             if not d.startswith(f"{what}settings.jobs ")]
+             if not d.startswith(f"{what}settings.jobs ") and not d.startswith(later)]
     if diffs:
         raise DataError(f"--resume: the earlier run was not this one ({'; '.join(diffs[:3])}); run without "
                         "--resume to start again, or give another --out", path)

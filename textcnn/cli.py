@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import itertools
 import json
 import logging
 import os
 import re
 import shutil
+import stat
 import sys
 import time
 import warnings
@@ -369,7 +371,7 @@ class TextCNNCLI(LightningCLI):
 
     def _parse_ckpt_path(self) -> None:
         ckpt = self.config[self.config.subcommand].get("ckpt_path") if self.config.get("subcommand") else None
-        if ckpt in ("best", "last", "hpc") or str(ckpt).startswith("registry"):
+        if ckpt in ("best", "last", "hpc", "registry") or str(ckpt).startswith("registry:"):
             newest = _newest_best_checkpoint(self.config[self.config.subcommand])
             raise ValueError(f"--ckpt_path {ckpt}: Lightning's name for a checkpoint of a fit in the same Python "
                              "process; from the command line give the file"
@@ -384,6 +386,9 @@ class TextCNNCLI(LightningCLI):
         if ckpt and "://" not in str(ckpt) and (why := checkpoint_not_there(ckpt)):
             raise FileNotFoundError(why)  # before the data is read (Lightning would say so after)
         given = _plain(self.config[self.config.subcommand].get("model")) if ckpt else {}
+        if given:  # only what the config or the command set, not the parser's defaults
+            defaults = _plain(self._subcommand_parsers[self.config.subcommand].get_defaults().get("model"))
+            given = {k: v for k, v in given.items() if k not in defaults or defaults[k] != v}
         # LightningCLI reads --ckpt_path's hyper-parameters with a bare torch.load.
         try:
             super()._parse_ckpt_path()
@@ -594,6 +599,16 @@ EXAMPLES = [
 ]
 
 
+def _piped(stream) -> bool:
+    """Whether ``stream`` is a pipe or a file (``cmd | textcnn classify``, ``< texts.txt``), not a
+    terminal, an empty or closed input or one inherited from a parent (cron, CI), read only for ``-``."""
+    try:
+        mode = os.fstat(stream.fileno()).st_mode
+    except (AttributeError, OSError, ValueError):  # None, closed, or a stand-in without a descriptor
+        return isinstance(stream, io.TextIOBase) and not stream.isatty() and not hasattr(stream, "buffer")
+    return stat.S_ISFIFO(mode) or (stat.S_ISREG(mode) and os.fstat(stream.fileno()).st_size > 0)
+
+
 def _classify_main(argv: Sequence[str]) -> int:
     p = HintingArgumentParser(prog="textcnn classify", description="Classify texts with a bundle and print "
                                 "each label with the probabilities of every label.")
@@ -603,8 +618,12 @@ def _classify_main(argv: Sequence[str]) -> int:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     args = p.parse_args(argv)
     texts = list(args.texts)
-    if texts == ["-"] or (not texts and not sys.stdin.isatty()):
+    if texts == ["-"] or (not texts and _piped(sys.stdin)):
+        if sys.stdin is None:
+            p.error("- : no standard input to read")
         texts = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+        if not texts:
+            p.error("standard input held no text to classify (one a line)")
     elif "-" in texts:
         p.error("- (standard input) stands alone: give texts or -, not both")
     elif not texts:

@@ -319,15 +319,31 @@ def _table_records(
 
 
 def _holds_rows(fields: list[str], delimiter: str, width: int, label_index: int | None, labels: set[str]) -> bool:
-    """Whether a record read over several lines looks like rows merged by a stray quote: a line of
-    one of its fields (not the field's last) reads as a row of the header's width, with (in a
-    labelled file) a label of the file in the label column. A quoted text with line breaks of its
-    own does not; in a one-column file the two cannot be told apart, so it counts as merged."""
+    """Whether a record read over several lines looks like rows merged by a stray quote: one of its
+    lines, as it stood in the file, reads as a row of the header's width with (in a labelled file)
+    a label of the file in the label column. Of a field over several lines, the lines between its
+    first and last stood alone; its first line stood after the fields before it, which is a whole
+    line only when fields follow (else every quoted text in the last column would look merged);
+    its last line stood alone when the field is the last. A quoted text with line breaks of its
+    own reads as no row; in a one-column file the two cannot be told apart, so it counts as merged."""
     if width <= 1:
         return True
-    inside = [line for field in fields for line in field.splitlines()[:-1]]
+    candidates = []
+    for i, field in enumerate(fields):
+        lines = re.split(r"\r\n|\r|\n", field)
+        if len(lines) < 2:
+            continue
+        candidates += lines[1:-1]
+        if i < len(fields) - 1:
+            before = io.StringIO()
+            if i:  # the fields before it, quoted as a file would need them
+                csv.writer(before, delimiter=delimiter, lineterminator="").writerow(fields[:i])
+                before.write(delimiter)
+            candidates.append(before.getvalue() + lines[0])
+        else:
+            candidates.append(lines[-1])
     return any(len(row) == width and (label_index is None or row[label_index].strip() in labels)
-               for row in csv.reader(inside, delimiter=delimiter))
+               for row in csv.reader(candidates, delimiter=delimiter))
 
 
 def _jsonl_records(
