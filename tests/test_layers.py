@@ -6,6 +6,7 @@ from textcnn.layers import (
     ACTIVATIONS,
     INITS,
     ConvNormAct,
+    MaskedBatchNorm1d,
     GlobalPool1d,
     Highway,
     create_act,
@@ -37,7 +38,7 @@ def test_registries_accept_classes_none_and_reject_unknown_names():
     assert get_act_layer(nn.GELU) is nn.GELU
     assert get_act_layer(None) is None
     assert get_act_layer("Leaky-ReLU") is nn.LeakyReLU
-    assert get_norm_layer("none") is None and get_norm_layer("batchnorm") is nn.BatchNorm1d
+    assert get_norm_layer("none") is None and get_norm_layer("batchnorm") is MaskedBatchNorm1d
     with pytest.raises(ValueError, match="unknown activation 'swishy'.*relu"):
         get_act_layer("swishy")
     with pytest.raises(ValueError, match="unknown normalisation"):
@@ -92,6 +93,18 @@ def test_he_init_gives_a_layer_without_activation_gain_one_and_relu_like_ones_re
     block = ConvNormAct(50, 100, kernel_size=3, act_layer="elu")
     init_weights(block, scheme, nonlinearity="elu")
     assert abs(block.conv.weight.std().item() - (2 / 150) ** 0.5) < 0.01  # ELU: ReLU's gain
+
+
+@pytest.mark.parametrize("spelled, name", [("ReLU", "relu"), ("Tanh", "tanh"), ("Leaky-ReLU", "leaky_relu")])
+def test_init_gain_follows_the_activation_however_the_registry_lets_it_be_spelled(spelled, name):
+    for scheme in ("xavier", "kaiming"):
+        weights = []
+        for nonlinearity in (spelled, name):
+            torch.manual_seed(0)
+            block = ConvNormAct(50, 100, kernel_size=3, act_layer=spelled)
+            init_weights(block, scheme, nonlinearity=nonlinearity)
+            weights.append(block.conv.weight)
+        assert torch.equal(*weights), (scheme, spelled)
 
 
 def test_pooling_modes_and_mask():

@@ -70,6 +70,39 @@ def test_padding_does_not_change_the_output():
     assert torch.allclose(alone, padded, atol=1e-6) and torch.allclose(alone, longer, atol=1e-6)
 
 
+@pytest.mark.parametrize("options", [
+    {"pooling": "kmax", "pool_k": 3},  # ReLU zeros tie: which are kept must not follow the padding
+    {"pooling": "kmax", "pool_k": 3, "conv_padding": "wide", "norm_layer": "batchnorm", "highway": 1},
+    {"norm_layer": "batchnorm"}, {"norm_layer": "batchnorm", "conv_padding": "wide", "pooling": "avg"},
+])
+def test_padding_changes_nothing_in_training_either(options):
+    """Batch norm's training statistics and k-max pooling's choice among equal values see only
+    the windows of the texts: a batch padded further gives the same logits and running stats."""
+    ids = [[5, 6, 7], [8, 9, 10, 11, 12, 13], [14]]
+    model = make("non-static", drop_rate=0.0, **options)
+    outs, stats = [], []
+    for extra in (0, 10):
+        torch.manual_seed(0)
+        m = make("non-static", drop_rate=0.0, **options).train()
+        tokens = pad_batch(ids, min_len=model.min_len)
+        tokens = torch.cat([tokens, torch.zeros(len(ids), extra, dtype=torch.long)], dim=1)
+        outs.append(m(tokens))
+        stats.append([b.clone() for name, b in m.named_buffers() if name.endswith(("running_mean", "running_var"))])
+    assert torch.allclose(outs[0], outs[1], atol=1e-5), (outs[0] - outs[1]).abs().max()
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(*stats))
+    assert ("norm_layer" in options) == bool(stats[0])
+    # each text alone gives what it gives in the batch (eval; k-max ties broken by position)
+    m.eval()
+    together = m(pad_batch(ids, min_len=model.min_len))
+    for i, text in enumerate(ids):
+        assert torch.allclose(m(pad_batch([text], min_len=model.min_len)), together[i : i + 1], atol=1e-5)
+
+
+def test_batchnorm_trains_on_a_batch_of_one_short_text():
+    model = make("non-static", norm_layer="batchnorm").train()
+    assert model(pad_batch([[5]], min_len=model.min_len)).shape == (1, C)  # one window: the running stats
+
+
 def test_short_inputs_are_padded_to_the_largest_window():
     model = make().eval()
     tokens = pad_batch([[5], []], min_len=model.min_len)

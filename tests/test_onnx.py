@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("onnxruntime", reason="ONNX tests need the export extra: pip install -e '.[export]'")
 
@@ -41,7 +42,28 @@ def onnx_highway_bundle(highway_bundle_dir, tmp_path_factory):
     return _with_onnx(highway_bundle_dir, tmp_path_factory)
 
 
-@pytest.mark.parametrize("bundle", ["onnx_bundle", "onnx_wide_bundle", "onnx_highway_bundle"])
+@pytest.fixture(scope="module")
+def onnx_kmax_bundle(tmp_path_factory):
+    """k-max pooling (k = 4, more than a 1-word text's windows) after batch norm with trained
+    statistics: the graph must work at every length, not only at the traced one."""
+    from conftest import make_tiny_bundle
+
+    path = make_tiny_bundle(tmp_path_factory.mktemp("bundles") / "tiny-kmax", pooling="kmax", pool_k=4,
+                            norm_layer="batchnorm")
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(path / "model.safetensors")
+    for name in weights:  # statistics as training would leave them, not the initial 0 and 1
+        if name.endswith(("running_mean", "running_var")):
+            weights[name] = torch.rand_like(weights[name]) + 0.5
+    save_file(weights, path / "model.safetensors")
+    config = json.loads((path / "textcnn.json").read_text())
+    config.pop("weights_sha256", None)  # recomputed at load for a bundle without one
+    (path / "textcnn.json").write_text(json.dumps(config))
+    return _with_onnx(path, tmp_path_factory)
+
+
+@pytest.mark.parametrize("bundle", ["onnx_bundle", "onnx_wide_bundle", "onnx_highway_bundle", "onnx_kmax_bundle"])
 def test_onnxruntime_matches_pytorch_on_batches_of_several_lengths(bundle, request):
     onnx_bundle = request.getfixturevalue(bundle)
     torch_clf = TextClassifier.load(onnx_bundle, device="cpu")

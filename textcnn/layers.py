@@ -21,6 +21,7 @@ __all__ = [
     "create_act",
     "get_norm_layer",
     "init_weights",
+    "MaskedBatchNorm1d",
     "ConvNormAct",
     "GlobalPool1d",
     "Highway",
@@ -38,11 +39,41 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "identity": nn.Identity,
 }
 
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """``BatchNorm1d`` on ``(B, C, L)`` whose training statistics count only the positions that
+    ``mask`` (B, L) marks: each channel is normalised over batch x length, as batch norm in a
+    convolutional net should (one mean and variance per feature map, not per position), but the
+    windows that lie in padding never shift them, so neither a text's output nor the running
+    statistics depend on how much padding its batch needed. Without a mask, and in eval mode,
+    it is ``BatchNorm1d`` (same parameters and state, so checkpoints and ONNX are unchanged).
+    A training batch with a single real position per channel uses the running statistics."""
+
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if mask is None or not self.training or x.dim() != 3:
+            return super().forward(x)
+        m = mask.unsqueeze(1).to(x.dtype)  # (B, 1, L)
+        n = m.sum()
+        if n < 2:
+            return nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                            False, 0.0, self.eps)
+        mean = (x * m).sum(dim=(0, 2)) / n
+        var = (((x - mean[None, :, None]) ** 2) * m).sum(dim=(0, 2)) / n
+        if self.track_running_stats and self.running_mean is not None:
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                momentum = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+                self.running_mean.lerp_(mean.detach(), momentum)
+                self.running_var.lerp_(var.detach() * n / (n - 1), momentum)
+        out = (x - mean[None, :, None]) / torch.sqrt(var[None, :, None] + self.eps)
+        if self.affine:
+            out = out * self.weight[None, :, None] + self.bias[None, :, None]
+        return out
+
+
 NORMS: dict[str, Optional[type[nn.Module]]] = {
     "none": None,
-    # BatchNorm1d on (B, C, L) normalises each channel over batch x length, as batch norm
-    # in a convolutional net should (one mean/variance per feature map, not per position).
-    "batchnorm": nn.BatchNorm1d,
+    # per channel over batch x length, padding left out (see MaskedBatchNorm1d)
+    "batchnorm": MaskedBatchNorm1d,
 }
 
 INITS = ("default", "xavier", "kaiming", "he", "uniform", "normal")
@@ -97,6 +128,8 @@ def init_weights(module: nn.Module, scheme: str = "default", nonlinearity: str =
         raise ValueError(f"unknown init scheme {scheme!r}; choose one of: {', '.join(INITS)}")
     if scheme == "default":
         return
+    if isinstance(nonlinearity, str):  # spelled as the activation registry accepts: "ReLU", "Leaky-ReLU"
+        nonlinearity = nonlinearity.lower().replace("-", "_")
     gain_name = nonlinearity if nonlinearity in ("relu", "leaky_relu", "tanh", "sigmoid") else "linear"
     # He init: gain 1 with no activation; PReLU, ELU and an activation given as a class, for
     # which torch.nn.init has no gain, take ReLU's (He et al.'s, for rectifiers).
@@ -160,6 +193,13 @@ class ConvNormAct(nn.Sequential):
         self.out_channels = out_channels
         self.kernel_size = kernel_size
 
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``mask`` (B, L'): the output positions that belong to the text, for a norm that takes
+        one (``MaskedBatchNorm1d``); the others ignore it."""
+        for layer in self:
+            x = layer(x, mask) if isinstance(layer, MaskedBatchNorm1d) else layer(x)
+        return x
+
     @property
     def conv(self) -> nn.Conv1d:
         return self[0]
@@ -194,11 +234,16 @@ class GlobalPool1d(nn.Module):
             x = x.masked_fill(~mask.unsqueeze(1), float("-inf"))
         if self.mode == "max":
             return x.amax(dim=2)
-        k = min(self.k, x.shape[2])
-        idx = x.topk(k, dim=2).indices.sort(dim=2).values
+        # k columns of -inf at the end: a text with fewer than k windows gets zeros there, and k
+        # is a constant (an exported graph works at every length). Equal values (the zeros of a
+        # ReLU) are taken first come first, so which are kept never depends on the padding.
+        x = nn.functional.pad(x, (0, self.k), value=float("-inf"))
+        if torch.onnx.is_in_onnx_export():  # ONNX TopK puts the lower index first among equal values
+            idx = x.topk(self.k, dim=2).indices
+        else:  # torch.topk does not promise which; a stable sort does, and has no ONNX export
+            idx = x.sort(dim=2, descending=True, stable=True).indices[..., : self.k]
+        idx = idx.sort(dim=2).values
         out = x.gather(2, idx)
-        if k < self.k:  # sequence shorter than k: pad with zeros so the head's width is fixed
-            out = nn.functional.pad(out, (0, self.k - k))
         out = out.masked_fill(torch.isinf(out), 0.0)
         return out.flatten(1)
 

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .layers import ConvNormAct, GlobalPool1d, Highway, init_weights
+from .layers import ConvNormAct, GlobalPool1d, Highway, MaskedBatchNorm1d, init_weights
 from .text import min_padded_len
 
 __all__ = ["CONV_PADDINGS", "VARIANTS", "TextCNN", "pad_batch"]
@@ -120,6 +120,8 @@ class TextCNN(nn.Module):
                         act_layer=act_layer)
             for k in self.kernel_sizes
         )
+        # batch norm's training statistics leave out the windows in padding (they need the mask)
+        self.masked_norm = any(isinstance(m, MaskedBatchNorm1d) for m in self.convs.modules())
         self.pool = GlobalPool1d(pooling, pool_k)
         self.num_features = num_filters * len(self.kernel_sizes) * self.pool.k
         self.highway = Highway(self.num_features, highway, act_layer) if highway else None
@@ -188,7 +190,9 @@ class TextCNN(nn.Module):
                 f"({self.min_len}); pad it with padding_idx={self.padding_idx}"
             )
         x = self.embed(tokens)
-        return [conv(x) for conv in self.convs]
+        if not self.masked_norm:
+            return [conv(x) for conv in self.convs]
+        return [conv(x, self.window_mask(tokens, k)) for conv, k in zip(self.convs, self.kernel_sizes)]
 
     def forward_features(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` ids -> ``(B, num_features)`` pooled features."""
