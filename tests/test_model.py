@@ -181,3 +181,9 @@ def test_highway_layers_sit_between_pooling_and_dropout_and_all_learn():
     torch.testing.assert_close(model(batch()), plain(batch()))
     with pytest.raises(ValueError, match="highway must be 0"):
         make(highway=-1)
+
+
+def test_multichannel_without_vectors_starts_both_channels_from_one_table():
+    model = TextCNN(V, C, embed_dim=D, variant="multichannel")
+    assert torch.equal(model.embedding.weight, model.embedding_static.weight)
+    assert model.embedding_static.weight.abs().max() <= 0.25 and not model.embedding_static.weight.requires_grad

@@ -58,7 +58,8 @@ class TextCNN(nn.Module):
         padding_idx: id of the padding token.
         conv_padding: ``valid`` (windows wholly inside the text) or ``wide``: ``k - 1`` zero
             vectors at each end, so windows that overhang the first or last words count too
-            (Kim's code pads every sentence so; Kalchbrenner et al.'s "wide" convolution).
+            (Kalchbrenner et al.'s "wide" convolution; Kim's code pads every sentence with
+            ``max(k) - 1`` zero vectors in front and to a fixed length behind).
         highway: highway layers between the pooled features and dropout (0, Kim: none; see
             ``layers.Highway``), with the convolutions' activation and initialisation.
     """
@@ -115,6 +116,9 @@ class TextCNN(nn.Module):
             if variant == "multichannel"
             else None
         )
+        if self.embedding_static is not None:  # both channels start from one table, until load_pretrained
+            with torch.no_grad():
+                self.embedding_static.weight.copy_(self.embedding.weight)
         self.convs = nn.ModuleList(
             ConvNormAct(embed_dim, num_filters, k, padding=self.overhang(k), norm_layer=norm_layer,
                         act_layer=act_layer)

@@ -70,7 +70,7 @@ class TextCNNModule(L.LightningModule):
         init: weight initialisation of convolutions and head: ``default``, ``xavier``,
             ``kaiming`` / ``he``, ``uniform`` (+-1/sqrt(fan_in)) or ``normal``.
         conv_padding: ``valid`` (windows inside the text) or ``wide`` (k - 1 zero vectors at
-            each end, as Kim's code pads).
+            each end: windows overlapping the text; Kim's code pads with ``max(k) - 1``).
         highway: highway layers (Srivastava et al. 2015) between the pooled features and
             dropout: gated residual connections, each starting close to the identity; 0 (Kim) for none.
         optimizer: ``adadelta`` (Kim; lr 1.0, rho 0.95), ``adam`` (lr 1e-3), ``adamw`` (lr 1e-3) or
