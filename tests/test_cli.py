@@ -367,6 +367,8 @@ def test_predict_help_names_both_forms(capsys):
     out = capsys.readouterr().out
     assert out.startswith("textcnn predict has two forms: with a bundle, `textcnn predict --bundle DIR --input FILE")
     assert "--data.predict_path" in out  # then LightningCLI's own help
+    text = " ".join(out.split())
+    assert "--ckpt_path CKPT_PATH the checkpoint file (.ckpt) to predict with" in text and '"best"' not in text
 
 
 def test_a_mistyped_checkpoint_name_gets_the_closest_one(tmp_path):

@@ -321,6 +321,19 @@ class TextCNNCLI(LightningCLI):
                 kwargs["callbacks"] = [*callbacks, epoch_progress_bar()]
         return super().instantiate_trainer(**kwargs)
 
+    def _prepare_subcommand_parser(self, klass, subcommand: str, **kwargs):
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        # Lightning's help speaks of "best" / "last" and of a fit in the same process: not so here
+        helps = {"fit": "a checkpoint file (.ckpt) of this fit to resume from, e.g. .../checkpoints/last.ckpt",
+                 "validate": "the checkpoint file (.ckpt) to validate, e.g. .../checkpoints/best-....ckpt (required)",
+                 "test": "the checkpoint file (.ckpt) to test, e.g. .../checkpoints/best-....ckpt (required)",
+                 "predict": "the checkpoint file (.ckpt) to predict with, e.g. .../checkpoints/best-....ckpt "
+                            "(required; a bundle folder goes to `textcnn predict --bundle`)"}
+        for action in parser._actions:
+            if action.dest == "ckpt_path" and subcommand in helps:
+                action.help = helps[subcommand]
+        return parser
+
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data", "model.vocab_size", compute_fn=lambda dm: self._data(dm).vocab_size,
                                apply_on="instantiate")
