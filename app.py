@@ -2,17 +2,23 @@
 every label and the words that drove the decision; or upload a file and download predictions.
 
     python app.py            # http://127.0.0.1:7860 (TEXTCNN_HOST / TEXTCNN_PORT to change)
-    textcnn demo --help      # the same, with options
+    python app.py --help     # the options, those of `textcnn demo` (which runs this file)
 """
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no telemetry calls
+
+if __name__ == "__main__" and len(sys.argv) > 1:  # options (--help, --port ...): `textcnn demo`'s, before any model loads
+    from textcnn.cli import main
+
+    sys.exit(main(["demo", *sys.argv[1:]]))
 
 import gradio as gr
 

@@ -1,6 +1,7 @@
 """The `textcnn` command end to end on generated data: fit, test, predict, export, and the
 bundle loaded by TextClassifier in a separate Python process."""
 import json
+import os
 import re
 import subprocess
 import sys
@@ -407,3 +408,15 @@ def test_classify_reads_texts_from_arguments_or_standard_input(monkeypatch, caps
     with pytest.raises(SystemExit, match="2"):
         main(["classify", "--bundle", str(mr), "-", "a text"])
     assert "- (standard input) stands alone" in capsys.readouterr().err
+
+
+def test_app_py_takes_the_demo_commands_options_and_help_starts_no_server():
+    # `python app.py --help` used to load every model and start the server, ignoring --help
+    env = {**os.environ, "TEXTCNN_CHECKPOINTS": "/nonexistent"}  # a model load would fail
+    shown = subprocess.run([sys.executable, str(REPO / "app.py"), "--help"], capture_output=True, text=True,
+                           timeout=120, env=env)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "--port" in shown.stdout and "--checkpoints" in shown.stdout and "Running on" not in shown.stdout
+    wrong = subprocess.run([sys.executable, str(REPO / "app.py"), "--prot", "8000"], capture_output=True, text=True,
+                           timeout=120, env=env)
+    assert wrong.returncode == 2 and "--prot" in wrong.stderr and "no model bundles" not in wrong.stderr

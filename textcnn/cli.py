@@ -726,7 +726,12 @@ def _demo_main(argv: Sequence[str]) -> int:
     # the command's INFO logging would show every HTTP request Gradio makes (as `python app.py` does not)
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    runpy.run_path(str(app), run_name="__main__")
+    argv0 = sys.argv
+    sys.argv = [str(app)]  # app.py reads options from sys.argv: they were this command's, and are in the environment now
+    try:
+        runpy.run_path(str(app), run_name="__main__")
+    finally:
+        sys.argv = argv0
     return 0
 
 
