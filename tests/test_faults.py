@@ -313,3 +313,33 @@ def test_ctrl_c_in_the_test_after_a_fit_names_the_best_checkpoint_to_test(tiny_c
     best = next((tmp_path / "runs" / "debug" / "rand" / "version_0" / "checkpoints").glob("best-*.ckpt"))
     assert ("textcnn: fit stopped by Ctrl-C while testing, after training ended; test the best checkpoint with: "
             f"textcnn test --config ... --ckpt_path {best.relative_to(tmp_path)}") in capsys.readouterr().err
+
+
+def test_a_fit_resumed_after_early_stopping_trains_nothing_more(tmp_path, capsys, caplog):
+    # Labels partly swapped, so that dev accuracy stops improving well before 30 epochs.
+    rows = [(text, ("negative" if label == "positive" else "positive") if i % 3 == 0 else label)
+            for i, (text, label) in enumerate(make_sentences(400))]
+    data = write_csv(tmp_path / "d.csv", rows)
+    stopper = tmp_path / "stop.yaml"
+    stopper.write_text("trainer:\n  callbacks:\n    - class_path: lightning.pytorch.callbacks.EarlyStopping\n"
+                       "      init_args: {monitor: val/acc, mode: max, patience: 1}\n")
+    run = _fit_run(tmp_path / "a", data, 30, "--config", str(stopper))
+    first = capsys.readouterr().out
+    trained = [l for l in first.splitlines() if l.startswith("epoch ")]
+    assert 1 < len(trained) < 30, "early stopping should have ended the run"
+    last = run / "checkpoints" / "last.ckpt"
+    before = _ckpt(last)
+    tested = json.loads((run / "test_metrics.json").read_text())
+
+    with caplog.at_level("INFO", logger="textcnn"):
+        _fit_run(tmp_path / "a", data, 30, "--config", str(stopper), "--ckpt_path", str(last))
+    again = capsys.readouterr().out
+    assert not [l for l in again.splitlines() if l.startswith("epoch ")], "no epoch is trained after the stop"
+    assert f"stopped early after epoch {len(trained)} (val/acc no better for 1 epoch): nothing left to train" \
+        in caplog.text
+    after = _ckpt(last)
+    assert after["epoch"] == before["epoch"] and after["global_step"] == before["global_step"]
+    with open(run / "metrics.csv", newline="") as f:
+        assert len([r for r in csv.DictReader(f) if r.get("val/acc")]) == len(trained)
+    # the resumed fit tests the same best checkpoint, as the first one did
+    assert json.loads((run / "test_metrics.json").read_text()) == tested

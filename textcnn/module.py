@@ -9,6 +9,7 @@ from typing import Optional
 import lightning as L
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from lightning.pytorch.trainer.states import TrainerFn
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
@@ -241,6 +242,23 @@ class TextCNNModule(L.LightningModule):
                 f"lower the learning rate "
                 f"(now {self.optimizers().param_groups[0]['lr']}) or check the data"
             )
+
+    def on_fit_start(self) -> None:
+        # Resumed from the checkpoint of a run that early stopping had ended, the restored patience
+        # is used up: Lightning would train one more epoch and stop again. End before any epoch
+        # instead, as a run resumed at max_epochs does (fit then tests its best checkpoint). The
+        # callbacks' states are restored before this hook (after it only with strategies that
+        # restore after setup, such as DeepSpeed, which textcnn does not configure).
+        for stopper in self.trainer.early_stopping_callbacks:
+            if stopper.stopping_reason != EarlyStoppingReason.NOT_STOPPED:
+                if self.trainer.is_global_zero:
+                    why = (f"{stopper.monitor} no better for {stopper.patience} epoch"
+                           f"{'' if stopper.patience == 1 else 's'}"
+                           if stopper.stopping_reason == EarlyStoppingReason.PATIENCE_EXHAUSTED
+                           else stopper.stopping_reason_message or stopper.stopping_reason.name.lower())
+                    log.info("the run resumed from had stopped early after epoch %d (%s): nothing left to train",
+                             stopper.stopped_epoch + 1, why)
+                self.trainer.should_stop = True
 
     def on_train_epoch_start(self) -> None:
         self._train_correct = torch.zeros((), dtype=torch.long, device=self.device)
