@@ -502,3 +502,12 @@ def test_speed_script_times_lightning_and_the_bare_loop_epoch_by_epoch(tiny_csv,
         assert train[f"{path}_epoch_s"] == pytest.approx(float(np.median(seconds[1:])))
     assert train["ratio"] == pytest.approx(train["lightning_epoch_s"] / train["bare_epoch_s"])
     assert train["num_train"] == 128 and train["peak_rss_mib"] > 0  # 200 rows less 20% test, 20% of the rest dev
+
+
+def test_the_protocol_names_early_stopping_only_where_it_could_stop_a_run():
+    from textcnn.bench import _stopping
+
+    assert _stopping(5, 25) == ", stopped after 5 epochs without a better dev accuracy"
+    # the first epoch is always the best so far: with 2 epochs, patience 5 can never stop a run
+    assert _stopping(5, 2) == "" and _stopping(5, 5) == "" and _stopping(None, 25) == ""
+    assert _stopping(1, 2) == ", stopped after 1 epoch without a better dev accuracy"

@@ -608,13 +608,17 @@ def _schedules(sets: dict, group: Sequence[str], settings: dict) -> str:
     phrases = []
     for (epochs, patience), titles in by_schedule.items():
         which = f" ({', '.join(titles)})" if len(by_schedule) > 1 else ""
-        phrases.append(f"up to {_epochs(epochs)}{_stopping(patience)}{which}")
+        phrases.append(f"up to {_epochs(epochs)}{_stopping(patience, epochs)}{which}")
     return "; ".join(phrases)
 
 
-def _stopping(patience: Optional[int]) -> str:
-    """``, stopped after N epochs without a better dev accuracy``, or nothing without early stopping."""
-    return f", stopped after {patience} epochs without a better dev accuracy" if patience else ""
+def _stopping(patience: Optional[int], epochs: int) -> str:
+    """``, stopped after N epochs without a better dev accuracy``, or nothing without early
+    stopping or when ``epochs`` end a run before it could stop (the first epoch is always a better
+    one, so the earliest stop comes after ``patience + 1`` epochs)."""
+    if not patience or patience >= epochs:
+        return ""
+    return f", stopped after {_epochs(patience)} without a better dev accuracy"
 
 
 _SOURCE_KEYS = ("command", "date", "elapsed_minutes", "machine", "versions", "settings", "resumed")
@@ -898,7 +902,7 @@ def cv_main(argv: Sequence[str]) -> int:
         raise _as_set_hint(e) from None
     report["complete"] = True
     write()  # in plan order
-    print(f"\n{report['protocol']}, up to {_epochs(epochs)}{_stopping(patience)}:")
+    print(f"\n{report['protocol']}, up to {_epochs(epochs)}{_stopping(patience, epochs)}:")
     for method, s in report["summary"].items():
         print(f"  {LABELS[method]:<42} {s['mean']:.2f} ± {s['std']:.2f}  (n={s['n']})")
     print(f"per-fold results written to {out}")
@@ -1197,7 +1201,7 @@ def bench_main(argv: Sequence[str]) -> int:
     left = {name: sum(len(u.methods) for u in units if u.key == name) for name in found}
     for name in found:
         entry = report["datasets"][name]
-        stop = f", patience {entry['patience']}" if entry["patience"] else ""
+        stop = f", patience {entry['patience']}" if _stopping(entry["patience"], entry["epochs"]) else ""
         print(f"== {entry['title']}: {entry['protocol']}, up to {_epochs(entry['epochs'])}{stop}, "
               f"{left[name]} runs", flush=True)
     print(f"   {len(units)} units, {args.jobs} at a time", flush=True)
