@@ -381,3 +381,110 @@ def test_coverage_is_measured_on_the_training_words_not_those_taken_from_the_vec
     stats = dm._vector_stats
     assert stats["total"] == sum(w in dm._train_words for w in dm.vocab.itos[2:]) < len(dm.vocab) - 2
     assert stats["coverage"] < 0.2 and "training words (" in caplog.text
+
+
+# ----------------------------------------------------------------------------- damaged or unusual files
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity", "1e39"])
+def test_a_value_that_is_not_finite_names_the_line_and_word(tmp_path, table, value):
+    lines = [w + " " + " ".join(f"{x:.6f}" for x in v) for w, v in table.items()]
+    lines[2] = "was " + " ".join([value] + ["0.1"] * (DIM - 1))
+    path = tmp_path / "glove.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(VectorsError, match=rf"glove.txt, line 3: word 'was' has a value that is not a finite "
+                                           rf"number: '{value}'"):
+        load_vectors(path, ["the", "was"])
+    assert load_vectors(path, ["the", "movie"]).index_to_key == ["the", "movie"]  # only the words asked for count
+
+
+def test_non_finite_vectors_in_binary_and_gensim_files_are_named(tmp_path, table):
+    bad = {**table, "plot": np.full(DIM, np.nan, dtype=np.float32)}
+    kv = _gensim_kv(bad)
+    kv.save_word2vec_format(str(tmp_path / "v.bin"), binary=True)
+    with pytest.raises(VectorsError, match=r"v.bin, vector 5 \(word 'plot', byte offset \d+\): NaN or infinite"):
+        load_vectors(tmp_path / "v.bin", ["plot"])
+    kv.save(str(tmp_path / "v.kv"))
+    with pytest.raises(VectorsError, match=r"v.kv: the vectors of 1 word asked for hold NaN or infinite values "
+                                           r"\(e.g. \['plot'\]\)"):
+        load_vectors(tmp_path / "v.kv", ["the", "plot"])
+
+
+class _Payload:
+    def __reduce__(self):
+        import os
+        return (os.mkdir, (self.target,))
+
+
+def test_a_pickle_is_not_unpickled_unless_named_kv_or_asked_for(tmp_path, files, table):
+    import pickle
+
+    payload = _Payload()
+    payload.target = str(tmp_path / "ran")
+    for name in ("vectors.vec", "vectors.bin", "vectors.txt"):
+        (tmp_path / name).write_bytes(pickle.dumps(payload, protocol=4))
+        with pytest.raises(VectorsError, match="is a pickle .*only when named .kv or asked for with "
+                                               "--data.vectors_format kv"):
+            load_vectors(tmp_path / name, ["the"])
+    assert not (tmp_path / "ran").exists(), "the file's code ran"
+    # a trusted gensim file under another name loads when asked for
+    (tmp_path / "trusted.model").write_bytes(files["kv"].read_bytes())
+    _assert_vectors(load_vectors(tmp_path / "trusted.model", ["the", "plot"], format="kv"), table, ["the", "plot"])
+
+
+def test_words_with_spaces_are_skipped_as_no_token_can_match_them(tmp_path, table, caplog):
+    from textcnn.embeddings import frequent_words
+
+    lines = [w + " " + " ".join(f"{x:.6f}" for x in v) for w, v in table.items()]
+    # glove.840B.300d has entries such as ". . ." and "at name@domain.com"
+    lines.insert(1, ". . . " + " ".join(["0.5"] * DIM))
+    lines.insert(3, "at name@domain.com " + " ".join(["0.5"] * DIM))
+    path = tmp_path / "glove.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with caplog.at_level(logging.INFO, logger="textcnn"):
+        kv = load_vectors(path, [".", "at", "the", "movie"])
+    _assert_vectors(kv, table, ["the", "movie"])
+    assert "skipped 2 entries whose word holds a space" in caplog.text
+    assert frequent_words(path, 4) == ["the", "movie", "was", "Great"]
+    lines.append("plot " + " ".join(["0.5"] * (DIM + 1)))  # a line of too many numbers is still an error
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(VectorsError, match=f"word 'plot' has {DIM + 1} values, expected {DIM}"):
+        load_vectors(path, ["the"])
+
+
+@pytest.mark.parametrize("fmt", ["glove", "word2vec-text"])
+def test_a_byte_order_mark_is_skipped(files, tmp_path, table, fmt):
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + files[fmt].read_bytes())
+    _assert_vectors(load_vectors(path, ["the", "movie"]), table, ["the", "movie"])
+    _assert_vectors(load_vectors(path, ["the"], format=fmt), table, ["the"])
+
+
+def test_gzip_is_read_whatever_the_name_and_gzipped_fasttext_is_named(files, tmp_path, table):
+    path = tmp_path / "vectors.GZ"
+    path.write_bytes(gzip.compress(files["glove"].read_bytes()))
+    _assert_vectors(load_vectors(path, ["the", "movie"]), table, ["the", "movie"])
+    (tmp_path / "ft.bin.gz").write_bytes(gzip.compress(files["fasttext"].read_bytes()))
+    with pytest.raises(VectorsError, match="a gzipped fastText .bin model is not read; decompress it first"):
+        load_vectors(tmp_path / "ft.bin.gz", ["the"])
+
+
+def test_decomposed_words_match_and_words_not_in_utf8_are_counted(tmp_path):
+    import unicodedata
+
+    nfd = unicodedata.normalize("NFD", "café")
+    path = tmp_path / "v.txt"
+    path.write_bytes(nfd.encode() + b" 0.1 0.2\n" + "naïve".encode("latin-1") + b" 0.3 0.4\nthe 0.5 0.6\n")
+    with pytest.warns(UserWarning, match="1 word is not UTF-8 and can match no token; .*iconv"):
+        kv = load_vectors(path, ["café", "the"])  # the tokenizers' NFC form
+    assert kv.index_to_key == ["café", "the"]
+    np.testing.assert_allclose(kv["café"], [0.1, 0.2])
+
+
+def test_asking_for_the_wrong_format_or_a_folder_says_what_the_file_is(files, tmp_path):
+    from textcnn.embeddings import frequent_words
+
+    with pytest.raises(VectorsError, match=r"'fasttext' .* was asked for, but the file is word2vec text"):
+        load_vectors(files["word2vec-text"], ["the"], format="fasttext")
+    with pytest.raises(VectorsError, match="is a directory, not a file"):
+        frequent_words(tmp_path, 5)

@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import struct
+import unicodedata
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -39,6 +40,8 @@ UNK_INITS = ("matched", "uniform:<a> (e.g. uniform:0.25)", "zeros")
 
 _FASTTEXT_MAGIC = 793712314
 _PICKLE_PREFIX = b"\x80"
+_GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
 _TEXT_BYTES = frozenset(b"0123456789+-.eEnaifNAIF \t\r\n")
 _READ_CHUNK = 1 << 22  # 4 MiB: big enough to amortise Python work, small next to any vocabulary
 _MAX_WORD_BYTES = 1 << 16  # a "word" longer than this means the file is not what it claims
@@ -100,6 +103,20 @@ def load_vectors(source: str | os.PathLike, words: Iterable[str], format: str = 
             raise VectorsError(f"{source!r} is a named source with its own format: set --data.vectors_format auto, not {format!r}")
         return _load_named(source, wanted)
 
+    path = _vectors_path(source)
+    try:
+        format = _checked_format(path, format)
+        kv = _LOADERS[format](path, wanted)
+    except (OSError, EOFError, zlib.error) as err:  # unreadable or corrupt (.gz) file
+        raise VectorsError(
+            f"{path}: could not read the file ({type(err).__name__}: {err}); check that it is complete"
+        ) from err
+    _check_finite(path, kv)
+    return kv
+
+
+def _vectors_path(source: str | os.PathLike) -> Path:
+    """``source`` as a path to an existing file, or a VectorsError saying what it is instead."""
     path = Path(source)
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "does not exist"
@@ -107,26 +124,48 @@ def load_vectors(source: str | os.PathLike, words: Iterable[str], format: str = 
             f"{path}: vectors file {what}; expected a word2vec/GloVe/fastText/gensim file "
             f"or a named source ({', '.join(NAMED_VECTORS)})"
         )
-    try:
-        format = _checked_format(path, format)
-        return _LOADERS[format](path, wanted)
-    except (OSError, EOFError, zlib.error) as err:  # unreadable or corrupt (.gz) file
-        raise VectorsError(
-            f"{path}: could not read the file ({type(err).__name__}: {err}); check that it is complete"
-        ) from err
+    return path
 
+
+def _check_finite(source, kv: KeyedVectors) -> None:
+    """A VectorsError when a vector holds NaN or an infinity: it would train a NaN loss, score
+    test data wrongly, or give a bundle that refuses to load. (The streamed text and binary
+    readers say so first, with the line.)"""
+    if not len(kv):
+        return
+    bad = np.flatnonzero(~np.isfinite(kv.vectors).all(axis=1))
+    if len(bad):
+        shown = [kv.index_to_key[i] for i in bad[:3]]
+        raise VectorsError(f"{source}: the vectors of {len(bad)} word{'' if len(bad) == 1 else 's'} asked for hold "
+                           f"NaN or infinite values (e.g. {shown}); the file is damaged")
+
+
+
+_FOUND = {"word2vec": "word2vec binary", "word2vec-text": "word2vec text (a 'count dim' header, then numbers)",
+          "glove": "text (GloVe, or a .vec without header)", "fasttext": "a fastText .bin model",
+          "kv": "gensim KeyedVectors", "pickle": "a pickle"}
 
 
 def _checked_format(path: Path, format: str) -> str:
     """``format``, or the one the content shows for ``"auto"``; a text file named binary word2vec
-    would otherwise load as garbage vectors (its digits read as float32 bytes)."""
+    would otherwise load as garbage vectors (its digits read as float32 bytes). A pickle is read
+    only when asked for (``kv``) or named ``.kv``: unpickling runs code the file holds."""
+    if format == "kv":
+        return format
     found = _sniff_format(path)
+    if found == "pickle":
+        raise VectorsError(f"{path}: the file is a pickle (gensim's KeyedVectors.save writes one); unpickling runs "
+                           "code the file holds, so textcnn reads pickles only when named .kv or asked for with "
+                           "--data.vectors_format kv: do that if you trust where the file comes from")
     if format == "auto":
         logger.debug("%s: detected vectors format %r", path, found)
         return found
     if format == "word2vec" and found == "word2vec-text":
         raise VectorsError(f"{path}: vectors format 'word2vec' (binary) was asked for, but the file is word2vec "
                            "text (its vectors are written as numbers); use 'word2vec-text' or 'auto'")
+    if format == "fasttext" and found != "fasttext":
+        raise VectorsError(f"{path}: vectors format 'fasttext' (a fastText .bin model) was asked for, but the file "
+                           f"is {_FOUND[found]}; use 'auto' (a fastText .vec file is word2vec text)")
     return format
 
 
@@ -141,9 +180,7 @@ def frequent_words(source: str | os.PathLike, k: int, format: str = "auto") -> l
 
         root = Path(importlib.import_module(spec.module).ROOT)
         return pq.read_table(root / spec.index_file).column(0).slice(0, k).to_pylist()
-    path = Path(source)
-    if not path.is_file():
-        raise VectorsError(f"{path}: vectors file does not exist")
+    path = _vectors_path(source)
     format = _checked_format(path, format)
     if format == "word2vec":
         try:
@@ -152,16 +189,19 @@ def frequent_words(source: str | os.PathLike, k: int, format: str = "auto") -> l
             raise VectorsError(f"{path}: could not read the first {k} words as word2vec binary ({err}); "
                                "check that the file is complete and in that format") from None
     if format in ("glove", "word2vec-text"):
-        words = []
+        words, dim = [], None
         with _open(path) as f:
             if format == "word2vec-text":
-                f.readline()
+                dim = _parse_header(path, f.readline(_HEADER_LIMIT), "if the file has no header it is GloVe")[1]
             for line in f:
                 if len(words) >= k:
                     break
-                word = line.split(b" ", 1)[0].strip()
-                if word:
-                    words.append(word.decode("utf-8", "replace"))
+                parts = line.split()
+                if not parts:
+                    continue
+                dim = len(parts) - 1 if dim is None else dim
+                if len(parts) == dim + 1:  # not a word with spaces in it (". . ." in glove.840B)
+                    words.append(parts[0].decode("utf-8", "replace"))
         return words
     if format == "kv":
         return list(KeyedVectors.load(str(path), mmap="r").index_to_key[:k])
@@ -284,11 +324,21 @@ def _parse_unk_init(unk_init: str) -> float | None:
     raise ValueError(f"unknown unk_init {unk_init!r}: expected one of {', '.join(UNK_INITS)}")
 
 
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == _GZIP_MAGIC
+
+
 def _open(path: Path) -> BinaryIO:
-    """Open a file for binary reading, decompressing ``.gz``."""
-    if path.suffix == ".gz":
-        return io.BufferedReader(gzip.open(path, "rb"), buffer_size=_READ_CHUNK)
-    return open(path, "rb", buffering=_READ_CHUNK)
+    """Open a file for binary reading: gzip (whatever its name) decompressed, a UTF-8 byte-order
+    mark skipped (it would stick to the first word, or to a word2vec text header)."""
+    if _is_gzip(path):
+        f = io.BufferedReader(gzip.open(path, "rb"), buffer_size=_READ_CHUNK)
+    else:
+        f = open(path, "rb", buffering=_READ_CHUNK)
+    if f.peek(len(_BOM))[:len(_BOM)] == _BOM:
+        f.read(len(_BOM))
+    return f
 
 
 def _make_kv(dim: int, keys: list[str], vectors: list[np.ndarray] | np.ndarray) -> KeyedVectors:
@@ -323,7 +373,7 @@ def _sniff_format(path: Path) -> str:
     if len(sample) >= 4 and int.from_bytes(sample[:4], "little") == _FASTTEXT_MAGIC:
         return "fasttext"
     if sample.startswith(_PICKLE_PREFIX):
-        return "kv"
+        return "pickle"
     first, _, rest = sample.partition(b"\n")
     parts = first.split()
     if not (len(parts) == 2 and all(p.isdigit() for p in parts)):
@@ -342,7 +392,7 @@ def _sniff_format(path: Path) -> str:
 
 def _load_word2vec_binary(path: Path, wanted: list[str]) -> KeyedVectors:
     """Stream a word2vec binary file, keeping only ``wanted`` (unwanted vectors are never decoded)."""
-    targets = {w.encode("utf-8"): j for j, w in enumerate(wanted)}
+    targets, other_forms = _targets(wanted)
     with _open(path) as f:
         hint = "a word2vec binary file starts with one (for a text file set --data.vectors_format to glove or word2vec-text)"
         count, dim = _parse_header(path, f.readline(_HEADER_LIMIT), hint)
@@ -386,21 +436,28 @@ def _load_word2vec_binary(path: Path, wanted: list[str]) -> KeyedVectors:
                         "the file is incomplete: download it again"
                     )
             j = targets.get(word)
+            if j is None and not word.isascii():
+                j = other_forms(word)
             if j is not None and not found[j]:
                 store[j] = np.frombuffer(buf, dtype="<f4", count=dim, offset=pos)
+                if not np.isfinite(store[j]).all():
+                    raise VectorsError(f"{path}, vector {i} (word {word.decode('utf-8', 'replace')!r}, byte offset "
+                                       f"{offset + pos}): NaN or infinite values; the file is damaged")
                 found[j] = True
             pos += nbytes
         if buf[pos:].strip() or f.read(64).strip():
             warnings.warn(f"{path}: the file holds more than the {count} vectors its header (line 1) declares; "
                           f"read only the first {count}", stacklevel=3)
+    other_forms.warn(path)
     return _found_rows(wanted, store, found)
 
 
 def _load_text(path: Path, wanted: list[str], header: bool) -> KeyedVectors:
     """Stream word2vec text (``header=True``) or GloVe text, parsing floats of wanted lines only."""
-    targets = {w.encode("utf-8"): j for j, w in enumerate(wanted)}
+    targets, other_forms = _targets(wanted)
     found = np.zeros(len(wanted), dtype=bool)
     fmt = "word2vec-text" if header else "glove"
+    spaced = 0  # entries whose word holds spaces
     with _open(path) as f:
         count, dim, lineno = None, None, 0
         if header:
@@ -438,7 +495,13 @@ def _load_text(path: Path, wanted: list[str], header: bool) -> KeyedVectors:
             if b"\t" in word:
                 word = word.split(None, 1)[0]
             if line.count(b" ") != dim:  # fast path; the exact check below allows tabs and double spaces
-                n_values = len(line.split()) - 1
+                fields = line.split()
+                n_values = len(fields) - 1
+                if n_values > dim and not _is_float(fields[-dim - 1]):
+                    # a word with spaces in it (". . ." and "at name@domain.com" in glove.840B):
+                    # no token holds a space, so none can match it
+                    spaced += 1
+                    continue
                 if n_values != dim:
                     raise VectorsError(
                         f"{path}, line {lineno}: word {word.decode('utf-8', 'replace')!r} has {n_values} values, "
@@ -446,17 +509,27 @@ def _load_text(path: Path, wanted: list[str], header: bool) -> KeyedVectors:
                         f"is this really {fmt} format?"
                     )
             j = targets.get(word)
+            if j is None and not word.isascii():
+                j = other_forms(word)
             if j is None or found[j]:
                 continue
             values = line.split()[1:]
             try:
-                store[j] = [float(v) for v in values]
+                with np.errstate(over="ignore"):  # 1e39 is inf in float32: named below
+                    store[j] = [float(v) for v in values]
             except ValueError:
                 bad = next(v for v in values if not _is_float(v))
                 raise VectorsError(
                     f"{path}, line {lineno}: word {wanted[j]!r} has a value that is not a number: "
                     f"{bad[:40].decode('utf-8', 'replace')!r}; expected {dim} decimal numbers"
                 ) from None
+            if not np.isfinite(store[j]).all():
+                bad = values[int(np.flatnonzero(~np.isfinite(store[j]))[0])]
+                raise VectorsError(
+                    f"{path}, line {lineno}: word {word.decode('utf-8', 'replace')!r} has a value that is not a "
+                    f"finite number: {bad[:40].decode('utf-8', 'replace')!r} (NaN, infinite, or beyond float32); "
+                    "the file is damaged"
+                )
             found[j] = True
         if count is not None and n_vectors < count:
             warnings.warn(
@@ -466,7 +539,42 @@ def _load_text(path: Path, wanted: list[str], header: bool) -> KeyedVectors:
             )
     if dim is None:
         raise VectorsError(f"{path}: the file is empty; expected {fmt} vectors")
+    if spaced:
+        logger.info("%s: skipped %d entries whose word holds a space (no token can match one)", path, spaced)
+    other_forms.warn(path)
     return _found_rows(wanted, store, found)
+
+
+class _OtherForms:
+    """The wanted index of a non-ASCII word of a file that does not match as written: its NFC
+    form's, the form tokenizers put text in (a file written in NFD, as macOS names are, would
+    otherwise match nothing). Counts the words that are not UTF-8, which can match nothing."""
+
+    def __init__(self, targets: dict[bytes, int]):
+        self.targets = targets
+        self.not_utf8 = 0
+
+    def __call__(self, word: bytes) -> Optional[int]:
+        try:
+            text = word.decode("utf-8")
+        except UnicodeDecodeError:
+            self.not_utf8 += 1
+            return None
+        if unicodedata.is_normalized("NFC", text):
+            return None
+        return self.targets.get(unicodedata.normalize("NFC", text).encode("utf-8"))
+
+    def warn(self, path: Path) -> None:
+        if self.not_utf8:
+            warnings.warn(f"{path}: {self.not_utf8} word{'s are' if self.not_utf8 > 1 else ' is'} not UTF-8 and "
+                          "can match no token; if the file is in another encoding, convert it first "
+                          "(e.g. iconv -f LATIN1 -t UTF-8)", UserWarning, stacklevel=4)
+
+
+def _targets(wanted: list[str]) -> tuple[dict[bytes, int], _OtherForms]:
+    """The wanted words' UTF-8 bytes -> their index, and the lookup of other forms on a miss."""
+    targets = {w.encode("utf-8"): j for j, w in enumerate(wanted)}
+    return targets, _OtherForms(targets)
 
 
 def _is_float(value: bytes) -> bool:
@@ -481,6 +589,9 @@ def _load_fasttext(path: Path, wanted: list[str]) -> KeyedVectors:
     """Load a fastText ``.bin`` model; out-of-vocabulary words get subword vectors."""
     from gensim.models.fasttext import load_facebook_vectors
 
+    if _is_gzip(path):
+        raise VectorsError(f"{path}: a gzipped fastText .bin model is not read; decompress it first "
+                           f"(gunzip -k {path})")
     try:
         ft = load_facebook_vectors(str(path))
     except (ValueError, EOFError, OSError, struct.error, NotImplementedError, AssertionError, MemoryError) as err:
