@@ -140,6 +140,9 @@ def test_bad_vectors(kind, tiny_csv, tiny_glove, tmp_path, monkeypatch, capsys):
     ("--data.max_len", "-3", ["--data.max_len must be at least 1, got -3", "null for no limit"]),
     ("--data.max_len", "0", ["--data.max_len must be at least 1, got 0"]),
     ("--data.eval_batch_size", "0", ["--data.eval_batch_size must be at least 1"]),
+    ("--data.vectors_vocab", "-5", ["--data.vectors_vocab must be at least 0, got -5"]),
+    ("--data.vectors_scale", "0", ["--data.vectors_scale must be a positive number", "got 0"]),
+    ("--data.vectors_scale", "-0.1", ["--data.vectors_scale must be a positive number", "got -0.1"]),
     ("--data.min_freq", "1000", ["tiny.csv", "--data.min_freq 1000", "vocabulary would be empty"]),
     ("--data.val_fraction", "0", ["no val data for fit", "--data.val_fraction"]),
 ])

@@ -844,10 +844,14 @@ class TextDataModule(L.LightningDataModule):
                 raise DataError(f"--data.{name} must be in [0, 1) (a share of the training file), got {value}")
         for name, value, least in (("batch_size", batch_size, 1), ("eval_batch_size", eval_batch_size, 1),
                                    ("min_freq", min_freq, 1), ("max_len", max_len, 1),
-                                   ("max_vocab_size", max_vocab_size, 3), ("num_workers", num_workers, 0)):
+                                   ("max_vocab_size", max_vocab_size, 3), ("num_workers", num_workers, 0),
+                                   ("vectors_vocab", vectors_vocab, 0)):
             if value is not None and value < least:
                 unset = "; null for no limit" if name in ("max_len", "max_vocab_size") else ""
                 raise DataError(f"--data.{name} must be at least {least}, got {value}{unset}")
+        if vectors_scale is not None and not (vectors_scale > 0 and math.isfinite(vectors_scale)):
+            raise DataError(f"--data.vectors_scale must be a positive number (a standard deviation, e.g. 0.14), "
+                            f"or null to keep the vectors as they are; got {vectors_scale}")
         self.tokenizer = build_tokenizer(tokenizer, lowercase=lowercase)
         self._prepared = False
         self._max_len = max_len
