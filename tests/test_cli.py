@@ -138,9 +138,11 @@ def test_batches_are_padded_only_to_what_the_model_needs(tiny_csv, tmp_path, mon
     assert cli.datamodule.hparams.min_len == min_len == cli.model.model.min_len
 
 
-@pytest.mark.parametrize("value, expected", [("char", {"type": "char", "lowercase": True, "keep_runs": True}),
+@pytest.mark.parametrize("value, expected", [("char", {"type": "char", "lowercase": True, "keep_runs": True,
+                                                       "drop_invisible": True}),
                                              ("{type: char, keep_runs: false}",
-                                              {"type": "char", "lowercase": True, "keep_runs": False})])
+                                              {"type": "char", "lowercase": True, "keep_runs": False,
+                                               "drop_invisible": True})])
 def test_tokenizer_is_a_name_or_a_mapping_with_options(tmp_path, monkeypatch, value, expected):
     from textcnn.cli import TextCNNCLI
     from textcnn.data import TextDataModule

@@ -83,3 +83,16 @@ def test_highway_models_are_explained_by_gradient_times_input(highway_bundle_dir
     linear = TextClassifier(plain, {**clf.config, "model": config}).explain(text)
     shut = clf.explain(text)
     assert shut.label == linear.label and shut.scores == pytest.approx(linear.scores, abs=1e-5)
+
+
+def test_offsets_span_the_invisible_characters_the_tokenizer_dropped():
+    from textcnn.api import _token_offsets
+    from textcnn.text import CharTokenizer, WordTokenizer
+
+    text = "An inter\u00adnational hit\u200b! 你\u200b好"
+    tokens = WordTokenizer()(text)
+    offsets = _token_offsets(text, tokens, "NFC", drop_invisible=True)
+    assert [text[a:b] for a, b in offsets] == ["An", "inter\u00adnational", "hit", "!", "你\u200b好"]
+    chars = CharTokenizer()(text)
+    offsets = _token_offsets(text, chars, "NFC", drop_invisible=True)
+    assert [text[a:b] for a, b in offsets][-2:] == ["你", "好"]

@@ -139,7 +139,7 @@ def test_nfkc_reads_full_width_and_compatibility_forms_as_plain_ones_and_nfc_is_
     assert CharTokenizer(nfkc=True)(text) == ["abc123", "fine", "苹", "果", ",", "售", "价", "5999", "元", "!"]
     assert CharTokenizer()(text)[:3] == ["ａ", "ｂ", "ｃ"]  # NFC keeps full-width forms apart
     assert build_tokenizer({"type": "char", "nfkc": True}).to_config() == {
-        "type": "char", "lowercase": True, "keep_runs": True, "nfkc": True}
+        "type": "char", "lowercase": True, "keep_runs": True, "nfkc": True, "drop_invisible": True}
     assert "nfkc" not in build_tokenizer("char").to_config()  # configs and bundles without it read as before
 
 
@@ -228,3 +228,21 @@ def test_vocab_load_errors_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="wrong.json.*must start with"):
         Vocab.load(wrong)
 
+
+
+def test_invisible_characters_are_dropped_but_not_by_tokenizers_saved_before_that():
+    from textcnn.text import saved_tokenizer
+
+    text = "An inter\u00adnational hit\u200b! \ufeff你\u200b好\ufe0f ❤\ufe0f 👨\u200d👩"
+    assert WordTokenizer()(text) == ["an", "international", "hit", "!", "你好"]
+    assert CharTokenizer()(text) == ["an", "international", "hit", "!", "你", "好", "❤", "👨", "👩"]
+    assert CharTokenizer(keep_runs=False)(text)[:4] == ["a", "n", "i", "n"]
+    assert "\ufe0f" not in CharTokenizer(keep_runs=False)(text)
+    # what checkpoints and bundles saved before the option hold: read as they were trained
+    for config in ({"type": "word", "lowercase": True}, {"type": "char", "lowercase": True, "keep_runs": True}):
+        old = saved_tokenizer(config)
+        assert old.drop_invisible is False and old.to_config() == config
+        assert "\u200b" in old(text) or ["inter", "national"] == old(text)[1:3]
+    # a config of today's says so, and reads back the same
+    assert saved_tokenizer(CharTokenizer().to_config()) == CharTokenizer()
+    assert build_tokenizer({"type": "char"}).drop_invisible is True  # a user's config: the new default

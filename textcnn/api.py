@@ -13,6 +13,7 @@ import torch
 from .bundle import BundleText, Prediction
 from .export import load_bundle
 from .model import TextCNN
+from .text import _INVISIBLE
 
 __all__ = ["Prediction", "Explanation", "TextClassifier"]
 
@@ -65,27 +66,32 @@ class Explanation:
         return out
 
 
-def _token_offsets(text: str, tokens: Sequence[str], form: str = "NFC") -> list[Optional[tuple[int, int]]]:
+def _token_offsets(text: str, tokens: Sequence[str], form: str = "NFC",
+                   drop_invisible: bool = False) -> list[Optional[tuple[int, int]]]:
     """Where each token of ``text`` lies in it: tokens are found left to right in ``text``
     normalised (Unicode ``form``) and lowercased character by character wherever that keeps one
-    character (so that positions keep), with curly apostrophes read as the tokenizers read them;
-    None for a token not found (normalisation joined or split characters)."""
+    character (so that positions keep), with curly apostrophes read as the tokenizers read them
+    and, with ``drop_invisible``, without the invisible characters the tokenizer dropped (a span
+    then covers those inside the token); None for a token not found (normalisation joined or
+    split characters)."""
 
     def one(c: str) -> str:
         n = unicodedata.normalize(form, c).lower()
         return n if len(n) == 1 else c
 
-    view = "".join(map(one, text)).replace("\u2019", "'").replace("\u2018", "'")
+    kept = [i for i, c in enumerate(text) if not (drop_invisible and _INVISIBLE.match(c))]
+    view = "".join(one(text[i]) for i in kept).replace("\u2019", "'").replace("\u2018", "'")
+    raw = "".join(text[i] for i in kept)
     out: list[Optional[tuple[int, int]]] = []
     cursor = 0
     for token in tokens:
-        start = view.find(token, cursor)
+        start = view.find(token, cursor) if token else -1
         if start < 0 and token.lower() != token:  # a tokenizer that keeps case
-            start = text.find(token, cursor)
+            start = raw.find(token, cursor)
         if start < 0:
             out.append(None)
             continue
-        out.append((start, start + len(token)))
+        out.append((kept[start], kept[start + len(token) - 1] + 1))
         cursor = start + len(token)
     return out
 
@@ -185,7 +191,8 @@ class TextClassifier(BundleText):
             scores=scores,
             separator="" if self.config["tokenizer"].get("type") == "char" else " ",
             known=[i != self.vocab.unk_id for i in encoded],
-            offsets=_token_offsets(text, tokens, getattr(self.tokenizer, "form", "NFC")),
+            offsets=_token_offsets(text, tokens, getattr(self.tokenizer, "form", "NFC"),
+                                   getattr(self.tokenizer, "drop_invisible", False)),
             text=text,
         )
 

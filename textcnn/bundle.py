@@ -13,7 +13,7 @@ from typing import Iterator, Optional, Sequence, Union
 
 import numpy as np
 
-from .text import Vocab, build_tokenizer, min_padded_len
+from .text import Vocab, min_padded_len, saved_tokenizer
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "WEIGHTS_FILE", "CONFIG_FILE", "ONNX_FILE", "ONNX_WEIGHTS_KEY", "BundleError",
            "read_bundle_config", "Prediction", "BundleText", "as_texts", "positive_int"]
@@ -129,7 +129,7 @@ class BundleText:
         self.labels: list[str] = list(config["labels"])
         try:
             self.vocab = Vocab(config["vocab"])
-            self.tokenizer = build_tokenizer(config["tokenizer"])
+            self.tokenizer = saved_tokenizer(config["tokenizer"])
         except ValueError as e:
             raise BundleError(f"{CONFIG_FILE}: {e}; re-export the bundle") from None
         self.max_len: Optional[int] = config.get("max_len")

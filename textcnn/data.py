@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader
 
 from .embeddings import build_embedding_matrix, frequent_words
 from .model import pad_batch
-from .text import Vocab, WordTokenizer, build_tokenizer
+from .text import Vocab, WordTokenizer, build_tokenizer, saved_tokenizer
 
 log = logging.getLogger("textcnn")
 
@@ -913,7 +913,7 @@ class TextDataModule(L.LightningDataModule):
     def _prepare_from_checkpoint(self) -> None:
         data, needed = self._checkpoint
         h = self.hparams
-        tokenizer = build_tokenizer(data["tokenizer"])
+        tokenizer = saved_tokenizer(data["tokenizer"])
         if tokenizer != self.tokenizer:
             log.info("data: the checkpoint's tokenizer %s (it was trained so), not the config's %s",
                      tokenizer.to_config(), self.tokenizer.to_config())

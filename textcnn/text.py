@@ -18,7 +18,8 @@ from typing import Protocol, runtime_checkable
 
 from .fileio import atomic_write
 
-__all__ = ["PAD", "UNK", "Tokenizer", "WordTokenizer", "CharTokenizer", "build_tokenizer", "Vocab", "min_padded_len"]
+__all__ = ["PAD", "UNK", "Tokenizer", "WordTokenizer", "CharTokenizer", "build_tokenizer", "saved_tokenizer", "Vocab",
+           "min_padded_len"]
 
 PAD, UNK = "<pad>", "<unk>"
 
@@ -61,6 +62,29 @@ def _mark_ranges() -> str:
     return "".join(ranges)
 
 
+def _invisible_ranges() -> str:
+    """Character-class ranges of the invisible format characters (category Cf: zero-width space
+    and joiners, soft hyphen, byte-order mark, bidirectional marks, tag characters) and the
+    variation selectors (U+FE00-FE0F, U+E0100-E01EF). Every Cf character is in these planes."""
+    ranges, start = [], None
+    for cp in itertools.chain(range(0x20000), range(0xE0000, 0xE1000), [0x110000]):
+        hidden = cp < 0x110000 and (unicodedata.category(chr(cp)) == "Cf" or 0xFE00 <= cp <= 0xFE0F
+                                    or 0xE0100 <= cp <= 0xE01EF)
+        if hidden and start is None:
+            start = cp
+        elif not hidden and start is not None:
+            ranges.append(f"\\U{start:08x}-\\U{cp - 1:08x}")
+            start = None
+        if cp == 0x20000 - 1 and start is not None:  # the scan jumps to plane 14
+            ranges.append(f"\\U{start:08x}-\\U{cp:08x}")
+            start = None
+    return "".join(ranges)
+
+
+# Dropped before tokenizing (drop_invisible): they split words ("inter\u00adnational"), become
+# tokens of their own in the char tokenizer, and break up the windows the convolutions see.
+_INVISIBLE = re.compile(f"[{_invisible_ranges()}]")
+
 # Kim's clitic rules are plain replacements ("n't" -> " n't"), so they run as str.replace.
 _CLITICS = ("'s", "'ve", "n't", "'re", "'d", "'ll")
 _CLITICS_ANY_CASE = _CLITICS + tuple(c.upper() for c in _CLITICS)
@@ -100,10 +124,15 @@ class WordTokenizer:
         lowercase: lowercase the text first.
         nfkc: normalise non-ASCII text with NFKC instead of NFC, so that compatibility forms
             read as their plain letters: full-width ``ＡＢＣ１２３`` as ``abc123``, ``ﬁ`` as ``fi``.
+        drop_invisible: drop invisible format characters first (zero-width space and joiners,
+            soft hyphen, byte-order mark, bidirectional marks, emoji variation selectors), so
+            ``"inter\u00adnational"`` is one word. Tokenizers saved before this option existed
+            kept them, and still do (`saved_tokenizer`).
     """
 
     lowercase: bool = True
     nfkc: bool = False
+    drop_invisible: bool = True
 
     def __call__(self, text: str) -> list[str]:
         if text.isascii():
@@ -143,6 +172,8 @@ class WordTokenizer:
         return self._split_clitics(text)
 
     def _unicode_tokens(self, text: str) -> list[str]:
+        if self.drop_invisible:
+            text = _INVISIBLE.sub("", text)
         text = unicodedata.normalize(self.form, text).replace("\u2019", "'").replace("\u2018", "'")
         if self.lowercase:
             text = text.lower()
@@ -162,9 +193,10 @@ class WordTokenizer:
         return "NFKC" if self.nfkc else "NFC"
 
     def to_config(self) -> dict:
-        """``{"type": "word", "lowercase": bool}`` (and ``"nfkc": true`` when set);
-        `build_tokenizer` inverts it."""
-        return {"type": "word", "lowercase": self.lowercase, **({"nfkc": True} if self.nfkc else {})}
+        """``{"type": "word", "lowercase": bool}`` (and ``"nfkc": true``, ``"drop_invisible": true``
+        when set); `build_tokenizer` inverts it."""
+        return {"type": "word", "lowercase": self.lowercase, **({"nfkc": True} if self.nfkc else {}),
+                **({"drop_invisible": True} if self.drop_invisible else {})}
 
 
 @dataclass(frozen=True)
@@ -183,11 +215,16 @@ class CharTokenizer:
         keep_runs: keep runs of Latin letters and digits as one token.
         nfkc: normalise non-ASCII text with NFKC instead of NFC: full-width letters, digits and
             punctuation (common in Chinese text) read as their ASCII forms, ``１２３`` as ``123``.
+        drop_invisible: drop invisible format characters first (zero-width space and joiners,
+            soft hyphen, byte-order mark, bidirectional marks, emoji variation selectors), which
+            would otherwise each be a token. Tokenizers saved before this option existed kept
+            them, and still do (`saved_tokenizer`).
     """
 
     lowercase: bool = True
     keep_runs: bool = True
     nfkc: bool = False
+    drop_invisible: bool = True
 
     def __call__(self, text: str) -> list[str]:
         if not self.keep_runs:
@@ -203,6 +240,8 @@ class CharTokenizer:
 
     def _single_chars(self, text: str) -> list[str]:
         if not text.isascii():
+            if self.drop_invisible:
+                text = _INVISIBLE.sub("", text)
             text = unicodedata.normalize(self.form, text)
         if self.lowercase:
             text = text.lower()
@@ -218,6 +257,8 @@ class CharTokenizer:
         return text.split()
 
     def _unicode_tokens(self, text: str) -> list[str]:
+        if self.drop_invisible:
+            text = _INVISIBLE.sub("", text)
         text = unicodedata.normalize(self.form, text)
         if self.lowercase:
             text = text.lower()
@@ -232,7 +273,7 @@ class CharTokenizer:
         """``{"type": "char", "lowercase": bool, "keep_runs": bool}``; `build_tokenizer` inverts
         it (a config without ``keep_runs``, as bundles before it have, keeps runs)."""
         return {"type": "char", "lowercase": self.lowercase, "keep_runs": self.keep_runs,
-                **({"nfkc": True} if self.nfkc else {})}
+                **({"nfkc": True} if self.nfkc else {}), **({"drop_invisible": True} if self.drop_invisible else {})}
 
 
 _TOKENIZERS = {"word": WordTokenizer, "char": CharTokenizer}
@@ -269,6 +310,15 @@ def build_tokenizer(config: dict | str | Tokenizer, lowercase: bool = True) -> T
         if not isinstance(value, bool):
             raise ValueError(f"tokenizer {key!r} must be true or false, got {value!r}")
     return cls(**kwargs)
+
+
+def saved_tokenizer(config: dict) -> Tokenizer:
+    """The tokenizer of a config saved in a checkpoint or bundle (`to_config`): as
+    `build_tokenizer`, except that one saved before ``drop_invisible`` existed keeps invisible
+    characters, as it did when its model was trained."""
+    if isinstance(config, dict):
+        config = {"drop_invisible": False, **config}
+    return build_tokenizer(config)
 
 
 class Vocab:
