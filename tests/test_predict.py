@@ -5,6 +5,7 @@ import gzip
 import json
 import os
 
+import numpy as np
 import pytest
 
 from textcnn import TextClassifier
@@ -338,3 +339,20 @@ def test_several_lines_in_another_encoding_end_with_how_to_convert_the_file(tiny
     assert "2 line(s) were not predicted (blank or unreadable; line(s) 2, 4)" in err
     assert ("several lines are not UTF-8: re-save the file as UTF-8 (it reads as Windows-1252: "
             "`iconv -f cp1252 -t utf-8 IN > OUT`); then predict again") in err
+
+
+def test_a_long_text_is_not_batched_with_many_short_ones(tiny_bundle_dir):
+    from textcnn.api import TextClassifier
+    from textcnn.bundle import TOKENS_PER_ROW
+
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    short = [[2, 3, 4]] * 300
+    long = [list(range(2, 12)) * 1000]  # 10,000 tokens
+    batches = list(clf.padded_batches(short + long + short, batch_size=64))
+    assert sorted(r for rows, _ in batches for r in rows) == list(range(601))  # each text once
+    for rows, tokens in batches:
+        assert len(rows) <= 64 and (tokens.size <= 64 * TOKENS_PER_ROW or len(rows) == 1)
+    assert [len(rows) for rows, tokens in batches if tokens.shape[1] == 10_000] == [1]  # alone
+    assert sum(len(rows) for rows, tokens in batches if tokens.shape[1] == max(3, clf.min_len)) == 600  # as before
+    texts = ["good film"] * 100 + [" ".join(["good"] * 20_000)]
+    np.testing.assert_allclose(clf.predict_proba(texts, batch_size=64)[-1], clf.predict_proba(texts[-1])[0], atol=1e-6)

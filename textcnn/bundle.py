@@ -25,6 +25,9 @@ CONFIG_FILE = "textcnn.json"
 ONNX_FILE = "model.onnx"
 ONNX_WEIGHTS_KEY = "textcnn.weights_sha256"  # model.onnx metadata: the SHA-256 of the weights it was made from
 _REQUIRED = ("model", "vocab", "labels", "tokenizer")
+# Padded tokens per text a prediction batch may hold on average (see BundleText.padded_batches):
+# above any sentence, so sentences batch as before; a long text goes with few others or alone.
+TOKENS_PER_ROW = 128
 
 
 class BundleError(ValueError):
@@ -150,11 +153,20 @@ class BundleText:
     def padded_batches(self, ids: Sequence[Sequence[int]], batch_size: int) -> Iterator[tuple[list[int], np.ndarray]]:
         """``(rows, tokens)`` pairs: indices into ``ids`` (one list of token ids per text) and their
         ``(B, L)`` int64 ids, right-padded with 0. Texts of similar length go together to waste less
-        padding; the model masks padding, so the grouping changes no probability."""
+        padding; the model masks padding, so the grouping changes no probability. A batch holds at
+        most ``batch_size`` texts and ``batch_size * TOKENS_PER_ROW`` tokens with its padding, so
+        that a long text goes with few others (alone, past that budget), not padding a whole batch
+        of short ones to its length."""
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            yield rows, self.pad([ids[i] for i in rows])
+        budget = batch_size * TOKENS_PER_ROW
+        rows: list[int] = []
+        for i in order:  # each text is the longest of its batch so far
+            if rows and (len(rows) == batch_size or (len(rows) + 1) * max(len(ids[i]), self.min_len) > budget):
+                yield rows, self.pad([ids[r] for r in rows])
+                rows = []
+            rows.append(i)
+        if rows:
+            yield rows, self.pad([ids[r] for r in rows])
 
     def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
         """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``.
