@@ -356,3 +356,41 @@ def test_a_long_text_is_not_batched_with_many_short_ones(tiny_bundle_dir):
     assert sum(len(rows) for rows, tokens in batches if tokens.shape[1] == max(3, clf.min_len)) == 600  # as before
     texts = ["good film"] * 100 + [" ".join(["good"] * 20_000)]
     np.testing.assert_allclose(clf.predict_proba(texts, batch_size=64)[-1], clf.predict_proba(texts[-1])[0], atol=1e-6)
+
+
+def test_standard_input_and_output_pipes_and_links(tiny_bundle_dir, tmp_path):
+    import subprocess
+    import sys
+    import threading
+
+    cmd = [sys.executable, "-m", "textcnn.cli", "predict", "--bundle", str(tiny_bundle_dir), "--no-progress"]
+    piped = subprocess.run([*cmd, "--input", "-", "--output", "-"], input="a good film\n\nbad plot\n",
+                           capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0, piped.stderr[-2000:]
+    rows = list(csv.reader(piped.stdout.splitlines()))
+    assert [r[:2] for r in rows] == [["line", "text"], ["1", "a good film"], ["3", "bad plot"]]  # CSV, nothing else
+    assert "standard input, line 2: " in piped.stderr and "written to standard output" in piped.stderr
+    jsonl = subprocess.run([*cmd, "--input", "/dev/stdin", "--output", "/dev/stdout", "--output-format", "jsonl"],
+                           input="a good film\n", capture_output=True, text=True, timeout=120)
+    assert json.loads(jsonl.stdout)["text"] == "a good film"
+    empty = subprocess.run([*cmd, "--input", "-", "--output", "-"], input="", capture_output=True, text=True,
+                           timeout=120)
+    assert empty.returncode == 2 and empty.stdout == "" and "standard input: no texts to predict" in empty.stderr
+
+    src = tmp_path / "in.txt"
+    src.write_text("a good film\nbad plot\n", encoding="utf-8")
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    # a link: its target gets the predictions, the link stays
+    (tmp_path / "real.csv").write_text("old\n", encoding="utf-8")
+    (tmp_path / "link.csv").symlink_to("real.csv")
+    predict_file(clf, src, tmp_path / "link.csv", progress=False)
+    assert (tmp_path / "link.csv").is_symlink() and (tmp_path / "real.csv").read_text().startswith("line,text")
+    # a named pipe: written as it is read, not replaced by a file
+    fifo = tmp_path / "preds.csv"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text(encoding="utf-8")))
+    reader.start()
+    predict_file(clf, src, fifo, progress=False)
+    reader.join(timeout=60)
+    assert not fifo.is_file() and got and got[0].count("\n") == 3

@@ -655,13 +655,15 @@ def _classify_main(argv: Sequence[str]) -> int:
 
 
 def _predict_main(argv: Sequence[str]) -> int:
-    from .predict import INPUT_FORMATS, OUTPUT_FORMATS, predict_file
+    from .predict import INPUT_FORMATS, OUTPUT_FORMATS, is_stream, predict_file
 
     p = HintingArgumentParser(prog="textcnn predict --bundle", description="Predict a file of texts of any size "
                                 "with a bundle, in chunks; unreadable rows are reported with their line numbers.")
     p.add_argument("--bundle", required=True, help="bundle folder written by `textcnn export`")
-    p.add_argument("--input", required=True, help="CSV / TSV (with a header) / JSONL / TXT (one text a line)")
-    p.add_argument("--output", required=True, help="CSV or JSONL: line, text, label and one probability per label")
+    p.add_argument("--input", required=True, help="CSV / TSV (with a header) / JSONL / TXT (one text a line); "
+                   "- for standard input (one text a line unless --format says otherwise)")
+    p.add_argument("--output", required=True, help="CSV or JSONL: line, text, label and one probability per label; "
+                   "- for standard output (CSV unless --output-format says otherwise)")
     p.add_argument("--format", choices=INPUT_FORMATS, default="auto", help="input format (default: by extension)")
     p.add_argument("--output-format", choices=OUTPUT_FORMATS, default="auto", help="default: by extension")
     p.add_argument("--text-column", default="text", help="text column (CSV / TSV) or key (JSONL)")
@@ -678,8 +680,9 @@ def _predict_main(argv: Sequence[str]) -> int:
     summary = predict_file(clf, args.input, args.output, format=args.format, output_format=args.output_format,
                            text_column=args.text_column, batch_size=args.batch_size, progress=not args.no_progress)
     seconds = time.perf_counter() - start
+    where = "standard output" if args.output == "-" else args.output
     print(f"{summary.predicted} texts predicted in {seconds:.1f} s ({summary.predicted / max(seconds, 1e-9):.0f}/s), "
-          f"written to {args.output}")
+          f"written to {where}", file=sys.stderr if is_stream(args.output) else sys.stdout)
     def some(lines: list[int]) -> str:
         return _shown(lines, 20)
 
@@ -696,7 +699,7 @@ def _predict_main(argv: Sequence[str]) -> int:
     if summary.errors:
         print(f"{len(summary.errors)} line(s) were not predicted (blank or unreadable; line(s) "
               f"{some([e.line for e in summary.errors])})", file=sys.stderr)
-        if sum("UTF-8" in e.message for e in summary.errors) > 1:
+        if sum("UTF-8" in e.message for e in summary.errors) > 1 and not is_stream(args.input):
             from .data import iconv_hint
 
             with open(args.input, "rb") as f:  # read again, a line at a time

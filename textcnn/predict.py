@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import json
 import os
 import re
@@ -226,11 +227,13 @@ class PredictSummary:
 class _Writer:
     def __init__(self, f: IO[str], format: str, labels: list[str]):
         self.f, self.format, self.labels = f, format, labels
-        if format == "csv":
-            self.csv = csv.writer(f)
-            self.csv.writerow(["line", "text", "label", *(f"p_{name}" for name in labels)])
+        self.csv = csv.writer(f) if format == "csv" else None
+        self.started = False  # the CSV header comes with the first rows: none on a stream for no rows
 
     def write(self, rows: Iterable[tuple[int, str]], probs) -> None:
+        if self.csv and not self.started:
+            self.csv.writerow(["line", "text", "label", *(f"p_{name}" for name in self.labels)])
+        self.started = True
         for (line, text), p in zip(rows, probs.tolist()):
             label = self.labels[max(range(len(p)), key=p.__getitem__)]
             if self.format == "csv":
@@ -241,12 +244,28 @@ class _Writer:
                 self.f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+STDIO = "-"  # --input - reads standard input, --output - writes standard output
+
+
+_STDIO_NAMES = ("/dev/stdin", "/dev/stdout", "/dev/fd/0", "/dev/fd/1")  # read or written as ``-``
+
+
+def is_stream(path: str) -> bool:
+    """``-``, a path under ``/dev`` (``/dev/stdout``, ``/dev/null``), or an existing path that is
+    neither a regular file nor a folder (a named pipe). Read or written as it comes: a stream
+    cannot be reread, nor replaced by a finished file."""
+    return (path == STDIO or path.startswith("/dev/")
+            or (os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path)))
+
+
 def _check_output(input_path: str, output_path: str) -> None:
     """DataError, before any work, for an output that is a folder or would overwrite the input
     (the same file under another name, a link, or ``<output>.part`` being the input)."""
     if os.path.isdir(output_path) or output_path.endswith((os.sep, os.altsep or os.sep)):
         raise DataError("is a folder; expected the path of the predictions file, e.g. "
                         f"{os.path.join(output_path, 'predictions.csv')}", output_path)
+    if is_stream(output_path) or input_path == STDIO:
+        return
     for path in (output_path, f"{output_path}.part"):
         if os.path.exists(path) and os.path.samefile(path, input_path):
             what = "the input file" if path == input_path else f"the input file {input_path}"
@@ -290,34 +309,52 @@ def predict_file(
 
     At most ``chunk_size`` texts are held at once. Each line that is not predicted is passed to
     ``report`` (default: printed on stderr) as ``FILE, line N: message``. The output is written
-    to ``<output>.part`` and renamed when complete; missing folders above it are created.
+    to ``<output>.part`` and renamed when complete (over a link's target, so the link stays);
+    missing folders above it are created. ``-`` reads standard input or writes standard output;
+    a stream (``-``, a named pipe, ``/dev/stdout``) is read or written as it comes, and one
+    without an extension is read as ``text`` and written as ``csv`` under ``"auto"``.
     Raises ``DataError`` before any work for an output that is a folder or the input itself,
-    and at the end, leaving no output, when there was nothing to predict.
+    and at the end, leaving no output file, when there was nothing to predict.
     """
     batch_size = positive_int("batch_size", batch_size)
     chunk_size = positive_int("chunk_size", chunk_size)
     input_path, output_path = os.fspath(input_path), os.fspath(output_path)
-    if not os.path.isfile(input_path):
+    input_path = STDIO if input_path in _STDIO_NAMES else input_path
+    output_path = STDIO if output_path in _STDIO_NAMES else output_path
+    in_stream, out_stream = is_stream(input_path), is_stream(output_path)
+    name = "standard input" if input_path == STDIO else input_path  # in messages
+    if not in_stream and not os.path.isfile(input_path):
         raise DataError("file not found; check the path" if not os.path.exists(input_path) else "is a folder; expected a file", input_path)
     _check_output(input_path, output_path)
-    with open(input_path, "rb") as f:
-        problem = not_a_text_file(f.read(4))
-    if problem:
-        raise DataError(problem, input_path, 1)
-    fmt = _resolve_format(input_path, format, INPUT_FORMATS, _INPUT_EXTENSIONS, "input", "pass --format")
-    out_fmt = _resolve_format(output_path, output_format, OUTPUT_FORMATS,
-                              {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}, "output", "pass --output-format")
+    input_exts = _INPUT_EXTENSIONS if not in_stream else {**_INPUT_EXTENSIONS, "": "text"}
+    fmt = _resolve_format(input_path, format, INPUT_FORMATS, input_exts, "input", "pass --format")
+    out_exts = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", **({"": "csv"} if out_stream else {})}
+    out_fmt = _resolve_format(output_path, output_format, OUTPUT_FORMATS, out_exts, "output", "pass --output-format")
     report = report or (lambda message: print(message, file=sys.stderr))
     summary = PredictSummary()
+    if not out_stream:  # a link's target is replaced, not the link
+        output_path = os.path.realpath(output_path) if os.path.islink(output_path) else output_path
     tmp = f"{output_path}.part"
-    created = _make_parents(output_path)
+    created = [] if out_stream else _make_parents(output_path)
+    source = sys.stdin.buffer if input_path == STDIO else open(input_path, "rb")
+    try:
+        problem = not_a_text_file(source.peek(4)[:4])
+    except BaseException:
+        if source is not sys.stdin.buffer:
+            source.close()
+        raise
+    if problem:
+        if source is not sys.stdin.buffer:
+            source.close()
+        raise DataError(problem, name, 1)
     bar, done = None, False
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=os.path.getsize(input_path), unit="B", unit_scale=True, desc="predict", file=sys.stderr)
+        bar = tqdm(total=None if in_stream else os.path.getsize(input_path), unit="B", unit_scale=True,
+                   desc="predict", file=sys.stderr)
     try:
-        with open(input_path, "rb") as f, open(tmp, "w", newline="", encoding="utf-8") as out:
+        with _closing_unless_stdio(source) as f, _output(output_path, tmp, out_stream) as out:
             writer = _Writer(out, out_fmt, list(classifier.labels))
             chunk: list[tuple[int, str]] = []
 
@@ -332,10 +369,10 @@ def predict_file(
                     summary.predicted += len(chunk)
                     chunk.clear()
 
-            for item in iter_texts(f, input_path, fmt, text_column, on_bytes=bar.update if bar else None):
+            for item in iter_texts(f, name, fmt, text_column, on_bytes=bar.update if bar else None):
                 if isinstance(item, RowError):
                     summary.errors.append(item)
-                    report(str(DataError(item.message, input_path, item.line)))
+                    report(str(DataError(item.message, name, item.line)))
                     continue
                 chunk.append(item)
                 if len(chunk) >= chunk_size:
@@ -348,14 +385,16 @@ def predict_file(
             elif n == 1:
                 why = "its only data line is blank or unreadable"
             else:  # no line was reported: nothing, or only the header, was read
-                why = "the file has a header only" if os.path.getsize(input_path) else "the file is empty"
-            raise DataError(f"no texts to predict ({why})", input_path)
-        os.replace(tmp, output_path)
+                why = ("the input is empty or has a header only" if in_stream else
+                       "the file has a header only" if os.path.getsize(input_path) else "the file is empty")
+            raise DataError(f"no texts to predict ({why})", name)
+        if not out_stream:
+            os.replace(tmp, output_path)
         done = True
     finally:
         if bar is not None:
             bar.close()
-        if os.path.exists(tmp):
+        if not out_stream and os.path.exists(tmp):
             os.remove(tmp)
         if not done:
             for folder in reversed(created):  # only the folders this call made, and only while empty
@@ -364,3 +403,40 @@ def predict_file(
                 except OSError:
                     break
     return summary
+
+
+class _closing_unless_stdio:
+    """``with``: the open input, closed at the end unless it is standard input."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def __enter__(self):
+        return self.f
+
+    def __exit__(self, *exc):
+        if self.f is not sys.stdin.buffer:
+            self.f.close()
+
+
+class _output:
+    """``with``: the text file predictions are written to: ``tmp`` (renamed by the caller when
+    complete), or, for a stream, the stream itself (standard output is flushed, not closed)."""
+
+    def __init__(self, path: str, tmp: str, stream: bool):
+        self.path, self.tmp, self.stream = path, tmp, stream
+
+    def __enter__(self) -> IO[str]:
+        if self.path == STDIO:
+            sys.stdout.flush()
+            self.f = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
+        else:
+            self.f = open(self.path if self.stream else self.tmp, "w", newline="", encoding="utf-8")
+        return self.f
+
+    def __exit__(self, *exc):
+        if self.path == STDIO:
+            self.f.flush()
+            self.f.detach()  # standard output stays open
+        else:
+            self.f.close()
