@@ -369,7 +369,7 @@ def predict_file(
                     summary.predicted += len(chunk)
                     chunk.clear()
 
-            for item in iter_texts(f, name, fmt, text_column, on_bytes=bar.update if bar else None):
+            for item in iter_texts(f, name, fmt, text_column, on_bytes=bar.update if bar is not None else None):
                 if isinstance(item, RowError):
                     summary.errors.append(item)
                     report(str(DataError(item.message, name, item.line)))
