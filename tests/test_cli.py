@@ -422,3 +422,27 @@ def test_app_py_takes_the_demo_commands_options_and_help_starts_no_server():
     wrong = subprocess.run([sys.executable, str(REPO / "app.py"), "--prot", "8000"], capture_output=True, text=True,
                            timeout=120, env=env)
     assert wrong.returncode == 2 and "--prot" in wrong.stderr and "no model bundles" not in wrong.stderr
+
+
+def test_a_file_that_cannot_be_written_is_one_line_and_a_closed_pipe_ends_quietly(tiny_bundle_dir, tmp_path,
+                                                                                  monkeypatch, capsys):
+    import textcnn.predict
+
+    def refused(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "ro/out.csv.part")
+
+    monkeypatch.setattr(textcnn.predict, "predict_file", refused)
+    src = tmp_path / "in.txt"
+    src.write_text("a good film\n", encoding="utf-8")
+    assert main(["predict", "--bundle", str(tiny_bundle_dir), "--input", str(src), "--output", "ro/out.csv"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "textcnn: error: ro/out.csv.part: Permission denied"
+    monkeypatch.undo()
+    # `... --output - | head -1`: the reader goes away; no traceback, the exit code of a closed pipe
+    src.write_text("a good film\n" * 20_000, encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, "-m", "textcnn.cli", "predict", "--bundle", str(tiny_bundle_dir),
+                             "--input", str(src), "--output", "-", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().startswith("line,text,label")
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141 and "Traceback" not in err and "Error" not in err, err[-2000:]

@@ -90,6 +90,8 @@ def test_missing_pieces_are_reported(tmp_path):
     ({"max_len": -1}, r"'max_len' is -1; expected an integer >= 1 or null"),
     ({"labels": ["neg", "neg"]}, r"'labels' must be distinct strings, one per class; found \['neg', 'neg'\]"),
     ({"labels": [None, None]}, r"'labels' must be distinct strings"),
+    ({"vocab": [PAD, UNK, "good", "bad", "film", ".", "x", "y"]},
+     "vocabulary has 8 entries and labels 2, but the model config says 6 and 2"),
 ])
 def test_a_broken_bundle_says_what_is_wrong(edit, expected, tmp_path):
     from textcnn import TextClassifier
@@ -194,3 +196,22 @@ sys.exit(4)
 """
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, f"forked child {'hung' if run.returncode == 4 else 'failed'}: {run.stderr[-2000:]}"
+
+
+def test_replacing_a_bundle_keeps_other_files_safe_and_not_the_current_folder(tmp_path, monkeypatch):
+    path, model = tiny_bundle(tmp_path / "svc")
+    (path / "NOTES.md").write_text("ours", encoding="utf-8")
+    (path / "assets").mkdir()
+    config = {k: v for k, v in json.loads((path / "textcnn.json").read_text()).items()
+              if k in ("model", "vocab", "labels", "tokenizer")}
+    with pytest.raises(BundleError, match=r"svc: a bundle, but it also holds NOTES.md, assets, which replacing "
+                                          r"the bundle would delete"):
+        save_bundle(path, model, config)
+    assert (path / "NOTES.md").read_text(encoding="utf-8") == "ours"
+    (path / "NOTES.md").unlink()
+    (path / "assets").rmdir()
+    monkeypatch.chdir(path)
+    for out in (".", str(path), str(tmp_path)):
+        with pytest.raises(BundleError, match="the current folder or one above it"):
+            save_bundle(out, model, config)
+    assert sorted(p.name for p in path.iterdir()) == ["model.safetensors", "textcnn.json"]

@@ -145,3 +145,29 @@ def test_a_model_onnx_from_other_weights_or_classes_is_refused(onnx_bundle, tmp_
     (other / "textcnn.json").write_text(json.dumps(cfg))
     with pytest.raises(BundleError, match="gives 2 classes, but textcnn.json has 3 labels"):
         OnnxClassifier.load(other)
+
+
+def test_an_edited_vocabulary_is_refused_by_the_onnx_classifier_too(onnx_bundle, tmp_path):
+    import json
+
+    from textcnn.bundle import BundleError
+
+    bundle = tmp_path / "b"
+    shutil.copytree(onnx_bundle, bundle)
+    config = json.loads((bundle / "textcnn.json").read_text(encoding="utf-8"))
+    config["vocab"] += ["zzz", "yyy"]  # ids past the graph's table: an onnxruntime error at request time
+    (bundle / "textcnn.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(BundleError, match="the vocabulary has .* entries, but the model was made for"):
+        OnnxClassifier.load(bundle)
+
+
+def test_onnx_export_without_the_onnx_package_says_what_to_install_and_writes_nothing(tiny_bundle_dir, tmp_path,
+                                                                                      monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, **k: None if name == "onnx" else real(name, *a, **k))
+    out = tmp_path / "with-onnx"
+    assert main(["export", "--bundle", str(tiny_bundle_dir), "--out", str(out), "--format", "onnx"]) == 2
+    assert "ONNX export needs the onnx package: pip install onnx onnxruntime" in capsys.readouterr().err
+    assert not out.exists()

@@ -23,6 +23,7 @@ BUNDLE_VERSION = 1
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "textcnn.json"
 ONNX_FILE = "model.onnx"
+BUNDLE_FILES = (WEIGHTS_FILE, CONFIG_FILE, ONNX_FILE, f".{ONNX_FILE}.tmp")  # the last: an ONNX export cut short
 ONNX_WEIGHTS_KEY = "textcnn.weights_sha256"  # model.onnx metadata: the SHA-256 of the weights it was made from
 _REQUIRED = ("model", "vocab", "labels", "tokenizer")
 # Padded tokens per text a prediction batch may hold on average (see BundleText.padded_batches):
@@ -137,6 +138,9 @@ class BundleText:
             raise BundleError(f"{CONFIG_FILE}: {e}; re-export the bundle") from None
         self.max_len: Optional[int] = config.get("max_len")
         model = config["model"]
+        if isinstance(model, dict) and model.get("vocab_size") not in (None, len(self.vocab)):
+            raise BundleError(f"{CONFIG_FILE}: the vocabulary has {len(self.vocab)} entries, but the model was made "
+                              f"for {model['vocab_size']}; the file was edited or damaged: re-export the bundle")
         self.min_len = max(int(config.get("min_len") or 1),
                            min_padded_len(model.get("kernel_sizes"), model.get("conv_padding", "valid")))
 

@@ -49,7 +49,8 @@ log = logging.getLogger("textcnn")
 
 # Errors caused by what the user gave (files, settings): printed as one line, no traceback.
 # argparse.ArgumentError: a bad option or config value (jsonargparse raises it with exit_on_error=False).
-USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueError, FileNotFoundError,
+# OSError: a file or folder that cannot be read or written (permissions, a full disk, ...)
+USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueError, OSError,
                argparse.ArgumentError, MisconfigurationException)  # the last: e.g. a GPU asked for, none there
 
 
@@ -405,9 +406,10 @@ class TextCNNCLI(LightningCLI):
         # LightningCLI reads --ckpt_path's hyper-parameters with a bare torch.load.
         try:
             super()._parse_ckpt_path()
-        except USER_ERRORS:
-            raise
         except Exception as e:
+            # an OSError here is torch failing to read the file (a truncated one gives EINVAL)
+            if isinstance(e, USER_ERRORS) and (not isinstance(e, OSError) or isinstance(e, FileNotFoundError)):
+                raise
             raise unreadable_checkpoint(self.config[self.config.subcommand].get("ckpt_path"), e) from None
         if given:
             self._checkpoint_options(given)
@@ -569,6 +571,10 @@ def _export_main(argv: Sequence[str]) -> int:
     p.add_argument("--bundle", help="with --format onnx, instead of --ckpt: add model.onnx to this existing bundle, "
                    "or to a copy of it at --out")
     args = p.parse_args(argv)
+    if args.format == "onnx":  # before anything is written
+        from .export import require_onnx
+
+        require_onnx()
     if args.bundle and args.format == "onnx" and not args.ckpt:
         from .export import export_onnx, load_bundle, save_bundle
 
@@ -823,6 +829,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     torch.set_float32_matmul_precision("high")
     try:
         return _run(argv)
+    except BrokenPipeError:  # the reader of standard output stopped (`... | head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 141
     except USER_ERRORS as e:
         if debug:
             raise
@@ -830,6 +839,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         while isinstance(e.__cause__, USER_ERRORS) and str(e.__cause__) in str(e):
             e = e.__cause__
         message = " ".join(line.strip() for line in str(e).splitlines()) if isinstance(e, argparse.ArgumentError) else e
+        if isinstance(e, OSError) and e.filename and e.strerror:  # "[Errno 13] Permission denied: 'x'"
+            message = f"{e.filename}: {e.strerror}"
         print(f"textcnn: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -19,7 +19,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from .bundle import (
-    _REQUIRED, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError,
+    _REQUIRED, BUNDLE_FILES, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError,
     BundleText, read_bundle_config,
 )
 from .fileio import checkpoint_not_there, current_umask, remove_stale_temps, temp_prefix
@@ -48,11 +48,21 @@ def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict) -> Path:
     ``path`` is replaced only once the new one is complete.
     """
     path = Path(path)
+    if not path.name:  # "." or "/": the folder's own name, for the temporary folder beside it
+        path = path.resolve()
+    if path.resolve() == Path.cwd().resolve() or path.resolve() in Path.cwd().resolve().parents:
+        raise BundleError(f"{path}: the current folder or one above it; replacing it would pull the folder out "
+                          "from under this shell: export to another folder")
     missing = [k for k in _REQUIRED if k not in config]
     if missing:
         raise BundleError(f"bundle config lacks {', '.join(missing)}")
     if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not (path / CONFIG_FILE).exists())):
         raise BundleError(f"{path}: exists and is not a textcnn bundle; choose another output path")
+    others = sorted(p.name for p in path.iterdir() if p.name not in BUNDLE_FILES) if path.is_dir() else []
+    if others:
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise BundleError(f"{path}: a bundle, but it also holds {shown}, which replacing the bundle would delete; "
+                          "move them out, or export to another folder")
     if len(config["vocab"]) != model.embedding.num_embeddings or len(config["labels"]) != model.num_classes:
         raise BundleError(
             f"vocabulary ({len(config['vocab'])}) or labels ({len(config['labels'])}) do not match the model "
@@ -178,6 +188,15 @@ def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, metr
     return save_bundle(out, model, config)
 
 
+def require_onnx() -> None:
+    """A BundleError saying what to install when the ``onnx`` package (the exporter's) is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("onnx") is None:
+        raise BundleError("ONNX export needs the onnx package: pip install onnx onnxruntime "
+                          "(in a checkout: pip install -e \".[export]\")")
+
+
 def export_onnx(bundle: str | os.PathLike, opset: int = 17) -> Path:
     """Add ``model.onnx`` to the bundle folder ``bundle``, beside its ``textcnn.json``.
 
@@ -186,6 +205,7 @@ def export_onnx(bundle: str | os.PathLike, opset: int = 17) -> Path:
     window, 1 with wide padding) tokens, as ``textcnn.onnx_predict`` does. Masked pooling is in the graph, so
     padding changes no output. Written to a temporary file, then renamed.
     """
+    require_onnx()
     bundle = Path(bundle)
     model, config = load_bundle(bundle, device="cpu")
     example = torch.ones(2, BundleText(config).min_len + 3, dtype=torch.long)
