@@ -395,18 +395,20 @@ def test_classify_reads_texts_from_arguments_or_standard_input(monkeypatch, caps
     thucnews = REPO / "checkpoints" / "thucnews-nonstatic-char200"
     monkeypatch.setattr("sys.stdin", io.StringIO("a gorgeous, witty film\n\nan overlong, dull mess\n"))
     assert main(["classify", "--bundle", str(mr)]) == 0  # piped: one text a line, blank lines skipped
-    lines = capsys.readouterr().out.splitlines()[1:]
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()  # one line per text; the model's description goes to stderr
     assert [line.split()[0] for line in lines] == ["positive", "negative"] and lines[1].endswith("dull mess")
+    assert captured.err.startswith("TextClassifier(")
     monkeypatch.setattr("sys.stdin", io.StringIO("上海房价上涨\n"))
     assert main(["classify", "--bundle", str(thucnews), "-"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].endswith("上海房价上涨")
+    assert capsys.readouterr().out.splitlines()[0].endswith("上海房价上涨")
     # at a terminal with no text: the English example sentences only go to the English model
     monkeypatch.setattr("sys.stdin", Terminal())
     with pytest.raises(SystemExit, match="2"):
         main(["classify", "--bundle", str(thucnews)])
     assert "give the texts to classify, or - to read them from standard input" in capsys.readouterr().err
     assert main(["classify", "--bundle", str(mr)]) == 0
-    assert len(capsys.readouterr().out.splitlines()) > 2
+    assert len(capsys.readouterr().out.splitlines()) == 4  # the example sentences
     with pytest.raises(SystemExit, match="2"):
         main(["classify", "--bundle", str(mr), "-", "a text"])
     assert "- (standard input) stands alone" in capsys.readouterr().err
@@ -446,3 +448,24 @@ def test_a_file_that_cannot_be_written_is_one_line_and_a_closed_pipe_ends_quietl
     proc.stdout.close()
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 141 and "Traceback" not in err and "Error" not in err, err[-2000:]
+
+
+def test_classify_answers_each_line_of_a_live_stream_as_it_comes():
+    import select
+
+    proc = subprocess.Popen([sys.executable, "-m", "textcnn.cli", "classify", "--bundle",
+                             str(REPO / "checkpoints" / "mr-multichannel-glove50"), "-"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc.stdin.write("a gorgeous, witty film\n")
+        proc.stdin.flush()  # and keep the pipe open: the answer must not wait for the end of input
+        ready = select.select([proc.stdout], [], [], 120)[0]
+        assert ready, "no answer while the input stayed open"
+        assert proc.stdout.readline().split()[0] == "positive"
+        proc.stdin.write("an overlong, dull mess\n")
+        proc.stdin.close()
+        assert proc.stdout.readline().split()[0] == "negative"
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()

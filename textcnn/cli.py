@@ -22,7 +22,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -637,27 +637,60 @@ def _classify_main(argv: Sequence[str]) -> int:
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     args = p.parse_args(argv)
     texts = list(args.texts)
-    if texts == ["-"] or (not texts and _piped(sys.stdin)):
-        if sys.stdin is None:
-            p.error("- : no standard input to read")
-        texts = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
-        if not texts:
-            p.error("standard input held no text to classify (one a line)")
-    elif "-" in texts:
+    stream = texts == ["-"] or (not texts and _piped(sys.stdin))
+    if stream and sys.stdin is None:
+        p.error("- : no standard input to read")
+    elif "-" in texts and not stream:
         p.error("- (standard input) stands alone: give texts or -, not both")
-    elif not texts:
+    elif not texts and not stream:
         if Path(args.bundle).resolve() != DEFAULT_BUNDLE.resolve():
             p.error("give the texts to classify, or - to read them from standard input (one a line); the example "
                     "sentences are for the bundled MR model")
         texts = EXAMPLES
+    if args.bundle == str(DEFAULT_BUNDLE) and not DEFAULT_BUNDLE.is_dir():
+        p.error(f"no --bundle given, and the bundled models are not here ({DEFAULT_BUNDLE.parent}): they come with "
+                "a checkout of the repository; give --bundle DIR (a folder written by `textcnn export`)")
     from .api import TextClassifier
 
     clf = TextClassifier.load(args.bundle, device=args.device)
-    print(f"{clf!r}")
-    for text, pred in zip(texts, clf.predict(texts)):
-        probs = "  ".join(f"{name} {p:.3f}" for name, p in pred.probabilities.items())
-        print(f"{pred.label:<12} [{probs}]  {text}")
+    print(f"{clf!r}", file=sys.stderr)  # standard output holds one line per text
+    shown = 0
+    for batch in (_lines_as_they_come(sys.stdin) if stream else [texts]):
+        for text, pred in zip(batch, clf.predict(batch)):
+            probs = "  ".join(f"{name} {p:.3f}" for name, p in pred.probabilities.items())
+            print(f"{pred.label:<12} [{probs}]  {text}")
+        sys.stdout.flush()
+        shown += len(batch)
+    if not shown:
+        p.error("standard input held no text to classify (one a line)")
     return 0
+
+
+def _lines_as_they_come(stream, most: int = 256) -> Iterator[list[str]]:
+    """The non-blank lines of ``stream`` in batches: a batch ends at ``most`` lines or when no
+    more input is waiting, so a live stream (``tail -f log | textcnn classify``) gets each
+    answer as its line comes, and a file goes through in full batches."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = None  # a stand-in without a descriptor: everything is there
+
+    def waiting() -> bool:
+        if fd is None:
+            return True
+        import select
+
+        return bool(select.select([fd], [], [], 0)[0])
+
+    batch: list[str] = []
+    for line in iter(stream.readline, ""):
+        if line.strip():
+            batch.append(line.rstrip("\r\n"))
+        if batch and (len(batch) >= most or not waiting()):
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _predict_main(argv: Sequence[str]) -> int:
