@@ -96,3 +96,12 @@ def test_offsets_span_the_invisible_characters_the_tokenizer_dropped():
     chars = CharTokenizer()(text)
     offsets = _token_offsets(text, chars, "NFC", drop_invisible=True)
     assert [text[a:b] for a, b in offsets][-2:] == ["你", "好"]
+
+
+def test_segments_of_a_text_with_no_token_give_the_text_back():
+    from textcnn.api import Explanation
+
+    for text in (".", "\t", "@#$ ~~"):
+        e = Explanation(label="pos", probabilities={"neg": 0.5, "pos": 0.5}, tokens=[], scores=[], separator=" ",
+                        known=[], offsets=[], text=text)
+        assert "".join(piece for piece, _ in e.segments()) == text and all(s is None for _, s in e.segments())

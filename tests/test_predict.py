@@ -394,3 +394,12 @@ def test_standard_input_and_output_pipes_and_links(tiny_bundle_dir, tmp_path):
     predict_file(clf, src, fifo, progress=False)
     reader.join(timeout=60)
     assert not fifo.is_file() and got and got[0].count("\n") == 3
+
+
+def test_a_text_column_named_twice_is_refused(tiny_bundle_dir, tmp_path):
+    src = tmp_path / "dup.csv"
+    src.write_text("text,text\nfine film,awful\n", encoding="utf-8")
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    with pytest.raises(DataError, match=r"dup.csv, line 1: the header names the column 'text' more than once"):
+        predict_file(clf, src, tmp_path / "out.csv", progress=False)
+    assert not (tmp_path / "out.csv").exists()

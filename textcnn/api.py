@@ -51,7 +51,9 @@ class Explanation:
         """``text`` cut into pieces that join back to it: each token's piece with its score
         scaled as in ``spans``, the text between tokens with None. Falls back to ``spans()``
         when a token cannot be placed in ``text``."""
-        if not self.tokens or len(self.offsets) != len(self.tokens) or None in self.offsets:
+        if not self.tokens:  # nothing the tokenizer kept: the text as it is, unscored
+            return [(self.text, None)] if self.text else []
+        if len(self.offsets) != len(self.tokens) or None in self.offsets:
             return list(self.spans())
         top = max(abs(s) for s in self.scores) or 1.0
         out: list[tuple[str, Optional[float]]] = []

@@ -168,6 +168,10 @@ def iter_texts(
                     raise DataError(f"no column {text_column!r} in the header; columns found: {header}. "
                                     f"Rename the column or pass --text-column <name>{'.' if hint else ''}{hint}",
                                     path, start)
+                if header.count(text_column) > 1:
+                    raise DataError(f"the header names the column {text_column!r} more than once, so which to read "
+                                    f"is not clear; columns found: {header}. Give each column its own name",
+                                    path, start)
                 index = header.index(text_column)
                 lines.close_record(start)
                 continue
