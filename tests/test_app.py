@@ -69,7 +69,7 @@ def test_empty_and_over_long_input_get_a_clear_message(app, monkeypatch):
         with pytest.raises(gr.Error, match="type or paste a text"):
             app.classify("tiny-sentiment", empty)
     probs, spans, note = app.classify("tiny-sentiment", "@#$% ~~")  # no token survives: still an answer
-    assert spans == [] and note == "" and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    assert spans == [("@#$% ~~", None)] and note == "" and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
     monkeypatch.setattr(app, "MAX_CHARS", 20)
     with pytest.raises(gr.Error, match="the limit is 20"):
         app.classify("tiny-sentiment", "good " * 10)
