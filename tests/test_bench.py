@@ -56,6 +56,16 @@ def test_cv_with_jobs_matches_one_process_and_patience_stops_early(tiny_csv, tmp
         if r["method"] != "nb-lr":  # early stopping: one epoch without a better dev accuracy, then stop
             assert r["epochs_run"] == min(6, r["best_epoch"] + 1)
     assert reports[2]["patience"] == 1 and reports[2]["jobs"] == 2
+    assert reports[2]["runs_planned"] == len(reports[2]["runs"]) == 6  # the baseline once per fold, not per seed
+    assert main(["cv", "--config", DEBUG, "--train-path", str(tiny_csv), "--folds", "2", "--set", "data.fold=1",
+                 "--out", str(tmp_path / "x.json")]) == 2
+    # a finished report resumed: nothing runs and the report stays as it was (no made-up second sitting)
+    before = (tmp_path / "cv2.json").read_text()
+    assert main(["cv", "--config", DEBUG, "--train-path", str(tiny_csv), "--folds", "2", "--epochs", "6",
+                 "--patience", "1", "--variants", "rand", "--seeds", "0", "1", "--baselines", "nb-lr", "--threads", "1",
+                 "--jobs", "2", "--out", str(tmp_path / "cv2.json"), "--work-dir", str(tmp_path / "w2"),
+                 "--resume"]) == 0
+    assert (tmp_path / "cv2.json").read_text() == before
 
 
 def _config_with_early_stopping(tmp_path, **init_args):
@@ -378,6 +388,16 @@ def test_bench_mistakes_stop_before_any_training_with_one_line(tiny_glove, tmp_p
     readme = tmp_path / "R.md"
     readme.write_text(f"{README_END}\n{README_START}\n")  # the markers in the wrong order
     assert "in that order" in _bench_error(capsys, *quick, *out, "--readme", str(readme))
+    # a vectors file that is not there: named before any run, not when its set comes (maybe an hour in)
+    err = _bench_error(capsys, *quick[:-1], str(tmp_path / "nope.txt"), *out, "--datasets", "mr")
+    assert "nope.txt: vectors file does not exist" in err and "(the vectors of MR)" in err
+    # values the protocol sets for each run: refused, not recorded as applied and ignored
+    assert "--set data.val_fraction: MR: the protocol sets it" in _bench_error(
+        capsys, *quick, *out, "--datasets", "mr", "--set", "data.val_fraction=0.2")
+    assert "--set model.variant: " in _bench_error(capsys, *quick, *out, "--set", "model.variant=static")
+    with pytest.raises(SystemExit, match="2"):  # argparse's usage error, before anything is read
+        main(["bench", *quick, *out, "--accelerator", "tpu"])
+    assert "invalid choice: 'tpu'" in capsys.readouterr().err
     assert not (tmp_path / "r" / "b.json").exists() and not (tmp_path / "runs").exists()  # nothing ran
 
 
@@ -511,3 +531,24 @@ def test_the_protocol_names_early_stopping_only_where_it_could_stop_a_run():
     # the first epoch is always the best so far: with 2 epochs, patience 5 can never stop a run
     assert _stopping(5, 2) == "" and _stopping(5, 5) == "" and _stopping(None, 25) == ""
     assert _stopping(1, 2) == ", stopped after 1 epoch without a better dev accuracy"
+
+
+def test_schedules_that_read_the_same_are_one_phrase():
+    from textcnn.bench import _schedules
+
+    sets = {"trec": {"title": "TREC", "epochs": 2, "patience": 5}, "mr": {"title": "MR", "epochs": 2, "patience": 10},
+            "subj": {"title": "Subj", "epochs": 25, "patience": 5}}
+    assert _schedules(sets, ["trec", "mr"], {}) == "up to 2 epochs"
+    assert _schedules(sets, ["trec", "subj"], {}) == ("up to 2 epochs (TREC); up to 25 epochs, stopped after 5 "
+                                                       "epochs without a better dev accuracy (Subj)")
+
+
+def test_bench_refuses_a_set_split_seed_where_each_seed_draws_the_split(tiny_glove, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    data = tiny_benchmarks(tmp_path)
+    err = _bench_error(capsys, "--data-dir", str(data), "--datasets", "sst2", "--variants", "rand", "--epochs", "1",
+                       "--seeds", "1", "--vectors-en", str(tiny_glove), "--out", str(tmp_path / "b"),
+                       "--set", "data.split_seed=7")
+    assert ("--set data.split_seed: SST-2: the protocol sets it for each run (each seed of --seeds draws its own "
+            "dev split)") in err
+    assert not (tmp_path / "b.json").exists()

