@@ -23,10 +23,22 @@ if __name__ == "__main__" and len(sys.argv) > 1:  # options (--help, --port ...)
 import gradio as gr
 
 from textcnn.api import TextClassifier
+from textcnn.bundle import BundleError
 from textcnn.predict import predict_file
+from textcnn.text import _INVISIBLE
 
 CHECKPOINTS = Path(os.environ.get("TEXTCNN_CHECKPOINTS", Path(__file__).resolve().parent / "checkpoints"))
-MAX_CHARS = int(os.environ.get("TEXTCNN_MAX_CHARS", "2000"))
+
+
+def _setting(name: str, default: str) -> int:
+    """A positive whole number from the environment variable ``name``, or a one-line exit naming it."""
+    value = os.environ.get(name, default)
+    if not value.strip().isdigit() or int(value) < 1:
+        raise SystemExit(f"{name}={value!r}: expected a positive whole number (default {default})")
+    return int(value)
+
+
+MAX_CHARS = _setting("TEXTCNN_MAX_CHARS", "2000")
 EXAMPLES = {  # per bundle folder name; a bundle not listed here simply has no examples
     "mr-multichannel-glove50": [
         "A gorgeous, witty, seductive movie.",
@@ -41,12 +53,28 @@ EXAMPLES = {  # per bundle folder name; a bundle not listed here simply has no e
     ],
 }
 
-# Models are loaded once, when the app starts.
-MODELS = {p.name: TextClassifier.load(p, device="cpu") for p in sorted(CHECKPOINTS.iterdir())
-          if (p / "textcnn.json").is_file()} if CHECKPOINTS.is_dir() else {}
-if not MODELS:
-    raise SystemExit(f"{CHECKPOINTS}: no model bundles found (folders with textcnn.json); "
-                     "set TEXTCNN_CHECKPOINTS or create one with `textcnn export`")
+
+
+def _load_models() -> dict[str, TextClassifier]:
+    """The bundles of CHECKPOINTS, loaded once when the app starts; a broken one is named and left
+    out, so that the others are still served."""
+    models, broken = {}, []
+    for path in sorted(CHECKPOINTS.iterdir()) if CHECKPOINTS.is_dir() else []:
+        if (path / "textcnn.json").is_file():
+            try:
+                models[path.name] = TextClassifier.load(path, device="cpu")
+            except (BundleError, OSError) as e:
+                broken.append(f"{path.name}: {e}")
+    for problem in broken:
+        print(f"TextCNN demo: left out {problem}", file=sys.stderr)
+    if not models:
+        raise SystemExit(f"{CHECKPOINTS}: no model bundle could be loaded (folders with textcnn.json"
+                         + (f"; {len(broken)} broken, named above" if broken else "")
+                         + "); set TEXTCNN_CHECKPOINTS or create one with `textcnn export`")
+    return models
+
+
+MODELS = _load_models()
 
 
 def _describe(name: str, clf: TextClassifier) -> str:
@@ -58,7 +86,7 @@ def _describe(name: str, clf: TextClassifier) -> str:
 def check_text(text: str) -> str:
     """The stripped text, or a gr.Error with what to do when it is empty or too long."""
     text = (text or "").strip()
-    if not text:
+    if not _INVISIBLE.sub("", text).strip():  # nothing, or only zero-width characters
         raise gr.Error("Please type or paste a text to classify.")
     if len(text) > MAX_CHARS:
         raise gr.Error(f"The text has {len(text):,} characters; the limit is {MAX_CHARS:,}. Shorten it, "
@@ -81,15 +109,26 @@ def classify(model_name: str, text: str):
     if explanation.tokens and not any(explanation.known):
         note = (f"**None of these words is in this model's vocabulary, so the label is a guess.** Is the text in "
                 f"the model's language? {note}")
+    if not explanation.tokens:
+        note = ("**This text has no word the model reads (only symbols, emoji or punctuation), so the label is "
+                "the model's answer for an empty text: a guess.**")
     return explanation.probabilities, explanation.segments(), note
 
 
 def reclassify(model_name: str, text: str):
-    """After the model changes: the new model's answer for the text shown, or empty outputs
-    when there is none (so that no answer of the previous model stays on the page)."""
-    if not (text or "").strip():
+    """After the user picks another model: the new model's answer for the text shown, or empty
+    outputs with the reason when there is none (so that no answer of the previous model stays)."""
+    if not _INVISIBLE.sub("", text or "").strip():
         return None, None, ""
-    return classify(model_name, text)
+    try:
+        return classify(model_name, text)
+    except gr.Error as e:
+        return None, None, f"**{e.message}**"
+
+
+def _md(text: str) -> str:
+    """``text`` (from an uploaded file) shown as it is in Markdown: no links, emphasis or HTML."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|<>~-])", r"\\\1", text)
 
 
 # Batch outputs. Gradio copies a returned file into its own cache (trimmed by delete_cache
@@ -124,13 +163,19 @@ def classify_file(model_name: str, path: str):
     except BaseException as e:
         shutil.rmtree(folder, ignore_errors=True)
         if isinstance(e, ValueError):  # DataError: unreadable format or header, message names the file
-            raise gr.Error(_for_the_page(str(e), path)) from None
+            lines = (" " + "; ".join(_for_the_page(m, path) for m in errors[:3])) if errors else ""
+            raise gr.Error(_for_the_page(str(e), path) + lines) from None
         raise
     with _answered_lock:
         _answered[folder] = time.monotonic()
-    note = f"{summary.predicted} text(s) predicted."
+    note = f"{summary.predicted} text(s) predicted with {_md(model_name)}."
+    if summary.unknown_lines:
+        shown = ", ".join(map(str, summary.unknown_lines[:10])) + (", ..." if len(summary.unknown_lines) > 10 else "")
+        note += (f" **{len(summary.unknown_lines)} of them have no word the model knows** (line(s) {shown}): each got "
+                 "the model's answer for an empty text. Is the file in the model's language?")
     if errors:
-        note += f" {len(errors)} line(s) were not predicted: " + "; ".join(_for_the_page(e, path) for e in errors[:5])
+        note += (f" {len(errors)} line(s) were not predicted: "
+                 + "; ".join(_md(_for_the_page(e, path)) for e in errors[:5]))
     return str(out), note
 
 
@@ -158,11 +203,15 @@ with gr.Blocks(title="TextCNN", delete_cache=(3600, 3600)) as demo:
                                         combine_adjacent=False, show_legend=False)
         unknown = gr.Markdown(elem_id="unknown")
         examples = [[name, t] for name in MODELS for t in EXAMPLES.get(name, [])]
-        if examples:
-            gr.Examples(examples, inputs=[model, text], label="Examples (model, text)")
+        if examples:  # a click classifies the example with its own model (not the text shown before it)
+            gr.Examples(examples, inputs=[model, text], outputs=[label, highlights, unknown], fn=classify,
+                        run_on_click=True, cache_examples=False, label="Examples (model, text)",
+                        api_visibility="private")
+        # the latest click runs once the one in progress ends (Gradio's "once" would drop it)
         gr.on([button.click, text.submit], classify, inputs=[model, text], outputs=[label, highlights, unknown],
-              api_name="classify")
-        model.change(reclassify, inputs=[model, text], outputs=[label, highlights, unknown], api_visibility="private")
+              api_name="classify", trigger_mode="always_last")
+        # .input: the user's choice only, not an example setting the model (which classifies itself)
+        model.input(reclassify, inputs=[model, text], outputs=[label, highlights, unknown], api_visibility="private")
     with gr.Tab("Batch"):
         upload = gr.File(label="CSV (column 'text'), TSV, JSONL or TXT (one text a line)", type="filepath",
                          file_types=[".csv", ".tsv", ".jsonl", ".txt"])
@@ -176,7 +225,7 @@ with gr.Blocks(title="TextCNN", delete_cache=(3600, 3600)) as demo:
 demo.queue(default_concurrency_limit=2, max_size=64)  # bounded concurrency and waiting line
 
 if __name__ == "__main__":
-    host, port = os.environ.get("TEXTCNN_HOST", "127.0.0.1"), os.environ.get("TEXTCNN_PORT", "7860")
+    host, port = os.environ.get("TEXTCNN_HOST", "127.0.0.1"), _setting("TEXTCNN_PORT", "7860")
     if host in ("0.0.0.0", "::"):  # every interface: a browser elsewhere needs this machine's name
         import socket
 
@@ -184,5 +233,8 @@ if __name__ == "__main__":
     else:
         where = f"http://{host}:{port}"
     print(f"TextCNN demo: open {where} in a browser (Ctrl+C stops it)")
-    demo.launch(server_name=os.environ.get("TEXTCNN_HOST", "127.0.0.1"),
-                server_port=int(os.environ.get("TEXTCNN_PORT", "7860")))
+    try:
+        demo.launch(server_name=host, server_port=port)
+    except OSError as e:  # Gradio's advice (GRADIO_SERVER_PORT, server_port=) is not this app's
+        raise SystemExit(f"TextCNN demo: cannot serve on {host}:{port} ({e}); is another server using it? "
+                         "Pick another with --port (or TEXTCNN_PORT)") from None

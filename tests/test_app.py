@@ -69,7 +69,10 @@ def test_empty_and_over_long_input_get_a_clear_message(app, monkeypatch):
         with pytest.raises(gr.Error, match="type or paste a text"):
             app.classify("tiny-sentiment", empty)
     probs, spans, note = app.classify("tiny-sentiment", "@#$% ~~")  # no token survives: still an answer
-    assert spans == [("@#$% ~~", None)] and note == "" and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    assert spans == [("@#$% ~~", None)] and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+    assert "no word the model reads" in note and "a guess" in note  # not a confident-looking label alone
+    with pytest.raises(gr.Error, match="type or paste a text"):
+        app.classify("tiny-sentiment", "\u200b\ufeff ")  # only invisible characters: empty too
     monkeypatch.setattr(app, "MAX_CHARS", 20)
     with pytest.raises(gr.Error, match="the limit is 20"):
         app.classify("tiny-sentiment", "good " * 10)
@@ -83,7 +86,14 @@ def test_batch_handler_returns_a_csv_and_reports_bad_rows(app, tmp_path):
     out, note = app.classify_file("tiny-sentiment", str(src))
     rows = list(csv.DictReader(open(out, encoding="utf-8")))
     assert [r["text"] for r in rows] == ["a superb film", "dull"]
-    assert "2 text(s) predicted" in note and "1 line(s) were not predicted" in note and "line 3" in note
+    assert "2 text(s) predicted with tiny" in note and "1 line(s) were not predicted" in note and "line 3" in note
+    # the file's own text is shown as text, not as a link or HTML; texts with no known word are named
+    src = tmp_path / "texts.jsonl"
+    src.write_text('{"text": "a superb film"}\n{"text": "qzxv wxyq"}\n{"t": "[click](http://x.example/) <b>b</b>"}\n',
+                   encoding="utf-8")
+    out, note = app.classify_file("tiny-sentiment", str(src))
+    assert "1 of them have no word the model knows** (line(s) 2)" in note
+    assert "\\[click\\]\\(http://x.example/\\)" in note and "\\<b\\>" in note and "<b>" not in note
     bad = tmp_path / "texts.bin"
     bad.write_text("x", encoding="utf-8")
     with pytest.raises(gr.Error, match="cannot tell the input format"):
@@ -151,3 +161,31 @@ def test_headless_chromium_types_a_sentence_and_reads_label_and_highlights(app, 
     for word in SENTENCE.split():
         assert word in highlight_text
     assert shot.stat().st_size > 10_000
+
+
+def test_a_model_switch_with_a_text_the_new_model_refuses_clears_the_old_answer(app, monkeypatch):
+    monkeypatch.setattr(app, "MAX_CHARS", 20)
+    label, highlights, note = app.reclassify("tiny-sentiment", "good " * 10)
+    assert (label, highlights) == (None, None) and "the limit is 20" in note
+
+
+def test_demo_settings_and_broken_bundles_are_named_at_start(tiny_bundle_dir, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "models"
+    shutil.copytree(tiny_bundle_dir, folder / "good")
+    (folder / "broken").mkdir()
+    (folder / "broken" / "textcnn.json").write_text("{", encoding="utf-8")
+    script = "import runpy, sys; sys.argv = ['app.py']; runpy.run_path(sys.argv[1], run_name='not_main')"
+    env = {**os.environ, "TEXTCNN_CHECKPOINTS": str(folder)}
+    loaded = subprocess.run([sys.executable, "-c", script.replace("sys.argv[1]", repr(str(REPO / "app.py")))],
+                            capture_output=True, text=True, timeout=180, env=env)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert "left out broken: " in loaded.stderr  # the good bundle is still served
+    bad = subprocess.run([sys.executable, str(REPO / "app.py")], capture_output=True, text=True, timeout=180,
+                         env={**env, "TEXTCNN_MAX_CHARS": "abc"})
+    assert bad.returncode == 1 and "TEXTCNN_MAX_CHARS='abc': expected a positive whole number" in bad.stderr
+    assert "Traceback" not in bad.stderr

@@ -755,6 +755,10 @@ def _demo_main(argv: Sequence[str]) -> int:
     p.add_argument("--checkpoints", default=None, help="folder of bundles (default: the repository's checkpoints/)")
     p.add_argument("--max-chars", type=int, default=None, help="longest text accepted (default 2000)")
     args = p.parse_args(argv)
+    if args.max_chars is not None and args.max_chars < 1:
+        p.error(f"--max-chars must be at least 1, got {args.max_chars}")
+    if not 0 < args.port < 65536:
+        p.error(f"--port must be a port number (1 to 65535), got {args.port}")
     app = Path(__file__).resolve().parents[1] / "app.py"
     if not app.is_file():
         raise FileNotFoundError(f"{app}: the demo lives in the repository's app.py; run from a checkout "
