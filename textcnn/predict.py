@@ -6,6 +6,7 @@ number as a ``RowError`` (unreadable, blank, or part of a broken record).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -343,14 +344,12 @@ def predict_file(
     source = sys.stdin.buffer if input_path == STDIO else open(input_path, "rb")
     try:
         problem = not_a_text_file(source.peek(4)[:4])
+        if problem:
+            raise DataError(problem, name, 1)
     except BaseException:
         if source is not sys.stdin.buffer:
             source.close()
         raise
-    if problem:
-        if source is not sys.stdin.buffer:
-            source.close()
-        raise DataError(problem, name, 1)
     bar, done = None, False
     if progress:
         from tqdm.auto import tqdm
@@ -358,7 +357,9 @@ def predict_file(
         bar = tqdm(total=None if in_stream else os.path.getsize(input_path), unit="B", unit_scale=True,
                    desc="predict", file=sys.stderr)
     try:
-        with _closing_unless_stdio(source) as f, _output(output_path, tmp, out_stream) as out:
+        # standard input stays open; a file the with closes
+        with (contextlib.nullcontext(source) if source is sys.stdin.buffer else source) as f, \
+                _output(output_path, tmp, out_stream) as out:
             writer = _Writer(out, out_fmt, list(classifier.labels))
             chunk: list[tuple[int, str]] = []
 
@@ -407,20 +408,6 @@ def predict_file(
                 except OSError:
                     break
     return summary
-
-
-class _closing_unless_stdio:
-    """``with``: the open input, closed at the end unless it is standard input."""
-
-    def __init__(self, f):
-        self.f = f
-
-    def __enter__(self):
-        return self.f
-
-    def __exit__(self, *exc):
-        if self.f is not sys.stdin.buffer:
-            self.f.close()
 
 
 class _output:
