@@ -51,8 +51,9 @@ def test_unknown_tokens_are_marked_and_tokens_are_placed_in_the_text_as_typed(ti
     scored = [(p, s) for p, s in pieces if s is not None]
     assert [p for p, _ in scored] == [text[a:b] for a, b in exp.offsets]
     assert [s for _, s in scored] == pytest.approx([s for _, s in exp.spans()])
-    decomposed = clf.explain("e\u0301tude and a superb film")  # NFC changes the first word: not placeable
-    assert decomposed.offsets[0] is None and decomposed.segments() == decomposed.spans()
+    decomposed = clf.explain("e\u0301tude and a superb film")  # NFC composes the first word: still placed
+    assert decomposed.tokens[0] == "\u00e9tude" and decomposed.offsets[0] == (0, 6)
+    assert "".join(p for p, _ in decomposed.segments()) == "e\u0301tude and a superb film"
 
 
 def test_offsets_follow_the_tokenizers_normal_form():
@@ -105,3 +106,19 @@ def test_segments_of_a_text_with_no_token_give_the_text_back():
         e = Explanation(label="pos", probabilities={"neg": 0.5, "pos": 0.5}, tokens=[], scores=[], separator=" ",
                         known=[], offsets=[], text=text)
         assert "".join(piece for piece, _ in e.segments()) == text and all(s is None for _, s in e.segments())
+
+
+def test_offsets_line_up_where_lowercasing_or_normalising_changes_the_length():
+    from textcnn.api import _token_offsets
+    from textcnn.text import WordTokenizer
+
+    for text, expected in [
+        ("A great film, shot in İstanbul.", ["A", "great", "film", ",", "shot", "in", "İstanbul"]),
+        ("A great cafe\u0301 scene.", ["A", "great", "cafe\u0301", "scene"]),
+        ("ΟΔΟΣ is a GREAT film.", ["ΟΔΟΣ", "is", "a", "GREAT", "film"]),
+        ("The ﬁnal cut.", ["The", "ﬁnal", "cut"]),
+    ]:
+        tokens = WordTokenizer(nfkc="ﬁ" in text)(text)
+        offsets = _token_offsets(text, tokens, "NFKC" if "ﬁ" in text else "NFC")
+        assert None not in offsets, (text, tokens)
+        assert [text[a:b] for a, b in offsets] == expected

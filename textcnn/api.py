@@ -3,6 +3,7 @@ No Trainer, no Lightning, no gradio."""
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Union
@@ -13,7 +14,7 @@ import torch
 from .bundle import BundleText, Prediction
 from .export import load_bundle
 from .model import TextCNN
-from .text import _INVISIBLE
+from .text import _INVISIBLE, _MARKS
 
 __all__ = ["Prediction", "Explanation", "TextClassifier"]
 
@@ -70,32 +71,41 @@ class Explanation:
 
 def _token_offsets(text: str, tokens: Sequence[str], form: str = "NFC",
                    drop_invisible: bool = False) -> list[Optional[tuple[int, int]]]:
-    """Where each token of ``text`` lies in it: tokens are found left to right in ``text``
-    normalised (Unicode ``form``) and lowercased character by character wherever that keeps one
-    character (so that positions keep), with curly apostrophes read as the tokenizers read them
-    and, with ``drop_invisible``, without the invisible characters the tokenizer dropped (a span
-    then covers those inside the token); None for a token not found (normalisation joined or
-    split characters)."""
-
-    def one(c: str) -> str:
-        n = unicodedata.normalize(form, c).lower()
-        return n if len(n) == 1 else c
-
-    kept = [i for i, c in enumerate(text) if not (drop_invisible and _INVISIBLE.match(c))]
-    view = "".join(one(text[i]) for i in kept).replace("\u2019", "'").replace("\u2018", "'")
-    raw = "".join(text[i] for i in kept)
+    """Where each token of ``text`` lies in it: tokens are found left to right in ``text`` read
+    as the tokenizers read it, one character with its combining marks at a time: put in Unicode
+    ``form`` and lowercased (so a decomposed accent, a dotted capital I or a full-width letter
+    still lines up with its token, and a span covers the characters its token came from), curly apostrophes
+    read as straight ones, a final sigma as a sigma and, with ``drop_invisible``, without the
+    invisible characters the tokenizer dropped. None for a token not found (a normalisation
+    across characters, as of Hangul jamo)."""
+    view: list[str] = []
+    where: list[tuple[int, int]] = []  # for each character of the view, the span of text it came from
+    for m in _CLUSTER.finditer(text):
+        cluster = _INVISIBLE.sub("", m.group()) if drop_invisible else m.group()
+        read = _fold(unicodedata.normalize(form, cluster).lower()) if cluster else ""
+        view.append(read)
+        where += [m.span()] * len(read)
+    joined = "".join(view)
     out: list[Optional[tuple[int, int]]] = []
     cursor = 0
     for token in tokens:
-        start = view.find(token, cursor) if token else -1
-        if start < 0 and token.lower() != token:  # a tokenizer that keeps case
-            start = raw.find(token, cursor)
+        wanted = _fold(token.lower())
+        start = joined.find(wanted, cursor) if wanted else -1
         if start < 0:
             out.append(None)
             continue
-        out.append((kept[start], kept[start + len(token) - 1] + 1))
-        cursor = start + len(token)
+        out.append((where[start][0], where[start + len(wanted) - 1][1]))
+        cursor = start + len(wanted)
     return out
+
+
+_CLUSTER = re.compile(f"(?s).[{_MARKS}]*")  # a character and the combining marks after it
+
+
+def _fold(text: str) -> str:
+    """What the tokenizers' reading leaves of ``text`` whatever the context: straight apostrophes,
+    and a final sigma as a sigma (lowercasing a whole text makes a word's last sigma final)."""
+    return text.replace("\u2019", "'").replace("\u2018", "'").replace("\u03c2", "\u03c3")
 
 
 class TextClassifier(BundleText):

@@ -91,7 +91,8 @@ _CLITICS_ANY_CASE = _CLITICS + tuple(c.upper() for c in _CLITICS)
 
 # Each tokenizer has a general path, one findall per text, and a path for ASCII text (most
 # English) that ends in str.split: about 1.5x faster, same tokens (tests/test_text.py checks).
-_WORD = re.compile(rf"[\w'`{_mark_ranges()}]+|[(),!?]")
+_MARKS = _mark_ranges()
+_WORD = re.compile(rf"[\w'`{_MARKS}]+|[(),!?]")
 _WORD_PUNCTUATION = tuple((mark, f" {mark} ") for mark in "(),!?")
 _WORD_KEPT = frozenset((string.ascii_letters + string.digits + "'`(),!?").encode())
 _WORD_ASCII_BLANK = bytes(b if b in _WORD_KEPT else ord(" ") for b in range(256))
