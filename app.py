@@ -39,6 +39,7 @@ def _setting(name: str, default: str) -> int:
 
 
 MAX_CHARS = _setting("TEXTCNN_MAX_CHARS", "2000")
+MAX_UPLOAD_MB = _setting("TEXTCNN_MAX_UPLOAD_MB", "20")  # the Batch tab's largest file (Gradio refuses bigger)
 EXAMPLES = {  # per bundle folder name; a bundle not listed here simply has no examples
     "mr-multichannel-glove50": [
         "A gorgeous, witty, seductive movie.",
@@ -213,7 +214,8 @@ with gr.Blocks(title="TextCNN", delete_cache=(3600, 3600)) as demo:
         # .input: the user's choice only, not an example setting the model (which classifies itself)
         model.input(reclassify, inputs=[model, text], outputs=[label, highlights, unknown], api_visibility="private")
     with gr.Tab("Batch"):
-        upload = gr.File(label="CSV (column 'text'), TSV, JSONL or TXT (one text a line)", type="filepath",
+        upload = gr.File(label=f"CSV (column 'text'), TSV, JSONL or TXT (one text a line), up to {MAX_UPLOAD_MB} MB",
+                         type="filepath",
                          file_types=[".csv", ".tsv", ".jsonl", ".txt"])
         run = gr.Button("Predict file", variant="primary")
         result = gr.File(label="Predictions (CSV)")
@@ -223,6 +225,7 @@ with gr.Blocks(title="TextCNN", delete_cache=(3600, 3600)) as demo:
         gr.on([upload.change, model.change], lambda: (None, ""), outputs=[result, note], api_visibility="private")
 
 demo.queue(default_concurrency_limit=2, max_size=64)  # bounded concurrency and waiting line
+LAUNCH = {"max_file_size": f"{MAX_UPLOAD_MB}mb"}  # demo.launch's settings besides the address
 
 if __name__ == "__main__":
     host, port = os.environ.get("TEXTCNN_HOST", "127.0.0.1"), _setting("TEXTCNN_PORT", "7860")
@@ -234,7 +237,7 @@ if __name__ == "__main__":
         where = f"http://{host}:{port}"
     print(f"TextCNN demo: open {where} in a browser (Ctrl+C stops it)")
     try:
-        demo.launch(server_name=host, server_port=port)
+        demo.launch(server_name=host, server_port=port, **LAUNCH)
     except OSError as e:  # Gradio's advice (GRADIO_SERVER_PORT, server_port=) is not this app's
         raise SystemExit(f"TextCNN demo: cannot serve on {host}:{port} ({e}); is another server using it? "
                          "Pick another with --port (or TEXTCNN_PORT)") from None

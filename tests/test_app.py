@@ -39,7 +39,7 @@ def server(app):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **app.LAUNCH)
     yield f"http://127.0.0.1:{port}/"
     app.demo.close()
 
@@ -189,3 +189,13 @@ def test_demo_settings_and_broken_bundles_are_named_at_start(tiny_bundle_dir, tm
                          env={**env, "TEXTCNN_MAX_CHARS": "abc"})
     assert bad.returncode == 1 and "TEXTCNN_MAX_CHARS='abc': expected a positive whole number" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_an_upload_over_the_size_limit_is_refused(app, server, tmp_path, monkeypatch):
+    from gradio_client import Client, handle_file
+
+    assert app.LAUNCH["max_file_size"] == f"{app.MAX_UPLOAD_MB}mb" == "20mb"
+    big = tmp_path / "big.txt"
+    big.write_text("a superb film\n" * 1_600_000, encoding="utf-8")  # 22.4 MB
+    with pytest.raises(Exception, match="exceeds the maximum file size of 20971520 bytes"):
+        Client(server, verbose=False).predict("tiny-sentiment", handle_file(str(big)), api_name="/classify_file")

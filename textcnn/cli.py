@@ -754,9 +754,11 @@ def _demo_main(argv: Sequence[str]) -> int:
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--checkpoints", default=None, help="folder of bundles (default: the repository's checkpoints/)")
     p.add_argument("--max-chars", type=int, default=None, help="longest text accepted (default 2000)")
+    p.add_argument("--max-upload-mb", type=int, default=None, help="largest file the Batch tab takes (default 20)")
     args = p.parse_args(argv)
-    if args.max_chars is not None and args.max_chars < 1:
-        p.error(f"--max-chars must be at least 1, got {args.max_chars}")
+    for option, value in (("--max-chars", args.max_chars), ("--max-upload-mb", args.max_upload_mb)):
+        if value is not None and value < 1:
+            p.error(f"{option} must be at least 1, got {value}")
     if not 0 < args.port < 65536:
         p.error(f"--port must be a port number (1 to 65535), got {args.port}")
     app = Path(__file__).resolve().parents[1] / "app.py"
@@ -764,7 +766,8 @@ def _demo_main(argv: Sequence[str]) -> int:
         raise FileNotFoundError(f"{app}: the demo lives in the repository's app.py; run from a checkout "
                                 "installed with `pip install -e \".[demo]\"`")
     for key, value in (("TEXTCNN_HOST", args.host), ("TEXTCNN_PORT", args.port),
-                       ("TEXTCNN_CHECKPOINTS", args.checkpoints), ("TEXTCNN_MAX_CHARS", args.max_chars)):
+                       ("TEXTCNN_CHECKPOINTS", args.checkpoints), ("TEXTCNN_MAX_CHARS", args.max_chars),
+                       ("TEXTCNN_MAX_UPLOAD_MB", args.max_upload_mb)):
         if value is not None:
             os.environ[key] = str(value)
     import runpy
