@@ -160,7 +160,8 @@ def classify_file(model_name: str, path: str):
     out = folder / f"{Path(path).stem}-predictions.csv"
     errors = []
     try:
-        summary = predict_file(MODELS[model_name], path, out, progress=False, report=errors.append)
+        summary = predict_file(MODELS[model_name], path, out, progress=False, report=errors.append,
+                               max_chars=MAX_CHARS)  # as in the Text tab: `textcnn predict --bundle` has no cap
     except BaseException as e:
         shutil.rmtree(folder, ignore_errors=True)
         if isinstance(e, ValueError):  # DataError: unreadable format or header, message names the file

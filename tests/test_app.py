@@ -199,3 +199,12 @@ def test_an_upload_over_the_size_limit_is_refused(app, server, tmp_path, monkeyp
     big.write_text("a superb film\n" * 1_600_000, encoding="utf-8")  # 22.4 MB
     with pytest.raises(Exception, match="exceeds the maximum file size of 20971520 bytes"):
         Client(server, verbose=False).predict("tiny-sentiment", handle_file(str(big)), api_name="/classify_file")
+
+
+def test_the_batch_tab_caps_each_text_as_the_text_tab_does(app, tmp_path, monkeypatch):
+    monkeypatch.setattr(app, "MAX_CHARS", 20)
+    src = tmp_path / "texts.txt"
+    src.write_text("a superb film\n" + "good " * 10 + "\ndull\n", encoding="utf-8")
+    out, note = app.classify_file("tiny-sentiment", str(src))
+    assert [r["text"] for r in csv.DictReader(open(out, encoding="utf-8"))] == ["a superb film", "dull"]
+    assert "1 line(s) were not predicted: texts.txt, line 2: a text of 49 characters; the limit is 20" in note

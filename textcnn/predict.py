@@ -307,12 +307,14 @@ def predict_file(
     chunk_size: int = 4096,
     progress: bool = True,
     report: Optional[Callable[[str], None]] = None,
+    max_chars: Optional[int] = None,
 ) -> PredictSummary:
     """Predict every row of ``input_path`` with ``classifier`` (a ``BundleText``: a
     ``TextClassifier`` or an ``OnnxClassifier``) and write ``line, text, label, p_<label>...``
     rows to ``output_path``.
 
-    At most ``chunk_size`` texts are held at once. Each line that is not predicted is passed to
+    At most ``chunk_size`` texts are held at once. With ``max_chars``, a longer text is not
+    predicted but reported, as an unreadable line is (for a service that caps its input). Each line that is not predicted is passed to
     ``report`` (default: printed on stderr) as ``FILE, line N: message``. The output is written
     to ``<output>.part`` and renamed when complete (over a link's target, so the link stays);
     missing folders above it are created. ``-`` reads standard input or writes standard output;
@@ -375,6 +377,8 @@ def predict_file(
                     chunk.clear()
 
             for item in iter_texts(f, name, fmt, text_column, on_bytes=bar.update if bar is not None else None):
+                if max_chars is not None and not isinstance(item, RowError) and len(item[1]) > max_chars:
+                    item = RowError(item[0], f"a text of {len(item[1]):,} characters; the limit is {max_chars:,}")
                 if isinstance(item, RowError):
                     summary.errors.append(item)
                     report(str(DataError(item.message, name, item.line)))
