@@ -40,6 +40,10 @@ def _setting(name: str, default: str) -> int:
 
 MAX_CHARS = _setting("TEXTCNN_MAX_CHARS", "2000")
 MAX_UPLOAD_MB = _setting("TEXTCNN_MAX_UPLOAD_MB", "20")  # the Batch tab's largest file (Gradio refuses bigger)
+# gr.HighlightedText paints a score s as red (s > 0) or purple (s < 0) at opacity |s| under the
+# theme's text colour; above about 0.8 that is under WCAG AA's 4.5:1 contrast in the light or
+# dark theme, so the strongest word is shown at this opacity and the others in proportion.
+HIGHLIGHT_MAX = 0.75
 EXAMPLES = {  # per bundle folder name; a bundle not listed here simply has no examples
     "mr-multichannel-glove50": [
         "A gorgeous, witty, seductive movie.",
@@ -113,7 +117,8 @@ def classify(model_name: str, text: str):
     if not explanation.tokens:
         note = ("**This text has no word the model reads (only symbols, emoji or punctuation), so the label is "
                 "the model's answer for an empty text: a guess.**")
-    return explanation.probabilities, explanation.segments(), note
+    shown = [(piece, None if s is None else s * HIGHLIGHT_MAX) for piece, s in explanation.segments()]
+    return explanation.probabilities, shown, note
 
 
 def reclassify(model_name: str, text: str):

@@ -14,6 +14,24 @@ gr = pytest.importorskip("gradio", reason="the demo tests need the demo extra: p
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 SENTENCE = "a superb and funny film"
+# WCAG 2 contrast ratio of each highlighted word's text against what is painted under it (its
+# translucent background over the backgrounds of its ancestors), as the browser computed them.
+CONTRAST_JS = r"""
+() => {
+  const parse = s => { const m = s.match(/rgba?\(([^)]+)\)/); if (!m) return null;
+    const p = m[1].split(',').map(parseFloat); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const over = (top, under) => [0, 1, 2].map(i => top[i] * top[3] + under[i] * (1 - top[3])).concat([1]);
+  const lum = c => { const f = v => (v /= 255) <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]); };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const under = el => { const layers = [];
+    for (let e = el; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c[3] > 0) { layers.push(c); if (c[3] >= 1) break; } }
+    return layers.reduceRight((acc, c) => over(c, acc), [255, 255, 255, 1]); };
+  return [...document.querySelectorAll('#highlights *')].filter(e => !e.children.length && e.textContent.trim())
+    .map(e => { const bg = under(e); return [e.textContent, ratio(over(parse(getComputedStyle(e).color), bg), bg)]; });
+}
+"""
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +67,8 @@ def test_classify_handler_gives_probabilities_and_highlights(app):
     assert set(probs) == {"positive", "negative"} and sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
     assert "".join(t for t, _ in spans) == SENTENCE  # the text as typed, cut at its tokens
     assert [t for t, s in spans if s is not None] == SENTENCE.split() and note == ""
-    assert all(-1.0 <= s <= 1.0 for _, s in spans if s is not None)
+    scores = [abs(s) for _, s in spans if s is not None]  # the strongest at HIGHLIGHT_MAX, for contrast
+    assert max(scores) == pytest.approx(app.HIGHLIGHT_MAX) and all(s <= app.HIGHLIGHT_MAX + 1e-9 for s in scores)
     probs, spans, note = app.classify("tiny-sentiment", "A Superb, qzxv film!")
     assert "".join(t for t, _ in spans) == "A Superb, qzxv film!"
     assert [t for t, s in spans if s is not None] == ["A", "Superb", ",", "qzxv", "film", "!"]
@@ -144,23 +163,31 @@ def test_headless_chromium_types_a_sentence_and_reads_label_and_highlights(app, 
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--no-first-run", "--disable-sync"])
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1000})
-            page.goto(server, wait_until="domcontentloaded", timeout=30_000)
-            page.locator("#text-input textarea").fill(SENTENCE)
-            page.locator("#classify").click()
-            label = page.locator("#label")
-            label.get_by_text(expected.label).first.wait_for(timeout=30_000)
-            highlights = page.locator("#highlights")
-            highlights.get_by_text("superb").first.wait_for(timeout=30_000)
-            label_text, highlight_text = label.inner_text(), highlights.inner_text()
-            shot = Path(os.environ.get("TEXTCNN_SCREENSHOT", tmp_path / "demo.png"))
-            page.screenshot(path=str(shot), full_page=True)
+            contrast = {}
+            for theme in ("light", "dark"):
+                page = browser.new_page(viewport={"width": 1100, "height": 1000})
+                page.goto(f"{server}?__theme={theme}", wait_until="domcontentloaded", timeout=30_000)
+                page.locator("#text-input textarea").fill(SENTENCE)
+                page.locator("#classify").click()
+                label = page.locator("#label")
+                label.get_by_text(expected.label).first.wait_for(timeout=30_000)
+                highlights = page.locator("#highlights")
+                highlights.get_by_text("superb").first.wait_for(timeout=30_000)
+                label_text, highlight_text = label.inner_text(), highlights.inner_text()
+                contrast[theme] = page.evaluate(CONTRAST_JS)
+                if theme == "light":
+                    shot = Path(os.environ.get("TEXTCNN_SCREENSHOT", tmp_path / "demo.png"))
+                    page.screenshot(path=str(shot), full_page=True)
+                page.close()
         finally:
             browser.close()
     assert expected.label in label_text and "%" in label_text
     for word in SENTENCE.split():
         assert word in highlight_text
     assert shot.stat().st_size > 10_000
+    for theme, words in contrast.items():  # every word readable (WCAG AA: 4.5:1), the strongest included
+        assert sorted(w for w, _ in words) == sorted(SENTENCE.split()), (theme, words)
+        assert min(r for _, r in words) >= 4.5, (theme, words)
 
 
 def test_a_model_switch_with_a_text_the_new_model_refuses_clears_the_old_answer(app, monkeypatch):
