@@ -242,8 +242,17 @@ if __name__ == "__main__":
     else:
         where = f"http://{host}:{port}"
     print(f"TextCNN demo: open {where} in a browser (Ctrl+C stops it)")
+    import signal
+
+    def _stop(signum, frame):  # `kill`, systemd, docker stop: stop as Ctrl+C does, so that the
+        raise KeyboardInterrupt  # server closes and OUTPUTS is removed (the default would leave it)
+
+    signal.signal(signal.SIGTERM, _stop)
     try:
         demo.launch(server_name=host, server_port=port, **LAUNCH)
+    except KeyboardInterrupt:  # before Gradio's own wait for Ctrl+C began (it closes the server then)
+        demo.close()
+        print("Stopped before the server was ready.", file=sys.stderr)
     except OSError as e:  # Gradio's advice (GRADIO_SERVER_PORT, server_port=) is not this app's
         raise SystemExit(f"TextCNN demo: cannot serve on {host}:{port} ({e}); is another server using it? "
                          "Pick another with --port (or TEXTCNN_PORT)") from None

@@ -5,6 +5,7 @@ import importlib.util
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,34 @@ def test_the_batch_tab_caps_each_text_as_the_text_tab_does(app, tmp_path, monkey
     out, note = app.classify_file("tiny-sentiment", str(src))
     assert [r["text"] for r in csv.DictReader(open(out, encoding="utf-8"))] == ["a superb film", "dull"]
     assert "1 line(s) were not predicted: texts.txt, line 2: a text of 49 characters; the limit is 20" in note
+
+
+def test_sigterm_stops_the_demo_as_ctrl_c_does_and_leaves_no_output_folder(tiny_bundle_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    folder, scratch = tmp_path / "models", tmp_path / "tmp"
+    shutil.copytree(tiny_bundle_dir, folder / "good")
+    scratch.mkdir()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "TEXTCNN_CHECKPOINTS": str(folder), "TEXTCNN_PORT": str(port), "TMPDIR": str(scratch)}
+    proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    try:
+        seen = []
+        for line in proc.stdout:  # Gradio prints the URL once the server answers
+            seen.append(line)
+            if "Running on local URL" in line:
+                break
+        assert [p.name for p in scratch.glob("textcnn-demo-*")], "".join(seen)  # the Batch tab's outputs
+        time.sleep(5)  # Gradio's start-up checks end (a signal during them is answered too)
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    out = "".join(seen) + out
+    assert proc.returncode == 0 and "Traceback" not in out and "closing server" in out.lower(), out
+    assert not list(scratch.glob("textcnn-demo-*"))
