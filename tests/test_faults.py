@@ -1,6 +1,6 @@
 """Faults: a training process killed with SIGKILL mid-epoch resumes from its last checkpoint and
 finishes with the right number of epochs; the same seed on CPU gives the same metrics twice;
-Ctrl-C during ``textcnn cv`` keeps the finished runs for ``--resume``; SIGTERM during ``fit``
+Ctrl-C or SIGTERM during ``textcnn cv`` keeps the finished runs for ``--resume``; SIGTERM during ``fit``
 exits 143 and Ctrl-C 130, each naming the checkpoint to resume from; a fit stopped and resumed
 ends as the uninterrupted run does."""
 import csv
@@ -168,7 +168,7 @@ def test_killing_bench_with_jobs_ends_its_worker_processes(tmp_path):
     data = write_csv(tmp_path / "d.csv", make_sentences(2000))
     cmd = [sys.executable, "-m", "textcnn.cli", "cv", "--config", DEBUG, "--train-path", str(data), "--folds", "2",
            "--epochs", "50", "--variants", "rand", "--jobs", "2", "--out", str(tmp_path / "cv.json")]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         workers = []
@@ -179,20 +179,25 @@ def test_killing_bench_with_jobs_ends_its_worker_processes(tmp_path):
         assert len(workers) == 2, "two worker processes should have started"
         time.sleep(3)  # into training
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
+        err = proc.communicate(timeout=30)[1]
         deadline = time.monotonic() + 90  # a worker still importing torch ends once it is set up
         while any(_alive(w) for w in workers) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not any(_alive(w) for w in workers), "workers outlived the killed command"
+        # as at Ctrl-C: the runs kept and how to go on, not an exit without a word
+        assert proc.returncode == 143, err[-2000:]
+        assert f"finished and saved in {tmp_path / 'cv.json'}; the same command with --resume runs the rest" in err
     finally:
         if proc.poll() is None:
             proc.kill()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_ctrl_c_during_cv_keeps_the_finished_runs_and_resume_runs_the_rest(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_during_cv_keeps_the_finished_runs_and_resume_runs_the_rest(signum, code, tmp_path,
+                                                                                      monkeypatch, capsys):
     # 1,500 generated sentences, 2 folds x 2 seeds, 4 epochs: about two seconds per run, so Ctrl-C
-    # sent as the first run is saved finds the others still to do.
+    # (or a `kill`) sent as the first run is saved finds the others still to do.
     data = write_csv(tmp_path / "d.csv", make_sentences(1500))
     out = tmp_path / "cv.json"
     args = ["cv", "--config", DEBUG, "--train-path", str(data), "--folds", "2", "--seeds", "0", "1", "--epochs", "4",
@@ -206,13 +211,13 @@ def test_ctrl_c_during_cv_keeps_the_finished_runs_and_resume_runs_the_rest(tmp_p
         while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, "the run ended before the first run was saved"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         err = proc.communicate(timeout=60)[1]
     finally:
         if proc.poll() is None:
             proc.kill()
-    # 130 whether it lands between trainings or during one (where Lightning's shutdown exits 1)
-    assert proc.returncode == 130, err[-2000:]
+    # 130 (143) whether it lands between trainings or during one (where Lightning's shutdown exits 1)
+    assert proc.returncode == code, err[-2000:]
     kept = json.loads(out.read_text())["runs"]
     assert 1 <= len(kept) < 4, "Ctrl-C came too late: every run had finished"
     assert f"finished and saved in {out}; the same command with --resume runs the rest" in err

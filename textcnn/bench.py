@@ -405,6 +405,33 @@ def run_unit(unit: Unit) -> list[dict]:
     return runs
 
 
+class Terminated(BaseException):
+    """SIGTERM (``kill``, a scheduler's stop) during ``cv`` or ``bench``: raised where the main
+    thread is, so the command stops as at Ctrl-C (the finished runs saved, ``--resume`` named)
+    rather than ending at once, during a baseline fit or while waiting for workers, with no word."""
+
+
+@contextlib.contextmanager
+def _sigterm_raises_terminated():
+    """Within it, SIGTERM raises ``Terminated``. Lightning, when a training starts, keeps this
+    handler and calls it after its own, so a run in training stops too."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread has handlers
+        yield
+        return
+
+    def terminated(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _worker_init(threads: int, parent: int) -> None:
     """A worker's set-up: its torch threads, quiet logs, and (Linux) it is killed when the parent
     ends, so that killing ``textcnn bench`` leaves no training behind (SIGKILL: Lightning
@@ -465,6 +492,10 @@ def run_units(units: Sequence[Unit], on_run: Callable[[Unit, dict], None], jobs:
                     on_run(unit, run)
         if error is not None:
             raise error
+    except (KeyboardInterrupt, Terminated):  # the units running are not waited for: their runs would be lost
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -930,11 +961,13 @@ def cv_main(argv: Sequence[str]) -> int:
 
     report["runs"] = list(done)
     try:
-        report["runs"] = evaluate(config, "cv", variants, args.baselines, epochs, work_dir, folds=args.folds,
-                                  fold_ids=fold_ids, seeds=seeds, rand_dim=args.rand_dim,
-                                  accelerator=args.accelerator, precision=args.precision, verbose=args.verbose,
-                                  on_run=save, patience=patience, jobs=args.jobs, threads=args.threads, done=done)
-    except (KeyboardInterrupt, SystemExit) as stop:
+        with _sigterm_raises_terminated():
+            report["runs"] = evaluate(config, "cv", variants, args.baselines, epochs, work_dir, folds=args.folds,
+                                      fold_ids=fold_ids, seeds=seeds, rand_dim=args.rand_dim,
+                                      accelerator=args.accelerator, precision=args.precision, verbose=args.verbose,
+                                      on_run=save, patience=patience, jobs=args.jobs, threads=args.threads,
+                                      done=done)
+    except (KeyboardInterrupt, SystemExit, Terminated) as stop:
         _interrupted(out, len(report["runs"]), stop)
     except Exception as e:
         _failed(out, len(report["runs"]))
@@ -1082,10 +1115,13 @@ def _runs(n: int) -> str:
 
 def _interrupted(path: Path, runs: int, stop: BaseException) -> NoReturn:
     """Say what an interrupted ``cv`` or ``bench`` kept and how to go on, then stop: Ctrl-C with
-    130 (Lightning turns it into ``exit(1)`` during training), SIGTERM during training
-    (Lightning's ``SIGTERMException``, an ``exit(0)``) with 143, never 0 or 1."""
+    130 (Lightning turns it into ``exit(1)`` during training), SIGTERM (``Terminated``; during a
+    training of another process, Lightning's ``SIGTERMException``, an ``exit(0)``) with 143,
+    never 0 or 1."""
     print(f"textcnn: {_runs(runs)} finished and saved in {path}; the same command with --resume runs the rest",
           file=sys.stderr, flush=True)
+    if isinstance(stop, Terminated) or isinstance(stop.__context__, Terminated):
+        raise SystemExit(143) from None
     if isinstance(stop, SystemExit) and isinstance(stop.__context__, KeyboardInterrupt):
         raise SystemExit(130) from None
     if isinstance(stop, SystemExit) and not stop.code:
@@ -1270,8 +1306,9 @@ def bench_main(argv: Sequence[str]) -> int:
                 print(f"   {LABELS[method]:<42} {st['mean']:.2f} ± {st['std']:.2f}  (n={st['n']})", flush=True)
 
     try:
-        run_units(units, on_run, args.jobs, args.threads)
-    except (KeyboardInterrupt, SystemExit) as stop:
+        with _sigterm_raises_terminated():
+            run_units(units, on_run, args.jobs, args.threads)
+    except (KeyboardInterrupt, SystemExit, Terminated) as stop:
         _interrupted(_output(out, ".json"), sum(len(report["datasets"][n]["runs"]) for n in found), stop)
     except Exception as e:
         _failed(_output(out, ".json"), sum(len(report["datasets"][n]["runs"]) for n in found))
