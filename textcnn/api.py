@@ -175,8 +175,10 @@ class TextClassifier(BundleText):
         encoded = self.vocab.encode(tokens)
         ids = torch.from_numpy(self.pad([encoded])).to(self.device)
         values, starts = [], []
-        for fmap, k in zip(model.forward_conv(ids), model.kernel_sizes):
-            fmap = fmap.masked_fill(~model.window_mask(ids, k).unsqueeze(1), float("-inf"))
+        model._check_length(ids)
+        masks = [model.window_mask(ids, k) for k in model.kernel_sizes]
+        for fmap, mask, k in zip(model.forward_conv(ids, masks), masks, model.kernel_sizes):
+            fmap = fmap.masked_fill(~mask.unsqueeze(1), float("-inf"))
             v, t = fmap[0].max(dim=1)  # (F,) pooled value and winning window start per filter
             values.append(v)
             starts.extend((int(i), k) for i in t)

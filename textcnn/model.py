@@ -186,23 +186,30 @@ class TextCNN(nn.Module):
             x = x + self.embedding_static(tokens)
         return x.transpose(1, 2)
 
-    def forward_conv(self, tokens: torch.Tensor) -> list[torch.Tensor]:
-        """Per window size, the conv feature maps ``(B, F, L - k + 1)``."""
+    def forward_conv(self, tokens: torch.Tensor, masks: Optional[Sequence[torch.Tensor]] = None) -> list[torch.Tensor]:
+        """Per window size, the conv feature maps ``(B, F, L - k + 1)``. ``masks``: the
+        ``window_mask`` of each window size, when the caller has them already."""
+        self._check_length(tokens)
+        x = self.embed(tokens)
+        if not self.masked_norm:
+            return [conv(x) for conv in self.convs]
+        if masks is None:
+            masks = [self.window_mask(tokens, k) for k in self.kernel_sizes]
+        return [conv(x, m) for conv, m in zip(self.convs, masks)]
+
+    def _check_length(self, tokens: torch.Tensor) -> None:
         if tokens.shape[1] < self.min_len:
             raise ValueError(
                 f"input of length {tokens.shape[1]} is shorter than the model's min_len "
                 f"({self.min_len}); pad it with padding_idx={self.padding_idx}"
             )
-        x = self.embed(tokens)
-        if not self.masked_norm:
-            return [conv(x) for conv in self.convs]
-        return [conv(x, self.window_mask(tokens, k)) for conv, k in zip(self.convs, self.kernel_sizes)]
 
     def forward_features(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` ids -> ``(B, num_features)`` pooled features."""
-        maps = self.forward_conv(tokens)
-        pooled = [self.pool(m, self.window_mask(tokens, k)) for m, k in zip(maps, self.kernel_sizes)]
-        return torch.cat(pooled, dim=1)
+        self._check_length(tokens)
+        masks = [self.window_mask(tokens, k) for k in self.kernel_sizes]  # for the norm and the pooling
+        maps = self.forward_conv(tokens, masks)
+        return torch.cat([self.pool(m, mask) for m, mask in zip(maps, masks)], dim=1)
 
     def forward_head(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, num_features)`` -> ``(B, num_classes)`` logits."""
