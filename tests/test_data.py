@@ -505,3 +505,27 @@ def test_a_class_missing_from_the_dev_split_is_said(tmp_path):
     with pytest.warns(UserWarning, match=r"d.csv: the val split has no example of 1 class\(es\) \('c'\), which "
                                          r"model selection \(dev accuracy and macro-F1\) cannot see"):
         TextDataModule(train_path=str(train), val_path=str(dev)).prepare()
+
+
+@pytest.mark.parametrize("fmt, labelled", [
+    ("label_text", lambda label, text: f"{label} {text}"),
+    ("text_label", lambda label, text: f"{text}\t{label}"),
+])
+def test_texts_to_predict_in_a_line_format_keep_their_words_unless_every_line_has_a_label(tmp_path, fmt, labelled,
+                                                                                          caplog):
+    from textcnn.data import TextDataModule
+
+    train = write(tmp_path, "train.txt", "".join(labelled(i % 2, f"a film number {i}") + "\n" for i in range(40)))
+    plain = write(tmp_path, "plain.txt", "not a good film at all\nbrilliant and moving\n")
+    kim = write(tmp_path, "kim.txt", labelled(0, "not a good film at all") + "\n" + labelled(1, "brilliant") + "\n")
+    other = write(tmp_path, "other.txt", labelled(7, "not a good film") + "\n" + labelled(1, "brilliant") + "\n")
+    expected = {plain: ["not a good film at all", "brilliant and moving"],  # a text's first (last) word is no label
+                kim: ["not a good film at all", "brilliant"],  # each line has one of the labels: left out
+                other: [labelled(7, "not a good film"), labelled(1, "brilliant")]}  # 7 is no label of the model
+    for path, texts in expected.items():
+        dm = TextDataModule(train_path=str(train), predict_path=str(path), format=fmt, val_fraction=0.0)
+        with caplog.at_level("INFO", logger="textcnn"):
+            dm.prepare()
+        assert dm.texts["predict"] == texts
+        assert ("read as one text a line" if path != kim else f"read as {fmt}: each line has a label") in caplog.text
+        caplog.clear()

@@ -931,7 +931,7 @@ class TextDataModule(L.LightningDataModule):
             if not path:
                 continue  # setup says what is missing
             if name == "predict":
-                texts, labels, self.lines[name] = self._read(path, with_labels=False)
+                texts, labels, self.lines[name] = self._read_to_predict(path)
             else:
                 texts, labels = self._read_labelled(path, label_id)
             self.texts[name] = texts
@@ -991,7 +991,7 @@ class TextDataModule(L.LightningDataModule):
         parts["train"] = ([texts[i] for i in idx], [y[i] for i in idx])
 
         if h.predict_path:
-            to_predict, _, self.lines["predict"] = self._read(h.predict_path, with_labels=False)
+            to_predict, _, self.lines["predict"] = self._read_to_predict(h.predict_path)
             parts["predict"] = (to_predict, None)
         tokens = {name: self._tokenize(t) for name, (t, _) in parts.items()}
         for name, split in tokens.items():
@@ -1044,6 +1044,26 @@ class TextDataModule(L.LightningDataModule):
             raise DataError(f"{error} (--data.{option} {fraction}): add examples, or give the part as a file of "
                             f"its own ({other}), or --data.{option} 0 for none", path)
         return parts
+
+    def _read_to_predict(self, path: str) -> tuple[list[str], None, list[int]]:
+        """The texts of ``predict_path``. In the line formats (``label_text``, ``text_label``) a
+        label cannot be told from a word, so the file is read as labelled (the label left out)
+        only when every line has one of the model's labels where that format puts it, and
+        otherwise as one text a line: texts to predict keep their first (or last) word."""
+        fmt = _resolve_format(path, self.hparams.format)
+        if fmt not in ("label_text", "text_label"):
+            return self._read(path, with_labels=False)
+        texts, _, lines = read_examples(path, format="text", with_labels=False, return_lines=True)
+        split = ([t.split(None, 1) for t in texts] if fmt == "label_text"
+                 else [t.rsplit("\t", 1)[::-1] for t in texts])  # [label, text]
+        known = {unicodedata.normalize("NFC", name) for name in self.labels}
+        if all(len(p) == 2 and unicodedata.normalize("NFC", p[0].strip()) in known and p[1].strip() for p in split):
+            log.info("data: %s read as %s: each line has a label (one of the model's), left out of its text",
+                     path, fmt)
+            return [p[1].strip() for p in split], None, lines
+        log.info("data: %s read as one text a line (not every line has one of the model's labels where %s puts "
+                 "it), all of each line predicted", path, fmt)
+        return texts, None, lines
 
     def _read_labelled(self, path: str, label_id: dict[str, int]) -> tuple[list[str], list[int]]:
         texts, labels, lines = self._read(path)
