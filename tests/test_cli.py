@@ -399,6 +399,16 @@ def test_classify_reads_texts_from_arguments_or_standard_input(monkeypatch, caps
     lines = captured.out.splitlines()  # one line per text; the model's description goes to stderr
     assert [line.split()[0] for line in lines] == ["positive", "negative"] and lines[1].endswith("dull mess")
     assert captured.err.startswith("TextClassifier(")
+    # old Mac line ends (a lone CR) end lines as in files; a line that is not UTF-8 is named and left out
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(
+        b"\xef\xbb\xbfa gorgeous, witty film\ran overlong, dull mess\r\na caf\xe9 gem\r\n\rawful\n")))
+    assert main(["classify", "--bundle", str(mr), "-"]) == 0
+    captured = capsys.readouterr()
+    assert [line.split()[0] for line in captured.out.splitlines()] == ["positive", "negative", "negative"]
+    assert [line.rsplit("]  ", 1)[1] for line in captured.out.splitlines()] == [
+        "a gorgeous, witty film", "an overlong, dull mess", "awful"]
+    assert "standard input, line 3: byte 0xe9 is not valid UTF-8; not classified" in captured.err
+    assert "1 line(s) of standard input were not UTF-8 and not classified (line(s) 3)" in captured.err
     monkeypatch.setattr("sys.stdin", io.StringIO("上海房价上涨\n"))
     assert main(["classify", "--bundle", str(thucnews), "-"]) == 0
     assert capsys.readouterr().out.splitlines()[0].endswith("上海房价上涨")

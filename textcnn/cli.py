@@ -654,22 +654,36 @@ def _classify_main(argv: Sequence[str]) -> int:
 
     clf = TextClassifier.load(args.bundle, device=args.device)
     print(f"{clf!r}", file=sys.stderr)  # standard output holds one line per text
-    shown = 0
-    for batch in (_lines_as_they_come(sys.stdin) if stream else [texts]):
+    shown, skipped = 0, []
+    for batch in (_lines_as_they_come(sys.stdin, skipped=skipped) if stream else [texts]):
         for text, pred in zip(batch, clf.predict(batch)):
             probs = "  ".join(f"{name} {p:.3f}" for name, p in pred.probabilities.items())
             print(f"{pred.label:<12} [{probs}]  {text}")
         sys.stdout.flush()
         shown += len(batch)
+    if skipped:
+        print(f"textcnn: {len(skipped)} line(s) of standard input were not UTF-8 and not classified (line(s) "
+              f"{_shown(skipped, 20)}); re-encode the input, e.g. iconv -f cp1252 -t utf-8, then classify again",
+              file=sys.stderr)
     if not shown:
         p.error("standard input held no text to classify (one a line)")
     return 0
 
 
-def _lines_as_they_come(stream, most: int = 256) -> Iterator[list[str]]:
+_BREAK = re.compile(r"\r\n|\r|\n")
+_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
+
+
+def _lines_as_they_come(stream, most: int = 256, skipped: Optional[list[int]] = None) -> Iterator[list[str]]:
     """The non-blank lines of ``stream`` in batches: a batch ends at ``most`` lines or when no
     more input is waiting, so a live stream (``tail -f log | textcnn classify``) gets each
-    answer as its line comes, and a file goes through in full batches."""
+    answer as its line comes, and a file goes through in full batches.
+
+    Lines end at ``\n``, ``\r\n`` or a lone ``\r``, as the readers of files have them. The
+    bytes under a text stream are read, so that a line that is not UTF-8 is named on stderr with
+    its number and left out (its number added to ``skipped``), whatever the locale."""
+    raw = getattr(stream, "buffer", None)
+    source, breaks = (raw, _BREAK_BYTES) if raw is not None else (stream, _BREAK)
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
@@ -683,9 +697,26 @@ def _lines_as_they_come(stream, most: int = 256) -> Iterator[list[str]]:
         return bool(select.select([fd], [], [], 0)[0])
 
     batch: list[str] = []
-    for line in iter(stream.readline, ""):
-        if line.strip():
-            batch.append(line.rstrip("\r\n"))
+    number = 0
+    for chunk in iter(source.readline, source.read(0)):  # up to a \n; lone \r's within it end lines too
+        pieces = breaks.split(chunk)
+        if not pieces[-1]:
+            pieces.pop()  # the chunk ended with a line break
+        for piece in pieces:
+            number += 1
+            if isinstance(piece, bytes):
+                if number == 1 and piece.startswith(b"\xef\xbb\xbf"):
+                    piece = piece[3:]
+                try:
+                    piece = piece.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    print(f"textcnn: standard input, line {number}: byte 0x{piece[e.start]:02x} is not valid UTF-8; "
+                          "not classified", file=sys.stderr, flush=True)
+                    if skipped is not None:
+                        skipped.append(number)
+                    continue
+            if piece.strip():
+                batch.append(piece)
         if batch and (len(batch) >= most or not waiting()):
             yield batch
             batch = []
