@@ -47,6 +47,7 @@ def test_jsonl_and_text_in_small_chunks_give_the_same_predictions(tiny_bundle_di
     (tmp_path / "in.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
     lines = [json.dumps({"text": t}) for t in texts]
     lines[3] = '{"text": broken'
+    lines[5] = "[" * 100_000  # nested past Python's recursion limit: one bad line, not a traceback
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
     errors = []
@@ -54,11 +55,12 @@ def test_jsonl_and_text_in_small_chunks_give_the_same_predictions(tiny_bundle_di
     js = predict_file(clf, tmp_path / "in.jsonl", tmp_path / "b.jsonl", chunk_size=7, progress=False,
                       report=errors.append)
     assert plain.predicted == 25 and not plain.errors
-    assert js.predicted == 24 and [e.line for e in js.errors] == [4] and "line 4: invalid JSON" in errors[0]
+    assert js.predicted == 23 and [e.line for e in js.errors] == [4, 6] and "line 4: invalid JSON" in errors[0]
+    assert "line 6: invalid JSON (nested too deeply)" in errors[1]
     a = [json.loads(l) for l in (tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines()]
     b = [json.loads(l) for l in (tmp_path / "b.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [r["line"] for r in a] == list(range(1, 26)) and a[0]["text"] == texts[0]
-    a = [r for r in a if r["line"] != 4]
+    a = [r for r in a if r["line"] not in (4, 6)]
     assert [(r["line"], r["text"], r["label"]) for r in a] == [(r["line"], r["text"], r["label"]) for r in b]
     for x, y in zip(a, b):
         assert x["probabilities"] == pytest.approx(y["probabilities"], abs=2e-6)

@@ -209,6 +209,8 @@ def _json_text(line: str, text_column: str) -> tuple[str, Optional[str]]:
         obj = json.loads(line)
     except json.JSONDecodeError as e:
         return "", f"invalid JSON ({e.msg} at column {e.colno})"
+    except RecursionError:
+        return "", "invalid JSON (nested too deeply)"
     text = obj.get(text_column) if isinstance(obj, dict) else None
     if not isinstance(text, str):
         return "", f"expected an object with a string {text_column!r}; found {line.strip()[:60]!r}"
