@@ -104,6 +104,16 @@ def test_a_space_before_a_quoted_text_is_named_as_the_cause(tmp_path):
     assert read_examples(path) == (['"great" movie', "dull"], ["pos", "neg"])
     message = read_error(write(tmp_path, "d.csv", 'label,text\npos, "a witty, seductive film"\n'))
     assert "d.csv, line 2: expected 2 fields like the header ['label', 'text'], found 3; a space after a comma " in message
+    # a label quoted after a space keeps its quotes: a class of its own, pointed out
+    with pytest.warns(UserWarning, match=r"""q.csv: label\(s\) \['"pos"'\] keep their quotes: a space after the comma"""):
+        assert read_examples(write(tmp_path, "q.csv", 'text,label\ngood, "pos"\nbad,neg\n'))[1] == ['"pos"', "neg"]
+
+
+def test_text_after_a_closing_quote_is_named_as_such(tmp_path):
+    # strict CSV: `"Avatar" is great` closes its quote and goes on, which is not an unclosed quote
+    message = read_error(write(tmp_path, "a.csv", 'text,label\ngood,pos\n"Avatar" is great,pos\n'))
+    assert "a.csv, line 3: malformed CSV record" in message
+    assert "text after the closing quote is not allowed" in message and "never closed" not in message
 
 
 def test_the_text_and_the_label_from_one_column_is_refused(tmp_path):

@@ -237,6 +237,15 @@ def _table_records(
         except csv.Error as e:
             if header is None and content.lstrip().startswith("{"):
                 raise DataError(f"not a {kind} header ({e})." + _json_lines_hint("--data.format"), path, start) from None
+            if "expected after" in str(e) and reader.line_num == start:  # on one line: "Avatar" is great,pos
+                raise DataError(
+                    f"malformed {kind} record ({e}): a field that starts with a quote (\") must end with it; "
+                    'text after the closing quote is not allowed. Quote the whole field and double the quotes '
+                    'inside it ("""Avatar"" is great",pos), and put no space between a closing quote and the '
+                    "comma",
+                    path,
+                    start,
+                ) from None
             raise DataError(
                 f"malformed {kind} record starting here ({e}; the reader stopped at line "
                 f"{reader.line_num}): most likely a quote (\") opened on line {start} is never "
@@ -311,6 +320,11 @@ def _table_records(
                       'quote inside a text as two ("")', UserWarning, stacklevel=3)
     if len(spans) > len(merged):
         log.info("%s: %d quoted text(s) hold line breaks, each read as one text", path, len(spans) - len(merged))
+    spaced = sorted(label for label in labels if is_csv and len(label) > 1 and label[0] == label[-1] == '"')
+    if spaced:  # `good, "pos"`: after a space the quote opens no quoted field, so it stays in the label
+        warnings.warn(f"{path}: label(s) {spaced[:5]} keep their quotes: a space after the comma keeps a quote from "
+                      'opening a quoted field (`good,"pos"`, not `good, "pos"`), so each is a class apart from its '
+                      "unquoted form; remove the spaces", UserWarning, stacklevel=3)
     if quoted:
         warnings.warn(f"{path}: {len(quoted)} text(s) look quoted as the csv module or pandas write TSV (line(s) "
                       f"{_shown(quoted)}), with their quotes doubled (\"\"); a TSV is read as it is, so the quotes "
