@@ -80,6 +80,11 @@ def test_auto_format_is_case_insensitive(tmp_path):
 def test_unknown_extension_asks_for_format(tmp_path):
     message = read_error(write(tmp_path, "d.dat", "1 a\n"))
     assert "d.dat" in message and "format=" in message and "label_text" in message
+    assert "decompress it first" in read_error(write(tmp_path, "d.csv.gz", b"\x1f\x8b"))
+    assert "Excel's `sep=` line: delete it" in read_error(write(tmp_path, "x.csv", "sep=,\ntext,label\na,1\n"))
+    assert "jq -c '.[]'" in read_error(write(tmp_path, "d.json", '[{"text": "a", "label": 1}]'))
+    message = read_error(write(tmp_path, "a.jsonl", '[{"text": "a", "label": 1},\n{"text": "b", "label": 0}]'))
+    assert "a.jsonl, line 1: invalid JSON" in message and "looks like one JSON array" in message
     with pytest.raises(ValueError, match="unknown data format"):
         read_examples(write(tmp_path, "d.csv", "text,label\na,1\n"), format="xml")
     assert FORMATS[0] == "auto"

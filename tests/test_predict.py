@@ -98,6 +98,9 @@ def test_unreadable_header_or_format_stops_with_one_line(tiny_bundle_dir, tmp_pa
     (tmp_path / "utf16.csv").write_text("text\nhello\n", encoding="utf-16")  # not the next row taken as header
     with pytest.raises(DataError, match=r"utf16.csv, line 1: the file is UTF-16 .* `iconv -f utf-16 -t utf-8"):
         predict_file(clf, tmp_path / "utf16.csv", tmp_path / "out.csv", progress=False)
+    (tmp_path / "nobom.txt").write_bytes("good\nbad film\n".encode("utf-16-le"))  # not texts of NUL bytes
+    with pytest.raises(DataError, match=r"nobom.txt, line 1: .* looks UTF-16 without a byte-order mark"):
+        predict_file(clf, tmp_path / "nobom.txt", tmp_path / "out.csv", progress=False)
     (tmp_path / "gz.csv").write_bytes(gzip.compress(b"text\nhello\n"))  # as training says it
     with pytest.raises(DataError, match=r"gz.csv, line 1: the file is gzip-compressed; .* `gunzip -k FILE`"):
         predict_file(clf, tmp_path / "gz.csv", tmp_path / "out.csv", progress=False)

@@ -54,6 +54,10 @@ BAD_TRAIN_FILES = {
     "unclosed_quote": (b'text,label\ngood,1\n"bad film,0\nfine,1\n', ["unclosed_quote.csv, line 3", "never closed"]),
     "utf16": (codecs.BOM_UTF16_LE + "text,label\ngood,1\n".encode("utf-16-le"),
               ["utf16.csv, line 1", "UTF-16", "iconv -f utf-16"]),
+    "utf16_no_bom": ("text,label\ngood,1\n".encode("utf-16-le"),
+                     ["utf16_no_bom.csv, line 1", "looks UTF-16 without a byte-order mark", "iconv -f utf-16le"]),
+    "utf32": (codecs.BOM_UTF32_LE + "text,label\ngood,1\n".encode("utf-32-le"),
+              ["utf32.csv, line 1", "the file is UTF-32", "iconv -f utf-32"]),
     "gzip": (gzip.compress(b"text,label\ngood,1\nbad,0\n"), ["gzip.csv", "gzip-compressed", "gunzip"]),
 }
 

@@ -140,12 +140,19 @@ def iconv_hint(raw: Union[bytes, Iterable[bytes]]) -> str:
 
 
 def not_a_text_file(head: bytes) -> Optional[str]:
-    """What is wrong with a file starting with the bytes ``head`` (UTF-16, gzip), or None."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return ("the file is UTF-16 (it starts with a UTF-16 byte-order mark); expected UTF-8: convert it "
-                "(e.g. `iconv -f utf-16 -t utf-8 IN > OUT`)")
+    """What is wrong with a file starting with the bytes ``head`` (its first KiB or so: UTF-32,
+    UTF-16 with or without a byte-order mark, gzip), or None."""
+    for bom, name in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                      (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")):
+        if head.startswith(bom):
+            return (f"the file is {name} (it starts with a {name} byte-order mark); expected UTF-8: convert it "
+                    f"(e.g. `iconv -f {name.lower()} -t utf-8 IN > OUT`)")
     if head.startswith(b"\x1f\x8b"):
         return "the file is gzip-compressed; expected a plain UTF-8 text file: decompress it first (e.g. `gunzip -k FILE`)"
+    if len(head) >= 4 and head.count(0) >= len(head) // 4:  # ASCII in UTF-16: every other byte is 0
+        order = "le" if head[1] == 0 and head[0] != 0 else "be"
+        return ("the file holds a NUL byte between its characters: it looks UTF-16 without a byte-order mark; "
+                f"expected UTF-8: convert it (e.g. `iconv -f utf-16{order} -t utf-8 IN > OUT`)")
     return None
 
 
@@ -155,7 +162,7 @@ def _read_text(path: str) -> str:
         raw = f.read()
     if raw.startswith(codecs.BOM_UTF8):
         raw = raw[len(codecs.BOM_UTF8):]
-    problem = not_a_text_file(raw[:4])
+    problem = not_a_text_file(raw[:1024])
     if problem:
         raise DataError(problem, path, 1)
     try:
@@ -188,6 +195,8 @@ def _header_hint(header: list[str], fmt: str, option: str = "--data.format") -> 
     (``text;label``); else nothing. ``option`` sets the format."""
     if header and header[0].startswith("{"):
         return _json_lines_hint(option)
+    if header and header[0].lower().startswith("sep="):
+        return " The first line is Excel's `sep=` line: delete it, so that the header is the first line."
     if len(header) != 1:
         return ""
     if fmt == "csv" and "," in header[0]:
@@ -360,6 +369,9 @@ def _holds_rows(fields: list[str], delimiter: str, width: int, label_index: int 
                for row in csv.reader(candidates, delimiter=delimiter))
 
 
+_ARRAY_HINT = " The file looks like one JSON array, not JSON Lines: convert it (`jq -c '.[]' IN > OUT.jsonl`)."
+
+
 def _jsonl_records(
     path: str, content: str, text_column: str, label_column: str, with_labels: bool
 ) -> Iterator[_Record]:
@@ -371,12 +383,14 @@ def _jsonl_records(
             raise DataError("invalid JSON (nested too deeply); expected one JSON object per line", path, number) from None
         except json.JSONDecodeError as e:
             raise DataError(
-                f"invalid JSON ({e.msg} at column {e.colno}); expected one JSON object per line",
+                f"invalid JSON ({e.msg} at column {e.colno}); expected one JSON object per line."
+                + (_ARRAY_HINT if number == 1 and line.lstrip().startswith("[") else ""),
                 path,
                 number,
             ) from None
         if not isinstance(obj, dict):
-            raise DataError(f"expected a JSON object, found {type(obj).__name__}", path, number)
+            array = _ARRAY_HINT if number == 1 and isinstance(obj, list) and obj and isinstance(obj[0], dict) else ""
+            raise DataError(f"expected a JSON object, found {type(obj).__name__}.{array}", path, number)
         wanted = [text_column] + ([label_column] if with_labels else [])
         for key in wanted:
             if key not in obj:
@@ -456,9 +470,16 @@ def _resolve_format(
         return format
     extension = os.path.splitext(path)[1].lower()
     if extension not in extensions:
+        known = {".gz": " A compressed file is not read: decompress it first (`gunzip -k FILE`).",
+                 ".bz2": " A compressed file is not read: decompress it first.",
+                 ".xz": " A compressed file is not read: decompress it first.",
+                 ".zip": " A compressed file is not read: decompress it first.",
+                 ".json": " JSON is read as JSON Lines (one object a line, .jsonl); a file holding one array of "
+                          "objects: convert it (`jq -c '.[]' IN.json > OUT.jsonl`)."}
         raise DataError(
             f"cannot tell the {what} format from the extension {extension or '(none)'!r} (auto knows "
-            f"{', '.join(extensions)}); {hint} one of {tuple(f for f in formats if f != 'auto')}",
+            f"{', '.join(extensions)}); {hint} one of {tuple(f for f in formats if f != 'auto')}."
+            + known.get(extension, ""),
             path,
         )
     return extensions[extension]

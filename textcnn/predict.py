@@ -347,7 +347,7 @@ def predict_file(
     created = [] if out_stream else _make_parents(output_path)
     source = sys.stdin.buffer if input_path == STDIO else open(input_path, "rb")
     try:
-        problem = not_a_text_file(source.peek(4)[:4])
+        problem = not_a_text_file(source.peek(1024)[:1024])
         if problem:
             raise DataError(problem, name, 1)
     except BaseException:
