@@ -39,14 +39,16 @@ class PrepareError(Exception):
 
 def read_label_lines(path: Path, names: dict[str, str]) -> list[tuple[str, str]]:
     """``(text, label name)`` of each ``label sentence`` line of ``path``. The files are UTF-8
-    except rt-polarity, whose few accented bytes are Latin-1: a line that is not UTF-8 is read
-    as Latin-1. Blank lines are skipped; any other line must start with a known label."""
+    except rt-polarity, whose few accented bytes and typographic quotes and dashes are Windows-1252:
+    a line that is not UTF-8 is read as Windows-1252 (bytes that code has no character for, as
+    Latin-1), so 0x85 is "…", not an invisible control character. Blank lines are skipped; any
+    other line must start with a known label."""
     rows = []
     for number, raw in enumerate(path.read_bytes().splitlines(), start=1):
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
-            line = raw.decode("latin-1")
+            line = "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in raw)
         if not line.strip():
             continue
         label, _, text = line.strip().partition(" ")

@@ -13,7 +13,8 @@ spec.loader.exec_module(prepare)
 
 def sources(folder: Path) -> Path:
     folder.mkdir()
-    (folder / "rt-polarity.all").write_bytes(b"0 simplistic , silly and tedious . \n1 a caf\xe9 gem . \n\n")
+    (folder / "rt-polarity.all").write_bytes(b"0 simplistic , silly and tedious . \n1 a caf\xe9 gem . \n\n"
+                                                    b"0 \x85the maudlin \x93end\x94 \x81\n")
     for split in ("train", "dev", "test"):
         (folder / f"stsa.binary.{split}").write_text(f"1 a stirring {split} film\n0 dull\n", encoding="utf-8")
     (folder / "subj.all").write_text("0 smart and alert .\n1 a man goes home .\n", encoding="utf-8")
@@ -25,13 +26,15 @@ def sources(folder: Path) -> Path:
 def test_the_classic_files_become_the_benchmark_folder_with_label_names(tmp_path, capsys):
     src, out = sources(tmp_path / "src"), tmp_path / "benchmarks"
     assert prepare.main(["--from", str(src), "--out", str(out)]) == 0
-    assert read_examples(out / "mr" / "mr.csv") == (["simplistic , silly and tedious .", "a café gem ."],
-                                                     ["negative", "positive"])
+    # Windows-1252, as the rt-polarity bytes are: 0x85 is an ellipsis, not a control character
+    assert read_examples(out / "mr" / "mr.csv") == (
+        ["simplistic , silly and tedious .", "a café gem .", "…the maudlin “end” \x81"],
+        ["negative", "positive", "negative"])
     assert read_examples(out / "subj" / "subj.csv")[1] == ["subjective", "objective"]
     assert read_examples(out / "trec" / "train.csv")[1] == ["DESC", "ABBR", "NUM"]
     assert read_examples(out / "trec" / "test.csv")[1] == ["HUM", "LOC"]
     assert read_examples(out / "sst2" / "dev.csv") == (["a stirring dev film", "dull"], ["positive", "negative"])
-    assert "mr.csv 2 rows" in capsys.readouterr().out
+    assert "mr.csv 3 rows" in capsys.readouterr().out
 
 
 def test_a_bad_line_or_a_missing_file_is_named_and_nothing_is_written(tmp_path, capsys):
