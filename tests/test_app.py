@@ -238,18 +238,23 @@ def test_the_batch_tab_caps_each_text_as_the_text_tab_does(app, tmp_path, monkey
     assert "1 line(s) were not predicted: texts.txt, line 2: a text of 49 characters; the limit is 20" in note
 
 
-def test_sigterm_stops_the_demo_as_ctrl_c_does_and_leaves_no_output_folder(tiny_bundle_dir, tmp_path):
+def test_the_bundled_demo_serves_its_endpoints_by_name_and_sigterm_stops_it_cleanly(tmp_path):
+    """app.py as shipped (the bundled models and their examples): the public endpoints keep the
+    names the README and benchmarks/load_test.py use; SIGTERM stops it as Ctrl+C does, leaving
+    no output folder behind."""
     import signal
     import subprocess
     import sys
 
-    folder, scratch = tmp_path / "models", tmp_path / "tmp"
-    shutil.copytree(tiny_bundle_dir, folder / "good")
+    from gradio_client import Client
+
+    scratch = tmp_path / "tmp"
     scratch.mkdir()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "TEXTCNN_CHECKPOINTS": str(folder), "TEXTCNN_PORT": str(port), "TMPDIR": str(scratch)}
+    env = {k: v for k, v in os.environ.items() if k != "TEXTCNN_CHECKPOINTS"}
+    env.update(TEXTCNN_PORT=str(port), TMPDIR=str(scratch))
     proc = subprocess.Popen([sys.executable, str(REPO / "app.py")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=env)
     try:
@@ -259,7 +264,13 @@ def test_sigterm_stops_the_demo_as_ctrl_c_does_and_leaves_no_output_folder(tiny_
             if "Running on local URL" in line:
                 break
         assert [p.name for p in scratch.glob("textcnn-demo-*")], "".join(seen)  # the Batch tab's outputs
-        time.sleep(5)  # Gradio's start-up checks end (a signal during them is answered too)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        # the examples' own handler (private) must not take the name /classify
+        assert set(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == {
+            "/classify", "/classify_file"}
+        label, _, _ = client.predict(text="a gorgeous, witty film", api_name="/classify")  # as load_test.py calls it
+        assert label["label"] == "positive"
+        time.sleep(2)  # Gradio's start-up checks end (a signal during them is answered too)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     finally:
