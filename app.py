@@ -88,13 +88,19 @@ def _describe(name: str, clf: TextClassifier) -> str:
     return f"{name}: {shown}"
 
 
+def _refused(message: str) -> gr.Error:
+    """The page's error for input it cannot take: shown to the user, not printed with a traceback
+    in the server's terminal (where it would read as a crash)."""
+    return gr.Error(message, print_exception=False)
+
+
 def check_text(text: str) -> str:
     """The stripped text, or a gr.Error with what to do when it is empty or too long."""
     text = (text or "").strip()
     if not _INVISIBLE.sub("", text).strip():  # nothing, or only zero-width characters
-        raise gr.Error("Please type or paste a text to classify.")
+        raise _refused("Please type or paste a text to classify.")
     if len(text) > MAX_CHARS:
-        raise gr.Error(f"The text has {len(text):,} characters; the limit is {MAX_CHARS:,}. Shorten it, "
+        raise _refused(f"The text has {len(text):,} characters; the limit is {MAX_CHARS:,}. Shorten it, "
                        "or use the Batch tab for many texts.")
     return text
 
@@ -166,7 +172,7 @@ def _output_folder() -> Path:
 def classify_file(model_name: str, path: str):
     """Predictions of an uploaded CSV / TSV / JSONL / TXT file, as a CSV to download."""
     if not path:
-        raise gr.Error("Please upload a CSV (with a 'text' column), JSONL or TXT (one text a line) file.")
+        raise _refused("Please upload a CSV (with a 'text' column), JSONL or TXT (one text a line) file.")
     folder = _output_folder()
     out = folder / f"{Path(path).stem}-predictions.csv"
     errors = []
@@ -177,7 +183,7 @@ def classify_file(model_name: str, path: str):
         shutil.rmtree(folder, ignore_errors=True)
         if isinstance(e, ValueError):  # DataError: unreadable format or header, message names the file
             lines = (" " + "; ".join(_for_the_page(m, path) for m in errors[:3])) if errors else ""
-            raise gr.Error(_for_the_page(str(e), path) + lines) from None
+            raise _refused(_for_the_page(str(e), path) + lines) from None
         raise
     with _answered_lock:
         _answered[folder] = time.monotonic()

@@ -240,8 +240,8 @@ def test_the_batch_tab_caps_each_text_as_the_text_tab_does(app, tmp_path, monkey
 
 def test_the_bundled_demo_serves_its_endpoints_by_name_and_sigterm_stops_it_cleanly(tmp_path):
     """app.py as shipped (the bundled models and their examples): the public endpoints keep the
-    names the README and benchmarks/load_test.py use; SIGTERM stops it as Ctrl+C does, leaving
-    no output folder behind."""
+    names the README and benchmarks/load_test.py use; refused input prints no traceback; SIGTERM
+    stops it as Ctrl+C does, leaving no output folder behind."""
     import signal
     import subprocess
     import sys
@@ -270,6 +270,8 @@ def test_the_bundled_demo_serves_its_endpoints_by_name_and_sigterm_stops_it_clea
             "/classify", "/classify_file"}
         label, _, _ = client.predict(text="a gorgeous, witty film", api_name="/classify")  # as load_test.py calls it
         assert label["label"] == "positive"
+        with pytest.raises(Exception, match="type or paste a text"):  # said on the page, no traceback in the log
+            client.predict(text="", api_name="/classify")
         time.sleep(2)  # Gradio's start-up checks end (a signal during them is answered too)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)

@@ -431,6 +431,7 @@ def test_app_py_takes_the_demo_commands_options_and_help_starts_no_server():
                            timeout=120, env=env)
     assert shown.returncode == 0, shown.stderr[-2000:]
     assert "--port" in shown.stdout and "--checkpoints" in shown.stdout and "Running on" not in shown.stdout
+    assert shown.stdout.startswith("usage: python app.py ")  # the command that was typed
     wrong = subprocess.run([sys.executable, str(REPO / "app.py"), "--prot", "8000"], capture_output=True, text=True,
                            timeout=120, env=env)
     assert wrong.returncode == 2 and "--prot" in wrong.stderr and "no model bundles" not in wrong.stderr

@@ -779,7 +779,8 @@ def _predict_main(argv: Sequence[str]) -> int:
 
 
 def _demo_main(argv: Sequence[str]) -> int:
-    p = HintingArgumentParser(prog="textcnn demo", description="Launch the Gradio demo (app.py) on this machine.")
+    prog = "python app.py" if Path(sys.argv[0]).name == "app.py" else "textcnn demo"  # app.py hands its options here
+    p = HintingArgumentParser(prog=prog, description="Launch the Gradio demo (app.py) on this machine.")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1, this machine only; "
                    "0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
