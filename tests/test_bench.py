@@ -459,6 +459,7 @@ def test_cv_takes_set_and_its_error_hints_name_set_not_the_options_of_fit(tiny_c
     ("model.lr=abc", "model.lr: 'abc' is not a valid value; expected null or float"),
     ("model.kernel_sizes=7", "model.kernel_sizes: 7 is not a valid value; expected list[int]"),
     ("model.drop_rate=2", "drop_rate must be in [0, 1), got 2"),
+    ("model.max_norm=0", "max_norm must be a positive number (or null for no constraint), got 0"),
     ("data.max_len=0", "--set data.max_len=... must be at least 1, got 0; null for no limit"),
 ])
 def test_a_bad_set_value_stops_before_any_training_with_the_key(value, message, tiny_csv, tmp_path, monkeypatch,

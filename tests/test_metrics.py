@@ -16,6 +16,18 @@ def test_macro_f1_leaves_out_a_class_with_no_example_that_is_never_predicted():
     assert classification_report(y_true, [3, 1, 1, 1, 2, 0], names)["macro_f1_classes"] == 4
 
 
+def test_ids_that_are_no_class_index_are_refused_not_counted_as_classes():
+    import pytest
+    import torch
+
+    assert classification_report(np.array([0, 1]), torch.tensor([1, 1]), ["a", "b"])["accuracy"] == 0.5
+    for y_true, shown in (([0, 5], "5"), ([0, -1], "-1"), (["a", "b"], "'a'"), ([0, 1.5], "1.5")):
+        with pytest.raises(ValueError, match=rf"y_true holds {shown}, not a class index in 0..1 .*not the labels"):
+            classification_report(y_true, [0, 1], ["a", "b"])
+    with pytest.raises(ValueError, match="y_true has 1 entries, y_pred 2"):
+        classification_report([0], [0, 1], ["a", "b"])
+
+
 def test_many_classes_print_no_matrix_and_plot_quickly_or_not_at_all(tmp_path):
     rng = np.random.default_rng(0)
     for classes in (60, MAX_PLOTTED_CLASSES + 1):

@@ -97,3 +97,39 @@ def test_label_smoothing_trains_against_softened_targets_and_is_checked(tiny_csv
     assert loss.item() != pytest.approx(torch.nn.functional.nll_loss(logp, batch["labels"]).item(), rel=1e-3)
     with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\), got 1.0"):
         build(tiny_csv, label_smoothing=1.0)
+
+
+def test_a_module_used_in_ones_own_trainer_script_is_checked_against_its_data(tiny_csv, tmp_path):
+    # A module built or reloaded by hand (the command line links these) meets a data module that
+    # does not fit it: a clear error, not an IndexError deep in torch or scores on other word ids.
+    dm, module = build(tiny_csv)
+    trainer(max_epochs=1, limit_val_batches=0, num_sanity_val_steps=0).fit(module, dm)
+    path = tmp_path / "m.ckpt"
+    t = trainer(max_epochs=1)
+    t.strategy.connect(module)
+    t.save_checkpoint(path)
+    reloaded = TextCNNModule.load_from_checkpoint(path)
+    other = TextDataModule(train_path=str(tiny_csv), val_fraction=0.3, test_fraction=0.2, split_seed=5,
+                           batch_size=16, embedding_dim=16, min_len=3)  # another split: the words in another order
+    assert other.vocab_size == dm.vocab_size and other.meta()["vocab"] != dm.meta()["vocab"]
+    with pytest.raises(ValueError, match=r"trained with a different vocab than the data gives now \(first at id"):
+        trainer().test(reloaded, other)
+    with pytest.raises(ValueError, match=r"the model has num_classes=5, the data 2 labels"):
+        trainer(max_epochs=1).fit(TextCNNModule(vocab_size=dm.vocab_size, num_classes=5, embed_dim=16,
+                                                variant="rand", kernel_sizes=[2, 3], num_filters=4), dm)
+    with pytest.raises(ValueError, match=r"pads texts to min_len=3 tokens, .* give TextDataModule\(min_len=6\)"):
+        trainer(max_epochs=1).fit(TextCNNModule(vocab_size=dm.vocab_size, num_classes=2, embed_dim=16,
+                                                variant="rand", kernel_sizes=[6], num_filters=4), dm)
+    # the same data again (a test after the fit, a second fit) is fine, and the trained table is kept
+    before = reloaded.model.embedding.weight.detach().clone()
+    trainer().test(reloaded, dm)
+    assert torch.equal(reloaded.model.embedding.weight, before)
+
+
+def test_a_pretrained_variant_fitted_without_a_data_module_is_warned_about(tiny_csv):
+    dm, _ = build(tiny_csv)
+    dm.prepare()
+    module = TextCNNModule(vocab_size=dm.vocab_size, num_classes=2, embed_dim=16, variant="static",
+                           kernel_sizes=[2, 3], num_filters=4)
+    with pytest.warns(UserWarning, match="variant 'static' trains without pretrained vectors"):
+        trainer(max_steps=1, limit_val_batches=0).fit(module, train_dataloaders=dm.train_dataloader())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import unicodedata
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
@@ -15,12 +15,32 @@ from .fileio import atomic_write
 __all__ = ["classification_report", "format_report", "save_report", "plot_confusion_matrix"]
 
 
+def _not_an_index(ys: Sequence, n: int) -> Optional[tuple]:
+    """``(y,)`` for the first ``y`` of ``ys`` that is not a whole number in ``0..n-1``, else None."""
+    for y in ys:
+        try:
+            if int(y) == y and 0 <= int(y) < n:
+                continue
+        except (TypeError, ValueError):
+            pass
+        return (y,)
+    return None
+
+
 def classification_report(y_true: Sequence[int], y_pred: Sequence[int], label_names: Sequence[str]) -> dict:
     """Accuracy, macro-F1, per-class precision / recall / F1 / support and the confusion matrix.
 
-    ``y_true`` and ``y_pred`` are class indices into ``label_names``.
+    ``y_true`` and ``y_pred`` are class indices into ``label_names`` (a ValueError otherwise:
+    an index out of range would be left out of the matrix and counted as a class of its own).
     """
     labels = list(range(len(label_names)))
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"y_true has {len(y_true)} entries, y_pred {len(y_pred)}")
+    for name, ys in (("y_true", y_true), ("y_pred", y_pred)):
+        bad = _not_an_index(ys, len(label_names))
+        if bad is not None:
+            raise ValueError(f"{name} holds {bad[0]!r}, not a class index in 0..{len(label_names) - 1} "
+                             f"(label_names has {len(label_names)}): pass the ids of the labels, not the labels")
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     # Macro-F1 averages the classes that occur in the truth or the predictions: a class with no
     # test example that is never predicted has no F1 (sklearn's own default), not an F1 of 0.

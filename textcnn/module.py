@@ -3,6 +3,7 @@ logging, the test report and ``predict_step``."""
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -46,6 +47,22 @@ def _set_rng_states(states: dict) -> None:
     torch.set_rng_state(states["cpu"])
     if "cuda" in states and torch.cuda.is_available() and len(states["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def _check_same_data(then: dict, now: dict) -> None:
+    """A ValueError naming the first difference when the vocabulary or labels a model was
+    trained with (``then``) are not those the data gives ``now``."""
+    for key in ("vocab", "labels"):
+        a, b = then.get(key) or [], now.get(key) or []
+        if a != b:
+            at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            first = (f"first at id {at}: {a[at]!r} then, {b[at]!r} now" if at < min(len(a), len(b))
+                     else f"{len(a)} entries then, {len(b)} now")
+            raise ValueError(
+                f"the checkpoint was trained with a different {key} than the data gives now ({first}); "
+                "use the training file and --data settings of its fit (train_path, split_seed, "
+                "val_fraction, test_fraction, tokenizer, min_freq, ...): its config.yaml has them"
+            )
 
 
 class TextCNNModule(L.LightningModule):
@@ -118,6 +135,9 @@ class TextCNNModule(L.LightningModule):
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
         if not 0.0 <= drop_rate < 1.0:
             raise ValueError(f"drop_rate must be in [0, 1), got {drop_rate}")
+        if max_norm is not None and not max_norm > 0:
+            raise ValueError(f"max_norm must be a positive number (or null for no constraint), got {max_norm}: "
+                             "at 0 the head's weights would be zeroed after every step")
         if lr is not None and not lr > 0:
             raise ValueError(f"lr must be a positive number (or null for the optimizer's default), got {lr}")
         self.save_hyperparameters()
@@ -145,8 +165,18 @@ class TextCNNModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         dm = self.trainer.datamodule if self._trainer is not None else None
         if dm is None or not hasattr(dm, "meta"):
+            if stage == "fit" and self.hparams.variant != "rand" and self.data_meta is None:
+                warnings.warn(f"variant {self.hparams.variant!r} trains without pretrained vectors: with no "
+                              "TextDataModule to give them, the tables start random (load them with "
+                              "module.model.load_pretrained(matrix) first, or train variant 'rand')",
+                              UserWarning, stacklevel=2)
             return
-        self.data_meta = dm.meta()
+        meta = dm.meta()
+        self._check_data_fits(meta)
+        if self.data_meta is not None:  # weights already trained (load_from_checkpoint, a second fit)
+            _check_same_data(self.data_meta, meta)  # on other ids they would score nonsense
+            return
+        self.data_meta = meta
         if stage == "fit" and self.hparams.variant != "rand":
             matrix = dm.embedding_matrix
             if matrix is None:
@@ -155,6 +185,21 @@ class TextCNNModule(L.LightningModule):
                     "(a file or glove-6b-50d), or use --model.variant rand"
                 )
             self.model.load_pretrained(torch.from_numpy(matrix))
+
+    def _check_data_fits(self, meta: dict) -> None:
+        """A clear error when the data module's vocabulary, labels or padding do not fit this
+        model (a module built by hand; the command line links them)."""
+        h = self.hparams
+        if len(meta["labels"]) != h.num_classes:
+            raise ValueError(f"the model has num_classes={h.num_classes}, the data {len(meta['labels'])} labels "
+                             f"{meta['labels'][:10]}: build the module with num_classes=dm.num_classes")
+        if len(meta["vocab"]) != h.vocab_size:
+            raise ValueError(f"the model has vocab_size={h.vocab_size}, the data's vocabulary "
+                             f"{len(meta['vocab'])} words: build the module with vocab_size=dm.vocab_size")
+        if (meta.get("min_len") or 1) < self.model.min_len:
+            raise ValueError(f"the data module pads texts to min_len={meta.get('min_len')} tokens, shorter than "
+                             f"this model's widest window needs ({self.model.min_len}): give "
+                             f"TextDataModule(min_len={self.model.min_len}), or the model conv_padding='wide'")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["textcnn"] = {"data": self.data_meta, "model": self.model_config(), "rng": _rng_states()}
@@ -168,17 +213,7 @@ class TextCNNModule(L.LightningModule):
         if saved is None:
             return
         if self.data_meta is not None:
-            for key in ("vocab", "labels"):
-                then, now = saved.get(key) or [], self.data_meta.get(key) or []
-                if then != now:
-                    at = next((i for i, (a, b) in enumerate(zip(then, now)) if a != b), min(len(then), len(now)))
-                    first = (f"first at id {at}: {then[at]!r} then, {now[at]!r} now" if at < min(len(then), len(now))
-                             else f"{len(then)} entries then, {len(now)} now")
-                    raise ValueError(
-                        f"the checkpoint was trained with a different {key} than the data gives now ({first}); "
-                        "use the training file and --data settings of its fit (train_path, split_seed, "
-                        "val_fraction, test_fraction, tokenizer, min_freq, ...): its config.yaml has them"
-                    )
+            _check_same_data(saved, self.data_meta)
         self.data_meta = saved
 
     # -- optimisation -----------------------------------------------------------------------
