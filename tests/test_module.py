@@ -122,7 +122,7 @@ def test_a_module_used_in_ones_own_trainer_script_is_checked_against_its_data(ti
                                                 variant="rand", kernel_sizes=[6], num_filters=4), dm)
     # the same data again (a test after the fit, a second fit) is fine, and the trained table is kept
     before = reloaded.model.embedding.weight.detach().clone()
-    trainer().test(reloaded, dm)
+    trainer(default_root_dir=tmp_path).test(reloaded, dm)  # its report in tmp_path, not the current folder
     assert torch.equal(reloaded.model.embedding.weight, before)
 
 
