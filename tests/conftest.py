@@ -98,3 +98,28 @@ class StopInTest(Callback):
 
     def on_test_batch_start(self, *args, **kwargs):
         raise KeyboardInterrupt
+
+
+def _new_files() -> set[str]:
+    """Files in the checkout that git neither tracks nor ignores (empty outside a git checkout)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=REPO, capture_output=True,
+                             text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    return set(out.stdout.splitlines()) if out.returncode == 0 else set()
+
+
+def pytest_sessionstart(session):
+    session.config._files_before = _new_files()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # A test writes into tmp_path, never into the checkout (a report left in the repository's
+    # root by a Trainer without a folder of its own, say): the run fails and names the files.
+    left = sorted(_new_files() - getattr(session.config, "_files_before", set()))
+    if left:
+        print(f"\ntests left files in the checkout: {left[:10]}", flush=True)
+        session.exitstatus = 1

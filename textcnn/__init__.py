@@ -6,16 +6,16 @@ The public API for other programs is ``TextClassifier``::
     clf = TextClassifier.load("checkpoints/mr-multichannel-glove50")
     clf.predict(["a gorgeous, witty, seductive movie."])
 """
-__all__ = ["Prediction", "Explanation", "TextClassifier", "__version__"]
+__all__ = ["BundleError", "Prediction", "Explanation", "TextClassifier", "__version__"]
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
     # Lazy, so that torch-free modules (textcnn.onnx_predict, textcnn.text) import without torch.
-    if name == "Prediction":
-        from .bundle import Prediction
+    if name in ("BundleError", "Prediction"):
+        from . import bundle
 
-        return Prediction
+        return getattr(bundle, name)
     if name in ("Explanation", "TextClassifier"):
         from . import api
 
