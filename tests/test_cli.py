@@ -408,7 +408,16 @@ def test_classify_reads_texts_from_arguments_or_standard_input(monkeypatch, caps
     assert [line.rsplit("]  ", 1)[1] for line in captured.out.splitlines()] == [
         "a gorgeous, witty film", "an overlong, dull mess", "awful"]
     assert "standard input, line 3: byte 0xe9 is not valid UTF-8; not classified" in captured.err
-    assert "1 line(s) of standard input were not UTF-8 and not classified (line(s) 3)" in captured.err
+    assert "1 line(s) of standard input were not UTF-8 and not classified (line(s) 3): re-encode" in captured.err
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO("上海房价上涨\n股市大跌\n".encode("gb18030"))))
+    with pytest.raises(SystemExit, match="2"):  # the encoding its bytes read as, named
+        main(["classify", "--bundle", str(thucnews), "-"])
+    err = capsys.readouterr().err
+    assert "it reads as Chinese GBK / GB18030: `iconv -f gb18030" in err
+    assert "no line of standard input could be read as UTF-8" in err
+    with pytest.raises(SystemExit, match="2"):
+        main(["classify", "--bundle", str(mr), "a fine film", " "])
+    assert "text 2 is empty" in capsys.readouterr().err
     monkeypatch.setattr("sys.stdin", io.StringIO("上海房价上涨\n"))
     assert main(["classify", "--bundle", str(thucnews), "-"]) == 0
     assert capsys.readouterr().out.splitlines()[0].endswith("上海房价上涨")

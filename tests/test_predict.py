@@ -107,6 +107,18 @@ def test_unreadable_header_or_format_stops_with_one_line(tiny_bundle_dir, tmp_pa
     (tmp_path / "latin.csv").write_bytes("t\xe9xt\nhello\n".encode("latin-1"))
     with pytest.raises(DataError, match=r"latin.csv, line 1: the header is not UTF-8: byte 0xe9 is not valid UTF-8; re-save the file"):
         predict_file(clf, tmp_path / "latin.csv", tmp_path / "out.csv", progress=False)
+    # a whole file in another encoding: stopped after 20 lines with the encoding named, not a line per line
+    gbk = "".join(f"上海房价第{i}次上涨\n" for i in range(300)).encode("gb18030")
+    (tmp_path / "gbk.txt").write_bytes(gbk)
+    errors = []
+    with pytest.raises(DataError, match=r"gbk.txt: its first 20 data lines are not UTF-8, so the file is most likely "
+                                        r"in another encoding: .*Chinese GBK / GB18030: `iconv -f gb18030"):
+        predict_file(clf, tmp_path / "gbk.txt", tmp_path / "out.csv", progress=False, report=errors.append)
+    assert len(errors) == 20 and not (tmp_path / "out.csv").exists()
+    (tmp_path / "gbk5.txt").write_bytes(b"\n".join(gbk.splitlines()[:5]))  # fewer lines: said at the end
+    with pytest.raises(DataError, match=r"no texts to predict \(all 5 data lines .*; re-save the file as UTF-8 "
+                                        r"\(it reads as Chinese GBK"):
+        predict_file(clf, tmp_path / "gbk5.txt", tmp_path / "out.csv", progress=False, report=errors.append)
     code = main(["predict", "--bundle", str(tiny_bundle_dir), "--input", str(tmp_path / "in.xyz"),
                  "--output", str(tmp_path / "out.csv")])
     assert code == 2 and "file not found" in capsys.readouterr().err

@@ -642,6 +642,8 @@ def _classify_main(argv: Sequence[str]) -> int:
         p.error("- : no standard input to read")
     elif "-" in texts and not stream:
         p.error("- (standard input) stands alone: give texts or -, not both")
+    elif any(not t.strip() for t in texts) and not stream:
+        p.error(f"text {next(i for i, t in enumerate(texts, 1) if not t.strip())} is empty: give a text to classify")
     elif not texts and not stream:
         if Path(args.bundle).resolve() != DEFAULT_BUNDLE.resolve():
             p.error("give the texts to classify, or - to read them from standard input (one a line); the example "
@@ -662,11 +664,14 @@ def _classify_main(argv: Sequence[str]) -> int:
         sys.stdout.flush()
         shown += len(batch)
     if skipped:
+        from .data import iconv_hint
+
+        hint = iconv_hint(b"\n".join(raw for _, raw in skipped[:200])).replace("re-save the file", "re-encode the input")
         print(f"textcnn: {len(skipped)} line(s) of standard input were not UTF-8 and not classified (line(s) "
-              f"{_shown(skipped, 20)}); re-encode the input, e.g. iconv -f cp1252 -t utf-8, then classify again",
-              file=sys.stderr)
+              f"{_shown([n for n, _ in skipped], 20)}): {hint}, then classify again", file=sys.stderr)
     if not shown:
-        p.error("standard input held no text to classify (one a line)")
+        p.error("no line of standard input could be read as UTF-8" if skipped else
+                "standard input held no text to classify (one a line)")
     return 0
 
 
@@ -674,14 +679,15 @@ _BREAK = re.compile(r"\r\n|\r|\n")
 _BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
 
 
-def _lines_as_they_come(stream, most: int = 256, skipped: Optional[list[int]] = None) -> Iterator[list[str]]:
+def _lines_as_they_come(stream, most: int = 256,
+                        skipped: Optional[list[tuple[int, bytes]]] = None) -> Iterator[list[str]]:
     """The non-blank lines of ``stream`` in batches: a batch ends at ``most`` lines or when no
     more input is waiting, so a live stream (``tail -f log | textcnn classify``) gets each
     answer as its line comes, and a file goes through in full batches.
 
     Lines end at ``\n``, ``\r\n`` or a lone ``\r``, as the readers of files have them. The
     bytes under a text stream are read, so that a line that is not UTF-8 is named on stderr with
-    its number and left out (its number added to ``skipped``), whatever the locale."""
+    its number and left out (its number and bytes added to ``skipped``), whatever the locale."""
     raw = getattr(stream, "buffer", None)
     source, breaks = (raw, _BREAK_BYTES) if raw is not None else (stream, _BREAK)
     try:
@@ -713,7 +719,7 @@ def _lines_as_they_come(stream, most: int = 256, skipped: Optional[list[int]] = 
                     print(f"textcnn: standard input, line {number}: byte 0x{piece[e.start]:02x} is not valid UTF-8; "
                           "not classified", file=sys.stderr, flush=True)
                     if skipped is not None:
-                        skipped.append(number)
+                        skipped.append((number, piece))
                     continue
             if piece.strip():
                 batch.append(piece)

@@ -217,6 +217,20 @@ def _json_text(line: str, text_column: str) -> tuple[str, Optional[str]]:
     return (text.strip(), None) if text.strip() else ("", "empty text")
 
 
+NOT_UTF8_STOP = 20  # this many lines not UTF-8 before any text: the file is in another encoding, stop
+
+
+def _encoding_hint(input_path: str, in_stream: bool) -> str:
+    """What to do about input that is not UTF-8: for a file, the encoding its bytes read as and
+    the iconv command (``iconv_hint``); standard input cannot be read again."""
+    if in_stream:
+        return "re-encode the input as UTF-8 (e.g. `iconv -f gb18030 -t utf-8` for Chinese GBK)"
+    from .data import iconv_hint
+
+    with open(input_path, "rb") as f:
+        return iconv_hint(f)
+
+
 @dataclass
 class PredictSummary:
     """What ``predict_file`` did: rows predicted, one ``RowError`` per input line that was not
@@ -384,6 +398,11 @@ def predict_file(
                 if isinstance(item, RowError):
                     summary.errors.append(item)
                     report(str(DataError(item.message, name, item.line)))
+                    if not summary.predicted and not chunk and len(summary.errors) >= NOT_UTF8_STOP and all(
+                            "UTF-8" in e.message for e in summary.errors):  # a whole file in another encoding
+                        raise DataError(f"its first {len(summary.errors)} data lines are not UTF-8, so the file is "
+                                        f"most likely in another encoding: {_encoding_hint(input_path, in_stream)}",
+                                        name)
                     continue
                 chunk.append(item)
                 if len(chunk) >= chunk_size:
@@ -398,6 +417,8 @@ def predict_file(
             else:  # no line was reported: nothing, or only the header, was read
                 why = ("the input is empty or has a header only" if in_stream else
                        "the file has a header only" if os.path.getsize(input_path) else "the file is empty")
+            if summary.errors and sum("UTF-8" in e.message for e in summary.errors) * 2 > len(summary.errors):
+                why += f"; {_encoding_hint(input_path, in_stream)}"
             raise DataError(f"no texts to predict ({why})", name)
         if not out_stream:
             os.replace(tmp, output_path)
