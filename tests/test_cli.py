@@ -231,14 +231,19 @@ def test_epochs_tied_on_dev_accuracy_keep_the_one_with_the_lowest_dev_loss(tmp_p
 
 
 def test_a_fit_prints_no_lightning_advert_or_internal_deprecation(tiny_csv, tmp_path):
+    data = tmp_path / "d.csv"
+    data.write_text(tiny_csv.read_text(encoding="utf-8") + ",pos\n", encoding="utf-8")  # an empty text: a warning
     run = subprocess.run([sys.executable, "-m", "textcnn.cli", "fit", "--config", DEBUG, "--data.train_path",
-                          str(tiny_csv), "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"],
+                          str(data), "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     said = run.stdout + run.stderr
     assert "epoch 1/1" in said and "best checkpoint" in said
     for noise in ("litlogger", "LeafSpec", "smaller than the logging interval"):
         assert noise not in said, noise
+    # textcnn's warnings name the data's file and line, not textcnn's source line that raised them
+    assert f"UserWarning: {data}: skipped 1 example(s) with an empty text" in run.stderr
+    assert "textcnn/data.py:" not in run.stderr and "self.prepare()" not in run.stderr
 
 
 def test_a_checkpoint_tests_and_predicts_new_files_without_the_training_file_or_vectors(tiny_csv, tiny_glove,

@@ -897,6 +897,18 @@ def _run(argv: list[str]) -> int:
     return 0
 
 
+_PACKAGE = str(Path(__file__).resolve().parent)
+_plain_format_warning = warnings.formatwarning
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """textcnn's own warnings as a user reads them: the category and the message (which names the
+    file and line of the data), not the line of textcnn's source that raised it."""
+    if str(filename).startswith(_PACKAGE):
+        return f"{category.__name__}: {message}\n"
+    return _plain_format_warning(message, category, filename, lineno, line)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point of the ``textcnn`` console script. ``--debug`` shows full tracebacks."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -905,6 +917,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("gensim").setLevel(logging.WARNING)  # its INFO "lifecycle event" lines on every load
     torch.set_float32_matmul_precision("high")
+    if not debug:
+        warnings.formatwarning = _format_warning
     try:
         return _run(argv)
     except BrokenPipeError:  # the reader of standard output stopped (`... | head`): stop quietly, as cat does
@@ -924,6 +938,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print("textcnn: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = _plain_format_warning  # main() called from Python leaves it as it was
 
 
 if __name__ == "__main__":
