@@ -454,6 +454,14 @@ def _text_label_records(path: str, content: str, with_labels: bool) -> Iterator[
         yield number, text, label if with_labels else None
 
 
+# What an unknown extension most likely means (after "cannot tell the format from the extension")
+_EXTENSION_HINTS = {
+    **dict.fromkeys((".gz", ".bz2", ".xz", ".zip"), " A compressed file is not read: decompress it first."),
+    ".json": " JSON is read as JSON Lines (one object a line, .jsonl); a file holding one array of objects: "
+             "convert it (`jq -c '.[]' IN.json > OUT.jsonl`).",
+}
+
+
 def _resolve_format(
     path: str,
     format: str,
@@ -470,16 +478,10 @@ def _resolve_format(
         return format
     extension = os.path.splitext(path)[1].lower()
     if extension not in extensions:
-        known = {".gz": " A compressed file is not read: decompress it first (`gunzip -k FILE`).",
-                 ".bz2": " A compressed file is not read: decompress it first.",
-                 ".xz": " A compressed file is not read: decompress it first.",
-                 ".zip": " A compressed file is not read: decompress it first.",
-                 ".json": " JSON is read as JSON Lines (one object a line, .jsonl); a file holding one array of "
-                          "objects: convert it (`jq -c '.[]' IN.json > OUT.jsonl`)."}
         raise DataError(
             f"cannot tell the {what} format from the extension {extension or '(none)'!r} (auto knows "
             f"{', '.join(extensions)}); {hint} one of {tuple(f for f in formats if f != 'auto')}."
-            + known.get(extension, ""),
+            + _EXTENSION_HINTS.get(extension, ""),
             path,
         )
     return extensions[extension]
