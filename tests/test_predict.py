@@ -420,3 +420,30 @@ def test_a_text_column_named_twice_is_refused(tiny_bundle_dir, tmp_path):
     with pytest.raises(DataError, match=r"dup.csv, line 1: the header names the column 'text' more than once"):
         predict_file(clf, src, tmp_path / "out.csv", progress=False)
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_input_columns_can_be_kept_beside_the_predictions(tiny_bundle_dir, tmp_path):
+    # an id and the true label go with each prediction, so that the output can be joined or scored
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    (tmp_path / "in.csv").write_text('id,text,label\n7,a superb film,pos\n\n8,"dull, dull",neg\n', encoding="utf-8")
+    summary = predict_file(clf, tmp_path / "in.csv", tmp_path / "out.csv", progress=False, report=lambda m: None,
+                           keep_columns=["id", "label"])
+    rows = list(csv.DictReader(open(tmp_path / "out.csv", encoding="utf-8", newline="")))
+    assert summary.predicted == 2 and list(rows[0])[:5] == ["line", "id", "input_label", "text", "label"]
+    assert [(r["line"], r["id"], r["input_label"], r["text"]) for r in rows] == [
+        ("2", "7", "pos", "a superb film"), ("4", "8", "neg", "dull, dull")]
+    (tmp_path / "in.jsonl").write_text('{"id": 7, "text": "a superb film", "tags": ["a"]}\n{"text": "dull"}\n',
+                                       encoding="utf-8")
+    predict_file(clf, tmp_path / "in.jsonl", tmp_path / "out.jsonl", progress=False, keep_columns=["id", "tags"])
+    records = [json.loads(l) for l in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["id"], r["tags"]) for r in records] == [(7, ["a"]), (None, None)]  # JSON values as they are
+    predict_file(clf, tmp_path / "in.jsonl", tmp_path / "out2.csv", progress=False, keep_columns=["id", "tags"])
+    assert [(r["id"], r["tags"]) for r in csv.DictReader(open(tmp_path / "out2.csv", encoding="utf-8"))] == [
+        ("7", '["a"]'), ("", "")]
+    with pytest.raises(DataError, match=r"in.csv, line 1: --keep-columns: no column 'idx' in the header; columns "
+                                        r"found: \['id', 'text', 'label'\]"):
+        predict_file(clf, tmp_path / "in.csv", tmp_path / "o.csv", progress=False, keep_columns=["idx"])
+    (tmp_path / "in.txt").write_text("good\n", encoding="utf-8")
+    with pytest.raises(DataError, match="--keep-columns needs a CSV, TSV or JSONL input"):
+        predict_file(clf, tmp_path / "in.txt", tmp_path / "o.csv", progress=False, keep_columns=["id"])
+    assert not (tmp_path / "o.csv").exists()

@@ -743,6 +743,9 @@ def _predict_main(argv: Sequence[str]) -> int:
     p.add_argument("--format", choices=INPUT_FORMATS, default="auto", help="input format (default: by extension)")
     p.add_argument("--output-format", choices=OUTPUT_FORMATS, default="auto", help="default: by extension")
     p.add_argument("--text-column", default="text", help="text column (CSV / TSV) or key (JSONL)")
+    p.add_argument("--keep-columns", nargs="+", default=[], metavar="NAME",
+                   help="input columns (CSV / TSV) or keys (JSONL) to copy into the output after `line`, e.g. an "
+                   "id or the true label (one named like an output column is written as input_NAME)")
     p.add_argument("--batch-size", type=int, default=256, help="texts per forward pass (default 256)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -754,7 +757,8 @@ def _predict_main(argv: Sequence[str]) -> int:
     clf = TextClassifier.load(args.bundle, device=args.device)
     start = time.perf_counter()
     summary = predict_file(clf, args.input, args.output, format=args.format, output_format=args.output_format,
-                           text_column=args.text_column, batch_size=args.batch_size, progress=not args.no_progress)
+                           text_column=args.text_column, batch_size=args.batch_size, progress=not args.no_progress,
+                           keep_columns=args.keep_columns)
     seconds = time.perf_counter() - start
     where = "standard output" if args.output == "-" else args.output
     print(f"{summary.predicted} texts predicted in {seconds:.1f} s ({summary.predicted / max(seconds, 1e-9):.0f}/s), "

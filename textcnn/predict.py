@@ -13,7 +13,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Optional, Union
 
@@ -129,13 +129,23 @@ def _csv_problem(error: csv.Error, format: str) -> tuple[str, str]:
 
 
 def iter_texts(
-    f: IO[bytes], path: str, format: str, text_column: str = "text", on_bytes: Optional[Callable[[int], None]] = None
-) -> Iterator[Union[tuple[int, str], RowError]]:
+    f: IO[bytes], path: str, format: str, text_column: str = "text", on_bytes: Optional[Callable[[int], None]] = None,
+    keep: Sequence[str] = (),
+) -> Iterator[Union[tuple, RowError]]:
     """``(line, text)`` for each readable row of the open binary file ``f`` and a ``RowError``
     for every other line but the header, in file order: bad UTF-8, bad JSON, wrong number of
     fields, missing column, empty text, blank line, and each line of a broken multi-line record
     (an unclosed quote). ``format`` is ``csv``, ``tsv``, ``jsonl`` or ``text`` (one text a
-    line); csv / tsv need a header with ``text_column``. Reads one line at a time."""
+    line); csv / tsv need a header with ``text_column``. Reads one line at a time.
+
+    With ``keep`` (column or key names of a csv / tsv / jsonl file), each row is
+    ``(line, text, values)``, ``values`` the row's values of those columns (of a JSON line, the
+    JSON values, None for a key it lacks)."""
+    if keep and format not in ("csv", "tsv", "jsonl"):
+        raise DataError(f"--keep-columns needs a CSV, TSV or JSONL input with columns; this input is read as "
+                        f"{format} (one text a line)", path)
+    if text_column in keep:
+        raise DataError(f"--keep-columns {text_column!r}: the text column is written as 'text' already", path)
     lines = _Lines(f, on_bytes)
     if format in ("csv", "tsv"):
         csv.field_size_limit(max(csv.field_size_limit(), _FIELD_LIMIT))
@@ -174,6 +184,11 @@ def iter_texts(
                                     f"is not clear; columns found: {header}. Give each column its own name",
                                     path, start)
                 index = header.index(text_column)
+                missing = [name for name in keep if name not in header]
+                if missing:
+                    raise DataError(f"--keep-columns: no column {missing[0]!r} in the header; columns found: "
+                                    f"{header}", path, start)
+                kept = [header.index(name) for name in keep]
                 lines.close_record(start)
                 continue
             elif len(row) != len(header):
@@ -185,36 +200,47 @@ def iter_texts(
             errors = lines.close_record(start, problem)
             if errors:
                 yield from errors
+            elif keep:
+                yield start, row[index].strip(), tuple(row[i] for i in kept)
             else:
                 yield start, row[index].strip()
     else:
         for line in lines:
-            text, problem = line.strip(), None
+            text, problem, obj = line.strip(), None, None
             if lines.bad:
                 pass  # the line that is not UTF-8 says why
             elif not text:
                 problem = _BLANK
             elif format == "jsonl":
-                text, problem = _json_text(line, text_column)
+                text, problem, obj = _json_text(line, text_column)
             errors = lines.close_record(lines.number, problem)
             if errors:
                 yield from errors
+            elif keep:
+                yield lines.number, text, tuple(obj.get(name) for name in keep)
             else:
                 yield lines.number, text
 
 
-def _json_text(line: str, text_column: str) -> tuple[str, Optional[str]]:
-    """``(text, None)`` for a JSONL line with a non-empty string ``text_column``, else ``("", problem)``."""
+def _csv_value(value):
+    """A kept value as a CSV field: a string as it is, None (a JSON line without the key) as an
+    empty field, any other JSON value as its JSON."""
+    return "" if value is None else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _json_text(line: str, text_column: str) -> tuple[str, Optional[str], Optional[dict]]:
+    """``(text, None, object)`` for a JSONL line with a non-empty string ``text_column``, else
+    ``("", problem, None)``."""
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as e:
-        return "", f"invalid JSON ({e.msg} at column {e.colno})"
+        return "", f"invalid JSON ({e.msg} at column {e.colno})", None
     except RecursionError:
-        return "", "invalid JSON (nested too deeply)"
+        return "", "invalid JSON (nested too deeply)", None
     text = obj.get(text_column) if isinstance(obj, dict) else None
     if not isinstance(text, str):
-        return "", f"expected an object with a string {text_column!r}; found {line.strip()[:60]!r}"
-    return (text.strip(), None) if text.strip() else ("", "empty text")
+        return "", f"expected an object with a string {text_column!r}; found {line.strip()[:60]!r}", None
+    return (text.strip(), None, obj) if text.strip() else ("", "empty text", None)
 
 
 NOT_UTF8_STOP = 20  # this many lines not UTF-8 before any text: the file is in another encoding, stop
@@ -246,21 +272,24 @@ class PredictSummary:
 
 
 class _Writer:
-    def __init__(self, f: IO[str], format: str, labels: list[str]):
+    def __init__(self, f: IO[str], format: str, labels: list[str], keep: Sequence[str] = ()):
         self.f, self.format, self.labels = f, format, labels
+        ours = {"line", "text", "label", "probabilities", *(f"p_{name}" for name in labels)}
+        # the kept input columns, after the line number; one named as an output column gets "input_"
+        self.kept = [f"input_{name}" if name in ours else name for name in keep]
         self.csv = csv.writer(f) if format == "csv" else None
         self.started = False  # the CSV header comes with the first rows: none on a stream for no rows
 
-    def write(self, rows: Iterable[tuple[int, str]], probs) -> None:
+    def write(self, rows: Iterable[tuple], probs) -> None:
         if self.csv and not self.started:
-            self.csv.writerow(["line", "text", "label", *(f"p_{name}" for name in self.labels)])
+            self.csv.writerow(["line", *self.kept, "text", "label", *(f"p_{name}" for name in self.labels)])
         self.started = True
-        for (line, text), p in zip(rows, probs.tolist()):
+        for (line, text, values), p in zip(rows, probs.tolist()):
             label = self.labels[max(range(len(p)), key=p.__getitem__)]
             if self.format == "csv":
-                self.csv.writerow([line, text, label, *(f"{x:.6f}" for x in p)])
+                self.csv.writerow([line, *map(_csv_value, values), text, label, *(f"{x:.6f}" for x in p)])
             else:
-                record = {"line": line, "text": text, "label": label,
+                record = {"line": line, **dict(zip(self.kept, values)), "text": text, "label": label,
                           "probabilities": {n: round(x, 6) for n, x in zip(self.labels, p)}}
                 self.f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
@@ -324,10 +353,13 @@ def predict_file(
     progress: bool = True,
     report: Optional[Callable[[str], None]] = None,
     max_chars: Optional[int] = None,
+    keep_columns: Sequence[str] = (),
 ) -> PredictSummary:
     """Predict every row of ``input_path`` with ``classifier`` (a ``BundleText``: a
     ``TextClassifier`` or an ``OnnxClassifier``) and write ``line, text, label, p_<label>...``
-    rows to ``output_path``.
+    rows to ``output_path``; with ``keep_columns`` (columns or keys of a CSV / TSV / JSONL input,
+    e.g. an id or the true label) their values too, after ``line`` (a name that is one of those
+    of the output is written as ``input_<name>``).
 
     At most ``chunk_size`` texts are held at once. With ``max_chars``, a longer text is not
     predicted but reported, as an unreadable line is (for a service that caps its input). Each line that is not predicted is passed to
@@ -351,6 +383,9 @@ def predict_file(
     _check_output(input_path, output_path)
     input_exts = _INPUT_EXTENSIONS if not in_stream else {**_INPUT_EXTENSIONS, "": "text"}
     fmt = _resolve_format(input_path, format, INPUT_FORMATS, input_exts, "input", "pass --format")
+    if keep_columns and fmt not in ("csv", "tsv", "jsonl"):  # before any work (iter_texts says so too)
+        raise DataError(f"--keep-columns needs a CSV, TSV or JSONL input with columns; this input is read as "
+                        f"{fmt} (one text a line)", name)
     out_exts = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", **({"": "csv"} if out_stream else {})}
     out_fmt = _resolve_format(output_path, output_format, OUTPUT_FORMATS, out_exts, "output", "pass --output-format")
     report = report or (lambda message: print(message, file=sys.stderr))
@@ -378,21 +413,22 @@ def predict_file(
         # standard input stays open; a file the with closes
         with (contextlib.nullcontext(source) if source is sys.stdin.buffer else source) as f, \
                 _output(output_path, tmp, out_stream) as out:
-            writer = _Writer(out, out_fmt, list(classifier.labels))
-            chunk: list[tuple[int, str]] = []
+            writer = _Writer(out, out_fmt, list(classifier.labels), keep_columns)
+            chunk: list[tuple[int, str, tuple]] = []  # line, text, kept values
 
             def flush_chunk() -> None:
                 if chunk:
-                    ids = classifier.encode([t for _, t in chunk])
+                    ids = classifier.encode([t for _, t, _ in chunk])
                     writer.write(chunk, classifier.proba_of_ids(ids, batch_size=batch_size))
-                    summary.unknown_lines += [line for (line, _), x in zip(chunk, ids)
+                    summary.unknown_lines += [line for (line, _, _), x in zip(chunk, ids)
                                               if all(i == classifier.vocab.unk_id for i in x)]
                     if fmt in ("csv", "tsv"):  # (a JSON text's "\n" is an escape on its one line)
-                        summary.multiline_lines += [line for line, text in chunk if "\n" in text or "\r" in text]
+                        summary.multiline_lines += [line for line, text, _ in chunk if "\n" in text or "\r" in text]
                     summary.predicted += len(chunk)
                     chunk.clear()
 
-            for item in iter_texts(f, name, fmt, text_column, on_bytes=bar.update if bar is not None else None):
+            for item in iter_texts(f, name, fmt, text_column, on_bytes=bar.update if bar is not None else None,
+                                   keep=keep_columns):
                 if max_chars is not None and not isinstance(item, RowError) and len(item[1]) > max_chars:
                     item = RowError(item[0], f"a text of {len(item[1]):,} characters; the limit is {max_chars:,}")
                 if isinstance(item, RowError):
@@ -404,7 +440,7 @@ def predict_file(
                                         f"most likely in another encoding: {_encoding_hint(input_path, in_stream)}",
                                         name)
                     continue
-                chunk.append(item)
+                chunk.append(item if keep_columns else (*item, ()))
                 if len(chunk) >= chunk_size:
                     flush_chunk()
             flush_chunk()
