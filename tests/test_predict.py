@@ -447,3 +447,6 @@ def test_input_columns_can_be_kept_beside_the_predictions(tiny_bundle_dir, tmp_p
     with pytest.raises(DataError, match="--keep-columns needs a CSV, TSV or JSONL input"):
         predict_file(clf, tmp_path / "in.txt", tmp_path / "o.csv", progress=False, keep_columns=["id"])
     assert not (tmp_path / "o.csv").exists()
+    assert main(["predict", "--bundle", str(tiny_bundle_dir), "--input", str(tmp_path / "in.csv"), "--output",
+                 str(tmp_path / "cli.csv"), "--keep-columns", "id", "--no-progress"]) == 0
+    assert (tmp_path / "cli.csv").read_text(encoding="utf-8").startswith("line,id,text,label,")
