@@ -30,6 +30,9 @@ def test_cv_folds_partition_the_data_and_baselines_use_the_same_folds(tiny_csv, 
     assert sum(r["num_test"] for r in runs if r["method"] == "rand") == 200  # the folds cover the file once
     assert set(report["summary"]) == {"rand", "nb-lr"} and report["summary"]["rand"]["n"] == 2
     assert "±" in capsys.readouterr().out
+    from textcnn.bench import _printed
+
+    assert _printed({"mean": 81.25, "std": 0.0, "n": 1}) == "81.25  (n=1, one run: no spread)"  # not "± 0.00"
 
 
 def test_cv_with_jobs_matches_one_process_and_patience_stops_early(tiny_csv, tmp_path, monkeypatch):

@@ -568,6 +568,13 @@ def summarize(runs: Sequence[dict]) -> dict:
 # -- the table -----------------------------------------------------------------------------------
 
 
+def _printed(stats: dict) -> str:
+    """A summary as the console shows it: mean ± std (n=...), or one run's accuracy alone."""
+    if stats["n"] == 1:  # one run has no spread: not "± 0.00"
+        return f"{stats['mean']:.2f}  (n=1, one run: no spread)"
+    return f"{stats['mean']:.2f} ± {stats['std']:.2f}  (n={stats['n']})"
+
+
 def _cell(stats: Optional[dict]) -> str:
     if not stats:
         return "–"
@@ -976,7 +983,7 @@ def cv_main(argv: Sequence[str]) -> int:
     write()  # in plan order
     print(f"\n{report['protocol']}, up to {_epochs(epochs)}{_stopping(patience, epochs)}:")
     for method, s in report["summary"].items():
-        print(f"  {LABELS[method]:<42} {s['mean']:.2f} ± {s['std']:.2f}  (n={s['n']})")
+        print(f"  {LABELS[method]:<42} {_printed(s)}")
     print(f"per-fold results written to {out}")
     return 0
 
@@ -1303,7 +1310,7 @@ def bench_main(argv: Sequence[str]) -> int:
             entry["summary"] = summarize(entry["runs"])
             print(f"== {entry['title']} done:", flush=True)
             for method, st in entry["summary"].items():
-                print(f"   {LABELS[method]:<42} {st['mean']:.2f} ± {st['std']:.2f}  (n={st['n']})", flush=True)
+                print(f"   {LABELS[method]:<42} {_printed(st)}", flush=True)
 
     try:
         with _sigterm_raises_terminated():
