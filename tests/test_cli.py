@@ -19,6 +19,7 @@ DEBUG = str(REPO / "configs" / "debug.yaml")
 def test_fast_dev_run_of_fit(tiny_csv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["fit", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--trainer.fast_dev_run", "true"]) == 0
+    assert not list(tmp_path.rglob("*.ckpt"))  # a smoke run keeps no checkpoint (Lightning's on_train_end saved one)
 
 
 def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_path, monkeypatch, capsys):

@@ -142,6 +142,10 @@ class Checkpoint(ModelCheckpoint):
         super().load_state_dict(state_dict)
         self._tie_values = dict(state_dict.get("tie_values", {}))
 
+    def on_train_end(self, trainer, pl_module) -> None:
+        if not trainer.fast_dev_run:  # Lightning 2.6 saves last.ckpt here even in a fast_dev_run, which saves nothing
+            super().on_train_end(trainer, pl_module)
+
     def _save_topk_checkpoint(self, trainer, monitor_candidates) -> None:
         super()._save_topk_checkpoint(trainer, monitor_candidates)
         if self.save_last:
