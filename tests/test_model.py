@@ -110,6 +110,11 @@ def test_short_inputs_are_padded_to_the_largest_window():
     assert torch.isfinite(model(tokens)).all()
     with pytest.raises(ValueError, match="shorter than the model.s min_len"):
         model(torch.tensor([[5, 6]]))
+    # input that is no (batch, length) tensor of ids: said so, not torch's error from inside a layer
+    for wrong, what in ((torch.tensor([5, 6, 7, 8]), r"shape \(4,\)"), ([[5, 6, 7, 8]], "a list"),
+                        (torch.zeros(1, 4), "dtype torch.float32")):
+        with pytest.raises(TypeError, match=rf"takes a \(batch, length\) tensor of token ids .*{what}"):
+            model(wrong)
 
 
 @pytest.mark.parametrize("pooling,k", [("max", 1), ("avg", 1), ("kmax", 3)])

@@ -198,6 +198,13 @@ class TextCNN(nn.Module):
         return [conv(x, m) for conv, m in zip(self.convs, masks)]
 
     def _check_length(self, tokens: torch.Tensor) -> None:
+        """A clear error for input that is not a ``(B, L)`` tensor of token ids long enough for
+        the widest window (instead of torch's own, from deep inside the first layer)."""
+        if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.is_floating_point():
+            what = (f"a {type(tokens).__name__}" if not isinstance(tokens, torch.Tensor)
+                    else f"a tensor of shape {tuple(tokens.shape)} and dtype {tokens.dtype}")
+            raise TypeError(f"TextCNN takes a (batch, length) tensor of token ids (torch.long), got {what}; "
+                            "e.g. torch.tensor([ids]) for one text")
         if tokens.shape[1] < self.min_len:
             raise ValueError(
                 f"input of length {tokens.shape[1]} is shorter than the model's min_len "
