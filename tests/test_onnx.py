@@ -77,7 +77,12 @@ def test_onnxruntime_matches_pytorch_on_batches_of_several_lengths(bundle, reque
         expected = torch_clf.predict_proba(texts)
         got = onnx_clf.predict_proba(texts, batch_size=batch_size)
         np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
-    assert onnx_clf.predict_proba([""]).shape == (1, 2)
+        # the logits too, whose softmax the probabilities are
+        logits = torch_clf.predict_logits(texts)
+        np.testing.assert_allclose(onnx_clf.predict_logits(texts, batch_size=batch_size), logits, atol=1e-4, rtol=1e-5)
+        shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+        np.testing.assert_allclose(shifted / shifted.sum(axis=1, keepdims=True), expected, atol=1e-6, rtol=0)
+    assert onnx_clf.predict_proba([""]).shape == (1, 2) and torch_clf.predict_logits("a film").shape == (1, 2)
 
 
 def test_cli_writes_onnx_into_a_bundle_and_predictor_needs_no_torch(onnx_bundle, tmp_path, capsys):

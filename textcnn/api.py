@@ -150,6 +150,11 @@ class TextClassifier(BundleText):
         return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
     @torch.inference_mode()
+    def batch_logits(self, tokens: np.ndarray) -> np.ndarray:
+        """``(B, L)`` int64 token ids -> ``(B, C)`` logits (``predict_logits`` calls it)."""
+        return self.model(torch.from_numpy(tokens).to(self.device)).float().cpu().numpy()
+
+    @torch.inference_mode()
     def explain(self, text: str) -> Explanation:
         """Predict ``text`` and say which tokens drove it (max pooling only).
 

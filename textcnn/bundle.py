@@ -187,16 +187,28 @@ class BundleText:
             for row in self.predict_proba(texts, batch_size)
         ]
 
+    def predict_logits(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
+        """``(N, C)`` logits, the scores before the softmax (for calibration, ensembles or a
+        margin), rows and columns as in ``predict_proba``, which is their softmax."""
+        return self._of_ids(self.encode(as_texts(texts)), batch_size, self.batch_logits)
+
     def proba_of_ids(self, ids: Sequence[Sequence[int]], batch_size: int = 256) -> np.ndarray:
         """``predict_proba`` of texts already turned into token ids by ``encode``."""
+        return self._of_ids(ids, batch_size, self.batch_proba)
+
+    def _of_ids(self, ids: Sequence[Sequence[int]], batch_size: int, per_batch) -> np.ndarray:
         batch_size = positive_int("batch_size", batch_size)
         out = np.empty((len(ids), len(self.labels)), dtype=np.float32)
         for rows, tokens in self.padded_batches(ids, batch_size):
-            out[rows] = self.batch_proba(tokens)
+            out[rows] = per_batch(tokens)
         return out
 
     def batch_proba(self, tokens: np.ndarray) -> np.ndarray:
         """``(B, L)`` int64 token ids -> ``(B, C)`` probabilities: the model's part, per subclass."""
+        raise NotImplementedError
+
+    def batch_logits(self, tokens: np.ndarray) -> np.ndarray:
+        """``(B, L)`` int64 token ids -> ``(B, C)`` logits: the model's part, per subclass."""
         raise NotImplementedError
 
     def pad(self, ids: Sequence[Sequence[int]]) -> np.ndarray:

@@ -60,8 +60,12 @@ class OnnxClassifier(BundleText):
 
     def batch_proba(self, tokens: np.ndarray) -> np.ndarray:
         """``(B, L)`` int64 token ids -> ``(B, C)`` probabilities (``predict_proba`` calls it)."""
+        return _softmax(self.batch_logits(tokens).astype(np.float64))
+
+    def batch_logits(self, tokens: np.ndarray) -> np.ndarray:
+        """``(B, L)`` int64 token ids -> ``(B, C)`` logits (``predict_logits`` calls it)."""
         (logits,) = self.session.run(["logits"], {"tokens": tokens})
-        return _softmax(logits.astype(np.float64))
+        return logits
 
     def __repr__(self) -> str:
         return (f"OnnxClassifier(path={str(self.path)!r}, labels={self.labels}, vocab={len(self.vocab)}, "
