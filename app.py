@@ -24,6 +24,7 @@ import gradio as gr
 
 from textcnn.api import TextClassifier
 from textcnn.bundle import BundleError
+from textcnn.data import _shown
 from textcnn.predict import predict_file
 from textcnn.text import _INVISIBLE
 
@@ -189,8 +190,8 @@ def classify_file(model_name: str, path: str):
         _answered[folder] = time.monotonic()
     note = f"{summary.predicted} text(s) predicted with {_md(model_name)}."
     if summary.unknown_lines:
-        shown = ", ".join(map(str, summary.unknown_lines[:10])) + (", ..." if len(summary.unknown_lines) > 10 else "")
-        note += (f" **{len(summary.unknown_lines)} of them have no word the model knows** (line(s) {shown}): each got "
+        note += (f" **{len(summary.unknown_lines)} of them have no word the model knows** (line(s) "
+                 f"{_shown(summary.unknown_lines)}): each got "
                  "the model's answer for an empty text. Is the file in the model's language?")
     if errors:
         note += (f" {len(errors)} line(s) were not predicted: "

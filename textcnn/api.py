@@ -143,16 +143,18 @@ class TextClassifier(BundleText):
         model, config = load_bundle(path, device=device)
         return cls(model, config, device=device, path=path)
 
+    def _logits(self, tokens: np.ndarray) -> torch.Tensor:
+        return self.model(torch.from_numpy(tokens).to(self.device)).float()
+
     @torch.inference_mode()
     def batch_proba(self, tokens: np.ndarray) -> np.ndarray:
         """``(B, L)`` int64 token ids -> ``(B, C)`` probabilities (``predict_proba`` calls it)."""
-        logits = self.model(torch.from_numpy(tokens).to(self.device))
-        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        return torch.softmax(self._logits(tokens), dim=-1).cpu().numpy()
 
     @torch.inference_mode()
     def batch_logits(self, tokens: np.ndarray) -> np.ndarray:
         """``(B, L)`` int64 token ids -> ``(B, C)`` logits (``predict_logits`` calls it)."""
-        return self.model(torch.from_numpy(tokens).to(self.device)).float().cpu().numpy()
+        return self._logits(tokens).cpu().numpy()
 
     @torch.inference_mode()
     def explain(self, text: str) -> Explanation:
@@ -180,7 +182,7 @@ class TextClassifier(BundleText):
         encoded = self.vocab.encode(tokens)
         ids = torch.from_numpy(self.pad([encoded])).to(self.device)
         values, starts = [], []
-        model._check_length(ids)
+        model.check_input(ids)
         masks = [model.window_mask(ids, k) for k in model.kernel_sizes]
         for fmap, mask, k in zip(model.forward_conv(ids, masks), masks, model.kernel_sizes):
             fmap = fmap.masked_fill(~mask.unsqueeze(1), float("-inf"))

@@ -211,7 +211,7 @@ def export_onnx(bundle: str | os.PathLike, opset: int = 17) -> Path:
     example = torch.ones(2, BundleText(config).min_len + 3, dtype=torch.long)
     tmp = bundle / f".{ONNX_FILE}.tmp"
     try:
-        with warnings.catch_warnings():  # the length check (_check_length) is traced as a constant
+        with warnings.catch_warnings():  # the input checks (check_input) are traced as constants
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter: dynamic axes, no onnxscript
             torch.onnx.export(

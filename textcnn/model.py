@@ -188,8 +188,9 @@ class TextCNN(nn.Module):
 
     def forward_conv(self, tokens: torch.Tensor, masks: Optional[Sequence[torch.Tensor]] = None) -> list[torch.Tensor]:
         """Per window size, the conv feature maps ``(B, F, L - k + 1)``. ``masks``: the
-        ``window_mask`` of each window size, when the caller has them already."""
-        self._check_length(tokens)
+        ``window_mask`` of each window size, from a caller that has them (and checked ``tokens``)."""
+        if masks is None:
+            self.check_input(tokens)
         x = self.embed(tokens)
         if not self.masked_norm:
             return [conv(x) for conv in self.convs]
@@ -197,7 +198,7 @@ class TextCNN(nn.Module):
             masks = [self.window_mask(tokens, k) for k in self.kernel_sizes]
         return [conv(x, m) for conv, m in zip(self.convs, masks)]
 
-    def _check_length(self, tokens: torch.Tensor) -> None:
+    def check_input(self, tokens: torch.Tensor) -> None:
         """A clear error for input that is not a ``(B, L)`` tensor of token ids long enough for
         the widest window (instead of torch's own, from deep inside the first layer)."""
         if not isinstance(tokens, torch.Tensor) or tokens.dim() != 2 or tokens.is_floating_point():
@@ -213,7 +214,7 @@ class TextCNN(nn.Module):
 
     def forward_features(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` ids -> ``(B, num_features)`` pooled features."""
-        self._check_length(tokens)
+        self.check_input(tokens)
         masks = [self.window_mask(tokens, k) for k in self.kernel_sizes]  # for the norm and the pooling
         maps = self.forward_conv(tokens, masks)
         return torch.cat([self.pool(m, mask) for m, mask in zip(maps, masks)], dim=1)
