@@ -115,6 +115,10 @@ def test_short_inputs_are_padded_to_the_largest_window():
                         (torch.zeros(1, 4), "dtype torch.float32")):
         with pytest.raises(TypeError, match=rf"takes a \(batch, length\) tensor of token ids .*{what}"):
             model(wrong)
+    # ids from another (bigger) vocabulary: the range is named, not torch's "index out of range in self"
+    for variant in ("rand", "multichannel"):
+        with pytest.raises(IndexError, match=r"must lie in \[0, \d+\) .* from 0 to 10000: .*another vocabulary"):
+            make(variant).eval()(torch.tensor([[0, 3, 10000, 2]]))
 
 
 @pytest.mark.parametrize("pooling,k", [("max", 1), ("avg", 1), ("kmax", 3)])

@@ -181,7 +181,14 @@ class TextCNN(nn.Module):
 
     def embed(self, tokens: torch.Tensor) -> torch.Tensor:
         """``(B, L)`` ids -> ``(B, D, L)`` channel-first embeddings (channels summed)."""
-        x = self.embedding(tokens)
+        try:
+            x = self.embedding(tokens)
+        except IndexError:  # on the CPU; checked only here, so the usual path has no device sync
+            n = self.embedding.num_embeddings
+            raise IndexError(
+                f"token ids must lie in [0, {n}) (the model's vocab_size), got ids from "
+                f"{int(tokens.min())} to {int(tokens.max())}: were they made with another vocabulary?"
+            ) from None
         if self.embedding_static is not None:
             x = x + self.embedding_static(tokens)
         return x.transpose(1, 2)
