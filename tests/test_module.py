@@ -62,6 +62,17 @@ def test_test_report_is_written(tiny_csv, tmp_path, accelerator):
     assert report["num_examples"] == 40 and set(report["per_class"]) == {"positive", "negative"}
     assert (tmp_path / "report" / "test_metrics.json").is_file()
     assert (tmp_path / "report" / "confusion_matrix.png").stat().st_size > 1000
+    # where reports go is the run's, not the model's: the module reloaded from a checkpoint writes to
+    # its new trainer's folder, not to the training run's report_dir
+    t.save_checkpoint(tmp_path / "m.ckpt")
+    (tmp_path / "report" / "test_metrics.json").unlink()
+    reloaded = TextCNNModule.load_from_checkpoint(tmp_path / "m.ckpt", map_location="cpu")
+    assert "report_dir" not in reloaded.hparams and reloaded.report_dir is None
+    L.Trainer(accelerator=accelerator, devices=1, default_root_dir=tmp_path / "later", enable_progress_bar=False,
+              enable_model_summary=False).test(reloaded, dm)
+    assert not (tmp_path / "report" / "test_metrics.json").exists()
+    assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("later/**/test_metrics.json")] == \
+        ["later/lightning_logs/version_0/test_metrics.json"]
 
 
 @pytest.mark.parametrize("accelerator", ACCELERATORS)

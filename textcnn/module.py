@@ -140,7 +140,10 @@ class TextCNNModule(L.LightningModule):
                              "at 0 the head's weights would be zeroed after every step")
         if lr is not None and not lr > 0:
             raise ValueError(f"lr must be a positive number (or null for the optimizer's default), got {lr}")
-        self.save_hyperparameters()
+        # Where reports go is the run's, not the model's: kept out of the checkpoint, so a module
+        # reloaded with load_from_checkpoint writes to its own trainer's log_dir (or the report_dir given)
+        self.save_hyperparameters(ignore=["report_dir"])
+        self.report_dir = report_dir
         self.model = TextCNN(**self.model_config())
         self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
         # dev macro-F1 too, for imbalanced data (--checkpoint.monitor val/macro_f1); like the test
@@ -358,8 +361,8 @@ class TextCNNModule(L.LightningModule):
                           f"{len(labels)} classes)")
 
     def _report_dir(self) -> Optional[Path]:
-        if self.hparams.report_dir:
-            return Path(self.hparams.report_dir)
+        if self.report_dir:
+            return Path(self.report_dir)
         if self.trainer.log_dir:
             return Path(self.trainer.log_dir)
         return None
