@@ -42,6 +42,11 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
     for key in ("train/acc", "train/loss_epoch"):
         values = [float(r[key]) for r in logged if r.get(key)]
         assert len(values) == 3 and all(0 <= v <= (1 if key == "train/acc" else 10) for v in values), key
+    # each epoch's line shows that epoch's figures (the training loss had been the epoch before's)
+    lines = [line.split() for line in out.splitlines() if line.startswith("epoch ")]
+    shown = [(float(w[w.index("train/loss") + 1]), float(w[w.index("val/acc") + 1])) for w in lines]
+    by_epoch = [{k: float(v) for r in logged if r["epoch"] == str(e) for k, v in r.items() if v} for e in range(3)]
+    assert shown == [(round(m["train/loss_epoch"], 4), round(m["val/acc"], 4)) for m in by_epoch], (lines, logged)
 
     # validate and test again from the checkpoint, through the CLI
     args = ["--config", DEBUG, "--data.train_path", str(tiny_csv), "--data.vectors", str(tiny_glove),
@@ -59,6 +64,10 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
     assert "--ckpt_path best: Lightning's name for a checkpoint of a fit in the same Python process" in capsys.readouterr().err
     assert main(["fit", *args[:-2], "--trainer.max_epochs", "0"]) == 2
     assert "--trainer.max_epochs 0: fit needs at least one epoch" in capsys.readouterr().err
+    # ddp_spawn would fail to pickle the command's objects, with a traceback: ddp is named instead
+    assert main(["fit", *args[:-2], "--trainer.strategy", "ddp_spawn", "--trainer.devices", "2"]) == 2
+    assert ("--trainer.strategy ddp_spawn: the textcnn command cannot hand its objects to spawned processes; use "
+            "--trainer.strategy ddp" in capsys.readouterr().err)
     # options given with a checkpoint: the model stays the checkpoint's, and a warning says so; where
     # the reports go is the command's to say
     with pytest.warns(UserWarning, match=r"--ckpt_path: the model keeps the checkpoint's options, not those of "

@@ -1,7 +1,9 @@
 """The test report: macro-F1 over the classes that occur, and reports of many classes."""
 import numpy as np
+import torch
 
-from textcnn.metrics import MAX_PLOTTED_CLASSES, classification_report, format_report, plot_confusion_matrix
+from textcnn.metrics import (MAX_PLOTTED_CLASSES, accuracy_and_macro_f1, classification_report, format_report,
+                             plot_confusion_matrix)
 
 
 def test_macro_f1_leaves_out_a_class_with_no_example_that_is_never_predicted():
@@ -14,6 +16,22 @@ def test_macro_f1_leaves_out_a_class_with_no_example_that_is_never_predicted():
     assert "(over 3 of 4 classes: the others have no example here and were never predicted)" in format_report(report)
     # predicted but absent from the truth: it counts (an F1 of 0 it earned)
     assert classification_report(y_true, [3, 1, 1, 1, 2, 0], names)["macro_f1_classes"] == 4
+
+
+def test_the_dev_figures_in_torch_equal_the_test_reports():
+    # accuracy_and_macro_f1 (each epoch's dev figures, on the device) and classification_report
+    # (the test report, through scikit-learn) agree, also with classes absent from both sides
+    g = torch.Generator().manual_seed(0)
+    for case in range(200):
+        c, n = int(torch.randint(2, 7, (1,), generator=g)), int(torch.randint(1, 40, (1,), generator=g))
+        y_true, y_pred = torch.randint(0, c, (n,), generator=g), torch.randint(0, c, (n,), generator=g)
+        if case % 3 == 0:  # mostly right, with classes never seen nor predicted
+            y_true = y_true % 2
+            y_pred = y_true.clone()
+            y_pred[: n // 3] = 0
+        acc, f1 = accuracy_and_macro_f1(y_true, y_pred, c)
+        report = classification_report(y_true.numpy(), y_pred.numpy(), [str(i) for i in range(c)])
+        assert acc.item() == np.float32(report["accuracy"]) and abs(f1.item() - report["macro_f1"]) < 1e-6, case
 
 
 def test_ids_that_are_no_class_index_are_refused_not_counted_as_classes():

@@ -3,6 +3,8 @@ what to do, exit status 2, no traceback (unless --debug), no checkpoint or run f
 The readers' own messages are tested in test_data.py and test_embeddings.py; here, what the
 user of the command sees."""
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 import torch
 
 from conftest import make_sentences, write_csv
-from textcnn.cli import main
+from textcnn.cli import PredictionWriter, main
 from textcnn.checkpoint_io import AtomicCheckpointIO
 
 REPO = Path(__file__).resolve().parents[1]
@@ -315,6 +317,35 @@ def test_lightning_predict_never_writes_over_its_input_or_into_a_folder(tiny_csv
     (tmp_path / "adir").mkdir()
     code, err = run_cli([*base, "--prediction_writer.output_path", str(tmp_path / "adir")], capsys)
     assert code == 2 and "adir: is a folder" in err and not any((tmp_path / "adir").iterdir()), err
+
+    # stopped half-way (Ctrl-C after the first batch): no part of a predictions file is left
+    texts.write_text("text\n" + "a good film\n" * 40, encoding="utf-8")
+    write = PredictionWriter.write_on_batch_end
+
+    def interrupted(self, trainer, *args):
+        write(self, trainer, *args)
+        if args[4] == 0:  # batch_idx: the first batch written
+            os.kill(os.getpid(), signal.SIGINT)
+    monkeypatch.setattr(PredictionWriter, "write_on_batch_end", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        main([*base, "--prediction_writer.output_path", str(tmp_path / "adir" / "preds.csv")])
+    err = capsys.readouterr().err
+    assert stopped.value.code == 130 and "predict stopped by Ctrl-C" in err, err
+    assert not any((tmp_path / "adir").iterdir())
+    monkeypatch.setattr(PredictionWriter, "write_on_batch_end", write)
+    # a link: its target is written, the link stays; "-": standard output
+    (tmp_path / "adir" / "link.csv").symlink_to(tmp_path / "target.csv")
+    assert main([*base, "--prediction_writer.output_path", str(tmp_path / "adir" / "link.csv")]) == 0
+    assert (tmp_path / "adir" / "link.csv").is_symlink() and len((tmp_path / "target.csv").read_text().splitlines()) == 41
+    capsys.readouterr()
+    assert main([*base, "--prediction_writer.output_path", "-"]) == 0
+    said = capsys.readouterr()
+    assert said.out.encode() == (tmp_path / "target.csv").read_bytes() and \
+        "predictions written to standard output" in said.err
+
+    # where the test report goes, checked before the test: a file on the way is named
+    code, err = run_cli(["test", *base[1:], "--model.report_dir", str(texts / "sub")], capsys)
+    assert code == 2 and f"the test report's folder {texts / 'sub'}: {texts} is a file, not a folder" in err, err
 
 
 def test_export_of_a_corrupt_checkpoint_leaves_no_bundle(tmp_path, capsys):

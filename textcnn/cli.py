@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import heapq
 import io
 import itertools
 import json
@@ -35,12 +36,13 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .checkpoint_io import AtomicCheckpointIO, unreadable_checkpoint
-from .fileio import checkpoint_not_there
+from .fileio import atomic_write, checkpoint_not_there, current_umask, remove_stale_temps
 from .hints import HintingArgumentParser, did_you_mean
 from .data import DataError, TextDataModule, _shown
 from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
 from .module import TextCNNModule
+from .predict import _STDIO_NAMES, STDIO, _output, is_stream
 from .text import min_padded_len
 
 __all__ = ["TextCNNCLI", "Checkpoint", "EpochSummary", "PredictionWriter", "main"]
@@ -175,6 +177,8 @@ class EpochSummary(Callback):
         self._train_seconds = time.perf_counter() - self._start - getattr(self, "_val_seconds", 0.0)
         self._val_seconds = 0.0
         self.seconds.append(self._train_seconds)
+        if hasattr(pl_module, "log_train_epoch"):  # this epoch's loss: the module's hook runs after this one
+            pl_module.log_train_epoch()
         pl_module.log("train/epoch_seconds", self._train_seconds, sync_dist=True, reduce_fx="max")  # the slowest process
         if not self.enabled or not trainer.is_global_zero:
             return
@@ -242,30 +246,55 @@ def epoch_progress_bar() -> ProgressBar:
 
 class PredictionWriter(BasePredictionWriter):
     """Writes ``line, text, label, p(label_1), ...`` rows to a CSV as prediction batches arrive
-    (``line``: where the text starts in the input file, as ``textcnn predict --bundle`` writes it)."""
+    (``line``: where the text starts in the input file, as ``textcnn predict --bundle`` writes it).
+
+    The rows go to a hidden file beside the output, renamed into place at the end: an
+    interrupted run leaves no half-written predictions (``-``, ``/dev/stdout`` and named pipes
+    are written as the rows come). Under DDP each process writes its own share and the first
+    merges them in input order into the one output; where the processes do not share the folder
+    (machines without a common file system), each keeps its share as ``NAME.rankR.csv``."""
 
     def __init__(self, output_path: Optional[str] = None):
         super().__init__(write_interval="batch")
         self.output_path = output_path
         self._file = None
         self._writer = None
+        self._part: Optional[Path] = None
+        self._stdout = None  # the _output of a run writing a stream as it goes
 
-    def _path(self, trainer) -> Path:
-        base = Path(self.output_path or Path(trainer.default_root_dir) / "predictions.csv")
-        return base if trainer.world_size == 1 else base.with_suffix(f".rank{trainer.global_rank}{base.suffix}")
+    @property
+    def to_stdout(self) -> bool:
+        return str(self.output_path) in (STDIO, *_STDIO_NAMES)
+
+    def _path(self, trainer) -> str:
+        path = str(self.output_path or Path(trainer.default_root_dir) / "predictions.csv")
+        if path in _STDIO_NAMES:
+            return STDIO
+        return os.path.realpath(path) if os.path.islink(path) else path  # a link's target is written, not the link
 
     def on_predict_start(self, trainer, pl_module) -> None:
         path = self._path(trainer)
-        if path.is_dir():
+        stream = is_stream(path)
+        if os.path.isdir(path):
             raise ValueError(f"{path}: is a folder; give --prediction_writer.output_path a file name (e.g. preds.csv)")
         source = getattr(trainer.datamodule, "hparams", {}).get("predict_path")
-        if source and path.exists() and path.samefile(source):
+        if source and not stream and os.path.exists(path) and os.path.samefile(path, source):
             raise ValueError(f"{path}: the predictions would overwrite the texts read from it; give another "
                              "--prediction_writer.output_path")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(path, "w", newline="", encoding="utf-8")
+        header = ["line", "text", "label", *(f"p_{name}" for name in pl_module.data_meta["labels"])]
+        if stream and trainer.world_size == 1:
+            self._stdout = _output(path, "", True)
+            self._file = self._stdout.__enter__()
+        else:
+            folder = Path(trainer.default_root_dir) if stream else Path(path).parent
+            folder.mkdir(parents=True, exist_ok=True)
+            name = "predictions.csv" if path == STDIO else Path(path).name
+            remove_stale_temps(folder / name)
+            pid = trainer.strategy.broadcast(os.getpid())  # the first process's names every share: it finds them
+            self._part = folder / f".{name}.{pid}.rank{trainer.global_rank}-of-{trainer.world_size}.part"
+            self._file = open(self._part, "w", newline="", encoding="utf-8")
         self._writer = csv.writer(self._file)
-        self._writer.writerow(["line", "text", "label", *(f"p_{name}" for name in pl_module.data_meta["labels"])])
+        self._writer.writerow(header)
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx):
         labels = pl_module.data_meta["labels"]
@@ -275,10 +304,91 @@ class PredictionWriter(BasePredictionWriter):
             best = max(range(len(probs)), key=probs.__getitem__)
             self._writer.writerow([lines[i], texts[i], labels[best], *(f"{p:.6f}" for p in probs)])
 
-    def on_predict_end(self, trainer, pl_module) -> None:
-        if self._file is not None:
+    def _close(self) -> None:
+        if self._stdout is not None:
+            self._stdout.__exit__(None, None, None)
+        elif self._file is not None:
             self._file.close()
-            print(f"predictions written to {self._path(trainer)}")
+        self._file = self._stdout = None
+
+    def on_predict_end(self, trainer, pl_module) -> None:
+        if self._file is None:
+            return
+        self._close()
+        path, part, self._part = self._path(trainer), self._part, None
+        said = sys.stderr if path == STDIO else sys.stdout  # not into the predictions
+        if part is None:  # a stream, written as the rows came
+            print(f"predictions written to {'standard output' if path == STDIO else path}", file=said)
+        elif trainer.world_size == 1:
+            os.chmod(part, os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o666 & ~current_umask())
+            os.replace(part, path)
+            print(f"predictions written to {path}")
+        else:
+            self._gather(trainer, path, part, said)
+
+    def _gather(self, trainer, path: str, part: Path, said) -> None:
+        """Under DDP: the first process merges every process's share into ``path``, in input
+        order; without a folder they all share, each keeps its own, in plain sight."""
+        trainer.strategy.barrier("predictions")
+        merged = False
+        if trainer.is_global_zero:
+            parts = [part.with_name(part.name.replace(f".rank0-of-{trainer.world_size}.",
+                                                      f".rank{r}-of-{trainer.world_size}."))
+                     for r in range(trainer.world_size)]
+            if all(p.is_file() for p in parts):
+                rows = _merge_prediction_parts(parts, path)
+                for p in parts:
+                    p.unlink()
+                print(f"predictions written to {'standard output' if path == STDIO else path} ({rows} texts, "
+                      f"from {len(parts)} processes)", file=said)
+                merged = True
+        if not trainer.strategy.broadcast(merged):
+            target = Path("predictions.csv" if is_stream(path) else path)
+            mine = target.with_name(f"{target.stem}.rank{trainer.global_rank}{target.suffix}")
+            os.replace(part, mine)
+            print(f"predictions of process {trainer.global_rank} written to {mine} (the processes do not share "
+                  f"{part.parent}, so no one file holds them all)", file=said)
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        """An interrupted or failed run leaves no part of a predictions file."""
+        self._close()
+        if self._part is not None:
+            self._part.unlink(missing_ok=True)
+            self._part = None
+
+
+def _merge_prediction_parts(parts: Sequence[Path], path: str) -> int:
+    """Merge the processes' prediction files (each in input order) into ``path`` in input order
+    (a file through a temporary and a rename, a stream as it goes); the number of rows."""
+    count = 0
+
+    def rows(part: Path) -> Iterator[list[str]]:
+        with open(part, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            next(reader, None)  # the header
+            yield from reader
+
+    def write(out) -> None:
+        nonlocal count
+        writer = csv.writer(out)
+        with open(parts[0], newline="", encoding="utf-8") as f:
+            writer.writerow(next(csv.reader(f)))
+        for row in heapq.merge(*(rows(p) for p in parts), key=lambda row: int(row[0])):
+            writer.writerow(row)
+            count += 1
+
+    def write_binary(out) -> None:
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+        write(text)
+        text.flush()
+        text.detach()
+
+    if is_stream(path):
+        with _output(path, "", True) as out:
+            write(out)
+    else:
+        atomic_write(path, write_binary)
+    return count
 
 
 # Model options that say where outputs go, not what the model is: the command's, also with --ckpt_path.
@@ -318,7 +428,10 @@ class TextCNNCLI(LightningCLI):
         if not any(isinstance(p, CheckpointIO) for p in plugins):
             kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         trainer = self._get(self.config_init, "trainer", default={})
-        if trainer.get("enable_progress_bar") is not False:
+        writer = self._get(self.config_init, "prediction_writer", default=None)
+        if self.subcommand == "predict" and isinstance(writer, PredictionWriter) and writer.to_stdout:
+            kwargs["enable_progress_bar"] = False  # the bar would be drawn into the predictions
+        elif trainer.get("enable_progress_bar") is not False:
             callbacks = trainer.get("callbacks")
             callbacks = [] if callbacks is None else list(callbacks) if isinstance(callbacks, (list, tuple)) \
                 else [callbacks]
@@ -449,6 +562,11 @@ class TextCNNCLI(LightningCLI):
         if self.subcommand == "fit" and cfg.get("trainer", {}).get("max_epochs") == 0:
             raise ValueError("--trainer.max_epochs 0: fit needs at least one epoch (with none it would test "
                              "the untrained model)")
+        strategy = cfg.get("trainer", {}).get("strategy")
+        if isinstance(strategy, str) and "spawn" in strategy:
+            raise ValueError(f"--trainer.strategy {strategy}: the textcnn command cannot hand its objects to spawned "
+                             "processes; use --trainer.strategy ddp (Lightning starts the processes itself, "
+                             "the same training)")
         ckpt = cfg.get("ckpt_path")
         if self.subcommand in ("validate", "test", "predict") and ckpt and Path(ckpt).is_file():
             state = AtomicCheckpointIO().load_checkpoint(ckpt)
@@ -562,6 +680,15 @@ class TextCNNCLI(LightningCLI):
             return
         if not cfg.get("test_after_fit", True):
             return
+        if best and self.trainer.world_size > 1:
+            # Lightning loads the best checkpoint on every process; only the first wrote it
+            here = torch.tensor(int(Path(best).is_file()), device=self.trainer.strategy.root_device)
+            if int(self.trainer.strategy.reduce(here, reduce_op="sum")) < self.trainer.world_size:
+                if self.trainer.is_global_zero:
+                    print(f"not tested: the best checkpoint {best} is not in a folder every process can read (machines "
+                          "without a shared file system); test it on this machine: textcnn test --config ... "
+                          f"--ckpt_path {best}")
+                return
         self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best or None)
 
 
@@ -865,9 +992,14 @@ class _DropAdvert(logging.Filter):
 def _quiet_lightning_noise() -> None:
     """Leave out what every run would print and no user can act on: Lightning's advert for its
     cloud logger, a deprecation inside Lightning itself (torch 2.13's pytree), and the note that
-    an epoch has fewer batches than the logging interval (the epoch line reports every epoch)."""
+    an epoch has fewer batches than the logging interval (the epoch line reports every epoch).
+    Under DDP: the advice to validate and test on one device (the dev and test figures count each
+    example once anyway) and a deprecation inside Lightning's all_gather."""
     logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_DropAdvert())
     warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+    warnings.filterwarnings("ignore", message=r"Using `DistributedSampler` with the dataloaders\. During "
+                            r"`trainer\.(validate|test)\(\)`")
+    warnings.filterwarnings("ignore", message=r"torch\.distributed\.nn\.functional\.all_gather is deprecated")
     warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging "
                             "interval")
 

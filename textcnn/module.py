@@ -3,6 +3,7 @@ logging, the test report and ``predict_step``."""
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 from typing import Optional
@@ -12,9 +13,8 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks.early_stopping import EarlyStoppingReason
 from lightning.pytorch.trainer.states import TrainerFn
-from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from .metrics import classification_report, format_report, plot_confusion_matrix, save_report
+from .metrics import accuracy_and_macro_f1, classification_report, format_report, plot_confusion_matrix, save_report
 from .model import TextCNN
 
 __all__ = ["OPTIMIZERS", "TextCNNModule"]
@@ -145,14 +145,12 @@ class TextCNNModule(L.LightningModule):
         self.save_hyperparameters(ignore=["report_dir"])
         self.report_dir = report_dir
         self.model = TextCNN(**self.model_config())
-        self.val_acc = MulticlassAccuracy(num_classes=num_classes, average="micro")
-        # dev macro-F1 too, for imbalanced data (--checkpoint.monitor val/macro_f1); like the test
-        # report's, it averages the classes present in the truth or the predictions
-        self.val_f1 = MulticlassF1Score(num_classes=num_classes, average="macro")
         # Vocabulary, labels and tokenizer settings: saved in every checkpoint so that a
         # checkpoint can be exported to a bundle without the training data.
         self.data_meta: Optional[dict] = None
-        self._test_outputs: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        # (index, label, prediction[, loss]) of each batch, for the epoch's figures over every example once
+        self._val_outputs: list[tuple[torch.Tensor, ...]] = []
+        self._test_outputs: list[tuple[torch.Tensor, ...]] = []
         self.test_report: Optional[dict] = None
         self._train_correct = torch.zeros((), dtype=torch.long)  # this epoch's right answers, loss sum, examples
         self._train_loss_sum = torch.zeros(())
@@ -311,18 +309,55 @@ class TextCNNModule(L.LightningModule):
         self._finite = None
 
     def on_train_epoch_end(self) -> None:
+        self.log_train_epoch()
+
+    def log_train_epoch(self) -> None:
+        """Log the epoch's training loss and accuracy, once per epoch. Called by this module's
+        ``on_train_epoch_end``, which Lightning runs after the callbacks' own: a callback that
+        shows them at the end of an epoch (textcnn's epoch line) calls this first."""
         if self._train_seen:
             self.log("train/loss_epoch", self._train_loss_sum / self._train_seen, prog_bar=True, sync_dist=True)
             self.log("train/acc", self._train_correct.float() / self._train_seen, sync_dist=True)
+            self._train_seen = 0
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         logits = self(batch["tokens"])
-        n = batch["labels"].numel()
-        self.val_acc(logits, batch["labels"])
-        self.log("val/loss", F.cross_entropy(logits, batch["labels"]), sync_dist=True, batch_size=n)
-        self.log("val/acc", self.val_acc, prog_bar=True, on_epoch=True, batch_size=n)
-        self.val_f1(logits, batch["labels"])
-        self.log("val/macro_f1", self.val_f1, on_epoch=True, batch_size=n)
+        loss = F.cross_entropy(logits, batch["labels"], reduction="none")
+        self._val_outputs.append((batch["index"], batch["labels"], logits.argmax(dim=1), loss))
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_outputs.clear()
+
+    def on_validation_epoch_end(self) -> None:
+        """Dev loss, accuracy and macro-F1 over every dev example once (also under DDP, whose
+        sampler pads the processes' shares with repeats: a repeat would count twice, and could
+        change which epoch is best). Macro-F1, for imbalanced data (``--checkpoint.monitor
+        val/macro_f1``), averages the classes present in the truth or the predictions, as the
+        test report's does."""
+        if not self._val_outputs:
+            return
+        y_true, y_pred, loss = self._each_example_once(self._val_outputs)
+        acc, macro_f1 = accuracy_and_macro_f1(y_true, y_pred, self.hparams.num_classes)
+        # the same values on every process: sync_dist only averages equal values (and keeps
+        # Lightning from warning under DDP)
+        self.log("val/loss", loss.mean(), sync_dist=True)
+        self.log("val/acc", acc, prog_bar=True, sync_dist=True)
+        self.log("val/macro_f1", macro_f1, sync_dist=True)
+
+    def _each_example_once(self, outputs: list[tuple[torch.Tensor, ...]]) -> tuple[torch.Tensor, ...]:
+        """The batches' ``(index, *values)`` concatenated (and emptied), from every process under
+        DDP with each dataset example once: ``values`` in index order, without the index."""
+        index, *values = (torch.cat(t) for t in zip(*outputs))
+        outputs.clear()
+        if self.trainer.world_size > 1:
+            # Distributed samplers pad with repeats: gather from every process, keep each example once.
+            index, *values = (self.all_gather(t).flatten() for t in (index, *values))
+            order = torch.argsort(index, stable=True)
+            index, values = index[order], [v[order] for v in values]
+            first = torch.ones_like(index, dtype=torch.bool)
+            first[1:] = index[1:] != index[:-1]
+            values = [v[first] for v in values]
+        return tuple(values)
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
         preds = self(batch["tokens"]).argmax(dim=1)
@@ -330,18 +365,20 @@ class TextCNNModule(L.LightningModule):
 
     def on_test_epoch_start(self) -> None:
         self._test_outputs.clear()
+        # where the report goes, checked on every process before the test (under DDP a failure on
+        # the first process alone, at the end, would leave the others waiting for it)
+        out = self._report_dir()
+        if out is not None:
+            existing = next(p for p in (out, *out.parents) if p.exists())
+            if not existing.is_dir():
+                raise ValueError(f"the test report's folder {out}: {existing} is a file, not a folder; "
+                                 "give --model.report_dir another folder")
+            if not os.access(existing, os.W_OK | os.X_OK):
+                raise PermissionError(f"the test report's folder {out}: {existing} is not writable; give "
+                                      "--model.report_dir another folder")
 
     def on_test_epoch_end(self) -> None:
-        index, y_true, y_pred = (torch.cat(t) for t in zip(*self._test_outputs))
-        self._test_outputs.clear()
-        if self.trainer.world_size > 1:
-            # Distributed samplers pad with repeats: gather from every process, keep each example once.
-            index, y_true, y_pred = (self.all_gather(t).flatten() for t in (index, y_true, y_pred))
-            order = torch.argsort(index, stable=True)
-            index, y_true, y_pred = index[order], y_true[order], y_pred[order]
-            first = torch.ones_like(index, dtype=torch.bool)
-            first[1:] = index[1:] != index[:-1]
-            y_true, y_pred = y_true[first], y_pred[first]
+        y_true, y_pred = self._each_example_once(self._test_outputs)
         labels = (self.data_meta or {}).get("labels") or [str(i) for i in range(self.hparams.num_classes)]
         report = classification_report(y_true.cpu().numpy(), y_pred.cpu().numpy(), labels)
         self.test_report = report
