@@ -62,6 +62,10 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
                 in capsys.readouterr().err)
     assert main(["test", *args[:-1], "best"]) == 2
     assert "--ckpt_path best: Lightning's name for a checkpoint of a fit in the same Python process" in capsys.readouterr().err
+    # to resume, fit is pointed at last.ckpt, not at the best epoch (which would roll the run back)
+    assert main(["fit", *args[:-1], "last"]) == 2
+    assert (f"(the newest last of this config: {(run / 'checkpoints' / 'last.ckpt').relative_to(tmp_path)})"
+            in capsys.readouterr().err)
     assert main(["fit", *args[:-2], "--trainer.max_epochs", "0"]) == 2
     assert "--trainer.max_epochs 0: fit needs at least one epoch" in capsys.readouterr().err
     # ddp_spawn would fail to pickle the command's objects, with a traceback: ddp is named instead

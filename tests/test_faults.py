@@ -122,7 +122,10 @@ def test_a_fit_stopped_and_resumed_ends_as_the_uninterrupted_run(tmp_path):
     data = write_csv(tmp_path / "d.csv", rows)
     whole = _fit_run(tmp_path / "whole", data, 6)
     part = _fit_run(tmp_path / "part", data, 3)
-    part = _fit_run(tmp_path / "part", data, 6, "--ckpt_path", str(part / "checkpoints" / "last.ckpt"))
+    # resumed with the run's folder spelled otherwise (absolute, where the first part had it relative):
+    # Lightning compares the two as strings and would forget the best dev score so far
+    part = _fit_run(tmp_path / "part", data, 6, "--ckpt_path", str(part / "checkpoints" / "last.ckpt"),
+                    "--trainer.logger.init_args.save_dir", str(tmp_path / "part" / "runs" / "debug"))
 
     assert not part.with_name("version_1").exists()  # the same run folder, not a new one
     # the run's config is the one it started with; the resume's is kept beside it
@@ -348,3 +351,10 @@ def test_a_fit_resumed_after_early_stopping_trains_nothing_more(tmp_path, capsys
         assert len([r for r in csv.DictReader(f) if r.get("val/acc")]) == len(trained)
     # the resumed fit tests the same best checkpoint, as the first one did
     assert json.loads((run / "test_metrics.json").read_text()) == tested
+    # the same with the run's folder moved elsewhere (its checkpoints name the old folder)
+    (tmp_path / "a").rename(tmp_path / "b")
+    moved = tmp_path / "b" / run.relative_to(tmp_path / "a")
+    _fit_run(tmp_path / "b", data, 30, "--config", str(stopper), "--ckpt_path", str(moved / "checkpoints" / "last.ckpt"),
+             "--trainer.logger.init_args.save_dir", str(tmp_path / "b" / "runs" / "debug"))
+    assert not [l for l in capsys.readouterr().out.splitlines() if l.startswith("epoch ")]
+    assert json.loads((moved / "test_metrics.json").read_text()) == tested

@@ -380,3 +380,37 @@ def test_export_names_what_is_wrong_with_its_inputs(tiny_csv, tmp_path, monkeypa
     capsys.readouterr()
     code, err = run_cli(["export", "--ckpt", ckpt, "--out", str(tmp_path / "b"), "--metrics", str(bad)], capsys)
     assert code == 2 and "m.json: not a JSON file of metrics" in err and not (tmp_path / "b").exists(), err
+
+
+def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_leaves_no_part(tiny_csv, tmp_path, monkeypatch, capsys):
+    # torch's writer turns the failed write into "RuntimeError: ... unexpected pos N vs M", the
+    # OSError only in its chain: the one line names the file and the disk
+    import errno
+    import io
+
+    from textcnn import checkpoint_io
+
+    class Full(io.RawIOBase):
+        written = 0
+
+        def writable(self):
+            return True
+
+        def write(self, b):
+            self.written += len(b)
+            if self.written > 4096:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return len(b)
+
+    real = checkpoint_io.atomic_write
+
+    def full_disk(path, data, fsync=False):
+        def write(f):
+            data(Full())  # torch.save fails as on a full disk; nothing reaches f
+        real(path, write, fsync)
+    monkeypatch.setattr(checkpoint_io, "atomic_write", full_disk)
+    monkeypatch.chdir(tmp_path)
+    code, err = run_cli(fit(tiny_csv, "--trainer.max_epochs", "1"), capsys)
+    assert_clean_failure(code, err, tmp_path, "checkpoints/best-epoch01-acc",
+                         ".ckpt: cannot write the checkpoint: No space left on device")
+    assert not [p for p in tmp_path.rglob(".*") if p.is_file()], "a temporary was left"

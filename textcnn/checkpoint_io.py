@@ -39,7 +39,19 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             return super().save_checkpoint(checkpoint, path, storage_options)
         if storage_options is not None:
             raise TypeError(f"{type(self).__name__} does not take storage_options")
-        atomic_write(path, lambda f: torch.save(checkpoint, f), fsync=True)
+        try:
+            atomic_write(path, lambda f: torch.save(checkpoint, f), fsync=True)
+        except RuntimeError as e:
+            # torch's writer turns a failed write (a full disk, a quota) into "unexpected pos ...",
+            # with the OSError only in the chain: say that one, in one line
+            cause, seen = e, set()
+            while cause is not None and not isinstance(cause, OSError) and id(cause) not in seen:
+                seen.add(id(cause))
+                cause = cause.__cause__ or cause.__context__
+            cause = cause if isinstance(cause, OSError) else None
+            if cause is None:
+                raise
+            raise OSError(cause.errno, f"cannot write the checkpoint: {cause.strerror or cause}", str(path)) from None
 
     def load_checkpoint(
         self, path, map_location: Optional[Callable] = lambda storage, loc: storage, weights_only: Optional[bool] = None

@@ -141,8 +141,33 @@ class Checkpoint(ModelCheckpoint):
         return {**super().state_dict(), "tie_values": dict(self._tie_values)}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        then = state_dict.get("dirpath")
+        if then and self.dirpath and then != self.dirpath and self._same_run(then, state_dict):
+            state_dict = self._moved(state_dict, then, self.dirpath)
         super().load_state_dict(state_dict)
         self._tie_values = dict(state_dict.get("tie_values", {}))
+
+    def _same_run(self, then: str, state_dict: dict) -> bool:
+        """Is the folder the checkpoint was written in this one, spelled otherwise (relative,
+        through a link) or moved here with its checkpoints? Lightning compares the two as strings
+        and, when they differ, forgets the best dev score so far: the next epoch would be called
+        the best, and tested, however much worse."""
+        if os.path.realpath(then) == os.path.realpath(self.dirpath):
+            return True
+        kept = [state_dict.get("best_model_path"), *state_dict.get("best_k_models", {})]
+        return any(kept) and all((Path(self.dirpath) / Path(p).name).is_file() for p in kept if p)
+
+    @staticmethod
+    def _moved(state_dict: dict, then: str, now: str) -> dict:
+        """``state_dict`` with the paths of its checkpoints in the folder ``now``."""
+        def here(path):
+            return str(Path(now) / Path(path).name) if path and Path(path).parent == Path(then) else path
+
+        return {**state_dict, "dirpath": now,
+                **{k: here(state_dict[k]) for k in ("best_model_path", "kth_best_model_path", "last_model_path")
+                   if k in state_dict},
+                "best_k_models": {here(p): v for p, v in state_dict.get("best_k_models", {}).items()},
+                "tie_values": {here(p): v for p, v in state_dict.get("tie_values", {}).items()}}
 
     def on_train_end(self, trainer, pl_module) -> None:
         if not trainer.fast_dev_run:  # Lightning 2.6 saves last.ckpt here even in a fast_dev_run, which saves nothing
@@ -403,15 +428,15 @@ def _plain(section) -> dict:
     return dict(data.get("init_args", data)) if isinstance(data, dict) else {}
 
 
-def _newest_best_checkpoint(cfg) -> Optional[Path]:
-    """The newest ``best-*.ckpt`` under the run folder of ``cfg``'s logger (``save_dir/name``,
-    ``{variant}`` filled in), or ``None``."""
+def _newest_best_checkpoint(cfg, pattern: str = "best-*.ckpt") -> Optional[Path]:
+    """The newest ``best-*.ckpt`` (or other ``pattern``) under the run folder of ``cfg``'s logger
+    (``save_dir/name``, ``{variant}`` filled in), or ``None``."""
     try:
         logger = cfg.get("trainer", {}).get("logger")
         logger = logger[0] if isinstance(logger, list) and logger else logger
         args = getattr(logger, "init_args", None) or (logger or {}).get("init_args") or {}
         name = str(args.get("name") or "").replace("{variant}", str(cfg.get("model", {}).get("variant", "")))
-        found = Path(args.get("save_dir") or ".").joinpath(name).glob("*/checkpoints/best-*.ckpt")
+        found = Path(args.get("save_dir") or ".").joinpath(name).glob(f"*/checkpoints/{pattern}")
         return max(found, key=lambda f: f.stat().st_mtime, default=None)
     except (AttributeError, TypeError, OSError):
         return None
@@ -503,10 +528,13 @@ class TextCNNCLI(LightningCLI):
     def _parse_ckpt_path(self) -> None:
         ckpt = self.config[self.config.subcommand].get("ckpt_path") if self.config.get("subcommand") else None
         if ckpt in ("best", "last", "hpc", "registry") or str(ckpt).startswith("registry:"):
-            newest = _newest_best_checkpoint(self.config[self.config.subcommand])
+            # fit resumes: from where a run stopped (last.ckpt), not from its best epoch, which would
+            # roll the run back and train the later epochs again
+            resume = self.config.subcommand == "fit"
+            newest = _newest_best_checkpoint(self.config[self.config.subcommand], "last*.ckpt" if resume else "best-*.ckpt")
             raise ValueError(f"--ckpt_path {ckpt}: Lightning's name for a checkpoint of a fit in the same Python "
                              "process; from the command line give the file"
-                             + (f" (the newest best of this config: {newest})" if newest else ""))
+                             + (f" (the newest {'last' if resume else 'best'} of this config: {newest})" if newest else ""))
         if not ckpt and self.config.get("subcommand") in ("validate", "test", "predict"):
             # Lightning would run a model of random weights (without even the pretrained vectors)
             newest = _newest_best_checkpoint(self.config[self.config.subcommand])
@@ -672,7 +700,9 @@ class TextCNNCLI(LightningCLI):
         ckpt = self.trainer.checkpoint_callback
         best = ckpt.best_model_path if ckpt is not None else ""
         if best and self.trainer.is_global_zero:
-            print(f"best checkpoint ({ckpt.monitor} {float(ckpt.best_model_score):.4f}): {best}")
+            score = ckpt.best_model_score
+            print(f"best checkpoint ({ckpt.monitor} {float(score):.4f}): {best}" if score is not None
+                  else f"best checkpoint: {best}")
         if "test" not in self.datamodule.splits:
             if self.trainer.is_global_zero:
                 print("no test data, so nothing was tested: give --data.test_path or --data.test_fraction "
