@@ -332,6 +332,13 @@ def test_checkpoint_options_that_would_mislead_are_refused_or_named(tiny_csv, ti
     # a loss kept with mode max would be the worst epoch
     assert main([*fit, "--checkpoint.monitor", "val/loss"]) == 2
     assert "add --checkpoint.mode min" in capsys.readouterr().err
+    # a misspelt monitor, of the checkpoint or of early stopping, is named before any epoch
+    for option in (["--checkpoint.monitor", "val/accu"],
+                   ["--trainer.callbacks+=EarlyStopping", "--trainer.callbacks.monitor", "val/accu"]):
+        assert main([*fit, *option]) == 2
+        err = capsys.readouterr().err
+        assert "monitors 'val/accu', which textcnn does not log (did you mean val/acc?); it logs val/acc, " in err, err
+        assert "Traceback" not in err and not list(tmp_path.rglob("*.ckpt")) and "epoch 1/" not in err
     # a fold and a test file at once: fit refuses the pair
     new = write_csv(tmp_path / "new.csv", make_sentences(30, seed=5))
     assert main([*fit, "--data.num_folds", "3", "--data.test_path", str(new)]) == 2

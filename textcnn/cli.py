@@ -28,7 +28,7 @@ from typing import Iterator, Optional, Sequence
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import (
-    BasePredictionWriter, Callback, ModelCheckpoint, ProgressBar, RichProgressBar, TQDMProgressBar,
+    BasePredictionWriter, Callback, EarlyStopping, ModelCheckpoint, ProgressBar, RichProgressBar, TQDMProgressBar,
 )
 from lightning.pytorch.callbacks.progress.rich_progress import _RICH_AVAILABLE
 from lightning.pytorch.cli import LightningCLI
@@ -37,11 +37,11 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .checkpoint_io import AtomicCheckpointIO, unreadable_checkpoint
 from .fileio import atomic_write, checkpoint_not_there, current_umask, remove_stale_temps
-from .hints import HintingArgumentParser, did_you_mean
+from .hints import HintingArgumentParser, close_names, did_you_mean
 from .data import DataError, TextDataModule, _shown
 from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
-from .module import TextCNNModule
+from .module import LOGGED_METRICS, TextCNNModule
 from .predict import _STDIO_NAMES, STDIO, _output, is_stream
 from .text import min_padded_len
 
@@ -642,6 +642,15 @@ class TextCNNCLI(LightningCLI):
                                       and not any(k.startswith("test/") and v != "" for k, v in row.items())]
 
     def before_fit(self) -> None:
+        for callback in self.trainer.callbacks:
+            # a misspelt monitor: Lightning's checkpoint says so after the first epoch, its early
+            # stopping with a traceback; say it before any training
+            monitor = getattr(callback, "monitor", None)
+            if isinstance(callback, (ModelCheckpoint, EarlyStopping)) and monitor and monitor not in LOGGED_METRICS:
+                close = close_names(monitor, LOGGED_METRICS)
+                raise ValueError(f"{type(callback).__name__} monitors {monitor!r}, which textcnn does not log"
+                                 + (f" (did you mean {' or '.join(close)}?)" if close else "")
+                                 + f"; it logs {', '.join(LOGGED_METRICS)}")
         rows = getattr(self, "_earlier_rows", None)
         if rows and self.trainer.is_global_zero:
             writer = self.trainer.logger.experiment
