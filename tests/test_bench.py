@@ -439,6 +439,13 @@ def test_cv_config_that_is_not_yaml_or_an_out_folder_is_a_one_line_error(tiny_cs
     (tmp_path / "o").mkdir()
     assert main(["cv", "--config", DEBUG, "--train-path", str(tiny_csv), "--folds", "2", "--out", str(tmp_path / "o")]) == 2
     assert "--out: is a folder" in capsys.readouterr().err
+    # a pretrained variant with a config that has no vectors: said before the first run (rand) trains
+    assert main(["cv", "--config", DEBUG, "--train-path", str(tiny_csv), "--folds", "2", "--variants", "rand",
+                 "static", "--out", str(tmp_path / "v.json")]) == 2
+    err = capsys.readouterr().err
+    assert (f"static needs pretrained vectors, and {DEBUG} has no data.vectors: add --set data.vectors=glove-6b-50d "
+            "(or a vectors file) and data.embedding_dim=null, or run --variants rand only") in err, err
+    assert not (tmp_path / "v.json").exists() and not (tmp_path / "runs").exists()
 
 
 def test_cv_takes_set_and_its_error_hints_name_set_not_the_options_of_fit(tiny_csv, tmp_path, monkeypatch, capsys):

@@ -775,12 +775,17 @@ def _refuse_fixed(overrides: Sequence[tuple[str, str, object]], protocol: str, w
             raise ValueError(f"--set {section}.{key}: {where}the protocol sets it for each run ({fixed[f'{section}.{key}']})")
 
 
-def _check_vectors(config: dict, where: str) -> None:
+def _check_vectors(config: dict, where: str, variants: Sequence[str] = ()) -> None:
     """The data set's vectors, checked before any run (a missing file would otherwise stop the
-    bench when its data set comes, maybe an hour in)."""
+    bench when its data set comes, maybe an hour in), and there for the pretrained ``variants``."""
     from .embeddings import check_vectors_source
 
     data = config["data"]
+    pretrained = [v for v in variants if v != "rand"]
+    if pretrained and not data.get("vectors"):
+        raise DataError(f"{' and '.join(pretrained)} need{'s' if len(pretrained) == 1 else ''} pretrained vectors, and "
+                        f"{where} has no data.vectors: add --set data.vectors=glove-6b-50d (or a vectors file) and "
+                        "data.embedding_dim=null, or run --variants rand only")
     if data.get("vectors"):
         try:
             check_vectors_source(data["vectors"], data.get("vectors_format") or "auto")
@@ -896,7 +901,10 @@ def cv_main(argv: Sequence[str]) -> int:
     p.add_argument("--train-path", default=None, help="the labelled file to cross-validate (default: the config's)")
     p.add_argument("--baselines", nargs="*", default=[], choices=BASELINES, metavar="BASELINE",
                    help=f"also run these linear baselines on the same folds ({', '.join(BASELINES)})")
-    p.add_argument("--seeds", type=int, nargs="+", default=None, help="training seeds (default: the config's)")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
+                   help="the training seeds themselves, e.g. --seeds 0 1 2 (default: the config's); each fold "
+                   "runs once per seed, and the mean and spread pool folds x seeds. Not a count, unlike "
+                   "`textcnn bench --seeds N`")
     p.add_argument("--out", default=None, help="JSON file of per-fold results (default: runs/cv/<config>.json)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run: keep the runs already in "
                    "--out (run with the same settings) and run only the rest")
@@ -918,9 +926,9 @@ def cv_main(argv: Sequence[str]) -> int:
             print(f"textcnn cv: the config's data.{key} ({config['data'].pop(key)}) is not used: each fold's "
                   + (f"dev set is {CV_VAL_FRACTION:.0%} of its training part" if key == "val_path"
                      else "test set is the held-out fold") + ", as the protocol says", file=sys.stderr)
-    read_data_files(config)
-    _check_vectors(config, args.config)
     variants = args.variants or [config["model"].get("variant", "multichannel")]
+    read_data_files(config)
+    _check_vectors(config, args.config, variants)
     seeds = args.seeds or [config["seed"]]
     epochs = args.epochs or config["max_epochs"]
     patience = args.patience if args.patience is not None else config["patience"]
@@ -1263,7 +1271,7 @@ def bench_main(argv: Sequence[str]) -> int:
             config[section][key] = value
         check_config(config, str(CONFIG_DIR / ds.config) + (f" with --set {' '.join(args.set)}" if args.set else ""))
         read_data_files(config)  # a bad row stops the run now, not after the sets before this one
-        _check_vectors(config, ds.title)
+        _check_vectors(config, ds.title, variants)
         epochs = args.epochs or config["max_epochs"]
         patience = args.patience if args.patience is not None else config["patience"]
         ds_seeds = [config["seed"]] if ds.protocol == "cv" else seeds
