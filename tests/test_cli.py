@@ -139,6 +139,21 @@ def test_a_mistyped_option_gets_a_suggestion(given, meant, tmp_path, monkeypatch
     assert capsys.readouterr().err.strip() == "textcnn: error: unrecognized arguments: --zzz 3"
 
 
+def test_a_mistake_in_a_config_file_names_the_file(tmp_path, monkeypatch, capsys):
+    # jsonargparse names neither the file nor, for YAML, more than "<unicode string>"
+    monkeypatch.chdir(tmp_path)
+    for text, said in (("model:\n  varient: static\n",
+                        "mine.yaml: model.varient is not an option of textcnn fit (did you mean model.variant?)"),
+                       ("trainer:\n  max_epoch: 3\n",
+                        "mine.yaml: trainer.max_epoch is not an option of textcnn fit (did you mean trainer.max_epochs?)"),
+                       ("model:\n  variant: [static\n", "mine.yaml: not valid YAML at line 3, column 1: ")):
+        (tmp_path / "mine.yaml").write_text(text, encoding="utf-8")
+        for config in (["--config", "mine.yaml"], ["--config=mine.yaml"]):
+            assert main(["fit", "--config", DEBUG, *config]) == 2
+            (line,) = capsys.readouterr().err.splitlines()
+            assert line.startswith(f"textcnn: error: {said}"), line
+
+
 @pytest.mark.parametrize("padding, min_len", [("valid", 5), ("wide", 1)])
 def test_batches_are_padded_only_to_what_the_model_needs(tiny_csv, tmp_path, monkeypatch, padding, min_len):
     from textcnn.cli import TextCNNCLI

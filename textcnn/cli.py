@@ -517,6 +517,8 @@ class TextCNNCLI(LightningCLI):
                                   f"a YAML file of its options or {option}.KEY VALUE{where}") from None
             raise
         except argparse.ArgumentError as e:
+            if (in_file := _config_file_error(str(e), parser, args)) is not None:
+                raise argparse.ArgumentError(None, in_file) from None
             hint = _did_you_mean(str(e), parser, args)
             if not hint:
                 raise
@@ -1010,6 +1012,43 @@ def _bench_main(argv: Sequence[str]) -> int:
 
 EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main, "demo": _demo_main, "cv": _cv_main,
                   "bench": _bench_main}
+
+
+def _config_file_error(message: str, parser, args) -> Optional[str]:
+    """For an error in a ``--config`` file (jsonargparse names neither the file nor, for YAML, more
+    than ``"<unicode string>"``): the message naming the file, and for a mistyped key a
+    suggestion, as the command line gets; ``None`` for other errors."""
+    import yaml
+
+    given = list(args) if isinstance(args, (list, tuple)) else []
+    files = [v for o, v in zip(given, given[1:]) if o == "--config"] + \
+        [a.split("=", 1)[1] for a in given if a.startswith("--config=")]
+    key = re.search(r"does not accept option '([\w.]+)'", message)
+    for file in files:
+        try:
+            data = yaml.safe_load(Path(file).read_text(encoding="utf-8"))
+        except yaml.YAMLError as e:
+            if "<unicode string>" not in message:
+                continue
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            return f"{file}: not valid YAML{where}: {getattr(e, 'problem', None) or e}"
+        except (OSError, UnicodeDecodeError):
+            continue
+        if key is None:
+            continue
+        node = data
+        for part in key[1].split("."):
+            node = node.get(part, KeyError) if isinstance(node, dict) else KeyError
+        if node is not KeyError:
+            sub = next((a for a in given if a in ("fit", "validate", "test", "predict")), None)
+            actions = getattr(parser, "_subcommands_action", None)
+            known = [o for action in actions.choices[sub]._actions for o in action.option_strings
+                     if o.startswith("--")] if sub and actions else []
+            close = [c[2:] for c in close_names(f"--{key[1]}", known)]
+            return (f"{file}: {key[1]} is not an option of textcnn {sub or ''}".rstrip()
+                    + (f" (did you mean {' or '.join(close)}?)" if close else ""))
+    return None
 
 
 def _did_you_mean(message: str, parser, args) -> str:
