@@ -122,6 +122,15 @@ def test_a_fit_stopped_and_resumed_ends_as_the_uninterrupted_run(tmp_path):
     data = write_csv(tmp_path / "d.csv", rows)
     whole = _fit_run(tmp_path / "whole", data, 6)
     part = _fit_run(tmp_path / "part", data, 3)
+    # a resume that fails before training (other data: another vocabulary) leaves no config-resume file
+    other = write_csv(tmp_path / "other.csv", make_sentences(300, seed=9))
+    os.chdir(tmp_path / "part")
+    try:
+        assert main(["fit", "--config", DEBUG, "--data.train_path", str(other), "--trainer.max_epochs", "6",
+                     "--trainer.enable_progress_bar", "false", "--ckpt_path", str(part / "checkpoints" / "last.ckpt")]) == 2
+    finally:
+        os.chdir(tmp_path)
+    assert not list(part.glob("config-resume-*"))
     # resumed with the run's folder spelled otherwise (absolute, where the first part had it relative):
     # Lightning compares the two as strings and would forget the best dev score so far
     part = _fit_run(tmp_path / "part", data, 6, "--ckpt_path", str(part / "checkpoints" / "last.ckpt"),
@@ -358,3 +367,8 @@ def test_a_fit_resumed_after_early_stopping_trains_nothing_more(tmp_path, capsys
              "--trainer.logger.init_args.save_dir", str(tmp_path / "b" / "runs" / "debug"))
     assert not [l for l in capsys.readouterr().out.splitlines() if l.startswith("epoch ")]
     assert json.loads((moved / "test_metrics.json").read_text()) == tested
+    # another patience given on resuming: Lightning keeps the checkpoint's, and a warning says so
+    stopper.write_text(stopper.read_text().replace("patience: 1", "patience: 4"))
+    with pytest.warns(UserWarning, match="the resumed run keeps its EarlyStopping patience of 1 .*not the 4 given"):
+        _fit_run(tmp_path / "b", data, 30, "--config", str(stopper), "--ckpt_path",
+                 str(moved / "checkpoints" / "last.ckpt"))

@@ -664,6 +664,7 @@ class TextCNNCLI(LightningCLI):
             super()._run_subcommand(subcommand)
         except BaseException as e:
             self._remove_empty_run_dir()
+            self._remove_untrained_resume_config(subcommand)
             if isinstance(e, SIGTERMException):
                 # Lightning stops at the next batch and raises SystemExit with no code: exit 0, as
                 # if the run had finished. Say where it stopped and exit 143, as a killed process does.
@@ -674,6 +675,18 @@ class TextCNNCLI(LightningCLI):
                 self._say_stopped(subcommand, "Ctrl-C")
                 raise SystemExit(130) from None
             raise
+
+    def _remove_untrained_resume_config(self, subcommand: str) -> None:
+        """A resume that failed before training a step leaves no ``config-resume-N.yaml`` (the
+        next attempt would be N + 1, and the folder would list resumes that never ran)."""
+        name = str(self.save_config_kwargs.get("config_filename", ""))
+        trainer, model = getattr(self, "trainer", None), getattr(self, "model", None)
+        if subcommand != "fit" or not name.startswith("config-resume-") or trainer is None or \
+                getattr(model, "steps_trained", 1) or not trainer.is_global_zero:
+            return
+        log_dir = getattr(trainer.logger, "log_dir", None) if trainer.logger else None  # not collective
+        if log_dir:
+            Path(log_dir, name).unlink(missing_ok=True)
 
     def _say_stopped(self, subcommand: str, how: str) -> None:
         trainer = getattr(self, "trainer", None)
@@ -721,6 +734,9 @@ class TextCNNCLI(LightningCLI):
             return
         if not cfg.get("test_after_fit", True):
             return
+        if not best and self.trainer.is_global_zero:
+            print("no best checkpoint was kept (--checkpoint.save_top_k 0, or checkpointing off): testing the "
+                  "weights of the last epoch trained, not the best by dev")
         if best and self.trainer.world_size > 1:
             # Lightning loads the best checkpoint on every process; only the first wrote it
             here = torch.tensor(int(Path(best).is_file()), device=self.trainer.strategy.root_device)

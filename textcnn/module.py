@@ -160,6 +160,8 @@ class TextCNNModule(L.LightningModule):
         self._train_loss_sum = torch.zeros(())
         self._train_seen = 0
         self._finite: Optional[torch.Tensor] = None  # off the CPU: were this epoch's unread losses finite?
+        self.steps_trained = 0  # training steps taken by this object (not restored from a checkpoint)
+        self._given_patience: dict[int, int] = {}  # each EarlyStopping's patience before a resume restores its own
 
     def model_config(self) -> dict:
         """The ``TextCNN`` constructor arguments, as saved in a bundle (``highway`` only when used,
@@ -169,6 +171,8 @@ class TextCNNModule(L.LightningModule):
 
     # -- set-up -----------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
+        if self._trainer is not None:  # before a resumed fit restores the callbacks' states
+            self._given_patience = {id(s): s.patience for s in self.trainer.early_stopping_callbacks}
         dm = self.trainer.datamodule if self._trainer is not None else None
         if dm is None or not hasattr(dm, "meta"):
             if stage == "fit" and self.hparams.variant != "rand" and self.data_meta is None:
@@ -261,6 +265,7 @@ class TextCNNModule(L.LightningModule):
             self._train_loss_sum += loss.detach() * n
             self._train_correct += (logits.argmax(dim=1) == batch["labels"]).sum()
         self._train_seen += n
+        self.steps_trained += 1
         return loss
 
     def _check_finite(self, loss: torch.Tensor, batch_idx: int) -> None:
@@ -296,6 +301,10 @@ class TextCNNModule(L.LightningModule):
         # callbacks' states are restored before this hook (after it only with strategies that
         # restore after setup, such as DeepSpeed, which textcnn does not configure).
         for stopper in self.trainer.early_stopping_callbacks:
+            given = self._given_patience.get(id(stopper), stopper.patience)
+            if given != stopper.patience and self.trainer.is_global_zero:
+                warnings.warn(f"the resumed run keeps its EarlyStopping patience of {stopper.patience} (Lightning "
+                              f"restores it from the checkpoint), not the {given} given", UserWarning, stacklevel=2)
             if stopper.stopping_reason != EarlyStoppingReason.NOT_STOPPED:
                 if self.trainer.is_global_zero:
                     why = (f"{stopper.monitor} no better for {stopper.patience} epoch"
