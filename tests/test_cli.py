@@ -36,6 +36,9 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
     assert metrics["num_examples"] == 40 and (run / "confusion_matrix.png").is_file()
     best = sorted((run / "checkpoints").glob("best-*.ckpt"))
     assert len(best) == 1
+    # the report names what it tested on what
+    assert Path(metrics["checkpoint"]).name == best[0].name
+    assert metrics["test_data"].startswith(f"0.2 of {tiny_csv} held out (split_seed ")
     # one training loss and accuracy per epoch in the CSV log (the accuracy is counted, not logged, per step)
     import csv
 

@@ -50,7 +50,8 @@ class _NBLogistic:
 def baseline_scores(name: str, tokenizer: Callable[[str], list[str]], train: tuple, val: tuple,
                     test: tuple) -> dict:
     """Fit baseline ``name`` (one of ``BASELINES``) on ``train`` (texts, labels) for each C in
-    ``C_GRID``, keep the C with the best ``val`` accuracy, report its ``test`` accuracy.
+    ``C_GRID``, keep the C with the best ``val`` accuracy (of equal ones the smallest, the most
+    regularised), report its ``test`` accuracy.
 
     Features are 1-2-grams of ``tokenizer``'s tokens (words, or characters for Chinese),
     fitted on the training texts only.

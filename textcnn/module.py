@@ -394,6 +394,9 @@ class TextCNNModule(L.LightningModule):
         y_true, y_pred = self._each_example_once(self._test_outputs)
         labels = (self.data_meta or {}).get("labels") or [str(i) for i in range(self.hparams.num_classes)]
         report = classification_report(y_true.cpu().numpy(), y_pred.cpu().numpy(), labels)
+        # what was tested on what, for a report read later (its run's config.yaml says the rest)
+        report["checkpoint"] = str(self.trainer.ckpt_path) if self.trainer.ckpt_path else None
+        report["test_data"] = self._test_source()
         self.test_report = report
         # The report is already over every process's examples, the same on each: sync_dist only
         # averages equal values (and keeps Lightning from warning under DDP).
@@ -409,6 +412,19 @@ class TextCNNModule(L.LightningModule):
                 else:
                     print(f"test metrics written to {out / 'test_metrics.json'} (no confusion-matrix plot for "
                           f"{len(labels)} classes)")
+
+    def _test_source(self) -> Optional[str]:
+        """The test file, or which part of the training file was held out as test."""
+        h = getattr(getattr(self.trainer, "datamodule", None), "hparams", None)
+        if not h:
+            return None
+        if h.get("test_path"):
+            return str(h["test_path"])
+        if h.get("num_folds"):
+            return f"fold {h.get('fold', 0)} of {h['num_folds']} of {h.get('train_path')} (split_seed {h.get('split_seed')})"
+        if h.get("test_fraction"):
+            return f"{h['test_fraction']:g} of {h.get('train_path')} held out (split_seed {h.get('split_seed')})"
+        return None
 
     def _report_dir(self) -> Optional[Path]:
         if self.report_dir:
