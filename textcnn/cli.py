@@ -662,6 +662,7 @@ class TextCNNCLI(LightningCLI):
     def _run_subcommand(self, subcommand: str) -> None:
         try:
             super()._run_subcommand(subcommand)
+            _close_process_group()
         except BaseException as e:
             self._remove_empty_run_dir()
             self._remove_untrained_resume_config(subcommand)
@@ -1028,6 +1029,15 @@ def _bench_main(argv: Sequence[str]) -> int:
 
 EXTRA_COMMANDS = {"export": _export_main, "classify": _classify_main, "demo": _demo_main, "cv": _cv_main,
                   "bench": _bench_main}
+
+
+def _close_process_group() -> None:
+    """After a DDP run: close the process group's connections before the interpreter exits.
+    Lightning destroys NCCL's at exit but leaves gloo's, whose threads the exit then tears down;
+    a process could end with "terminate called without an active exception" (SIGABRT) after
+    finishing its work. Local: no collective call, so a process whose peer failed cannot hang here."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
 
 
 def _config_file_error(message: str, parser, args) -> Optional[str]:
