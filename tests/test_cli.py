@@ -540,3 +540,41 @@ def test_classify_answers_each_line_of_a_live_stream_as_it_comes():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_an_epoch_without_validation_shows_no_dev_figures_of_an_earlier_one(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "--config", DEBUG, "--data.train_path", str(tiny_csv), "--trainer.max_epochs", "3",
+                 "--trainer.check_val_every_n_epoch", "2", "--trainer.enable_progress_bar", "false"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == 3
+    assert "val/" not in lines[0] and "val/" not in lines[2], lines  # epochs 1 and 3: not validated
+    assert "train/loss" in lines[0] and "val/acc" in lines[1], lines
+
+
+def test_the_epoch_seconds_leave_the_dev_evaluation_out(tiny_csv, monkeypatch):
+    # what the epoch lines and `textcnn bench` report as seconds of training: not the validation
+    import time
+
+    import lightning as L
+
+    from textcnn.cli import EpochSummary
+    from textcnn.data import TextDataModule
+    from textcnn.module import TextCNNModule
+
+    dm = TextDataModule(train_path=str(tiny_csv), val_fraction=0.2, test_fraction=0.2, batch_size=16,
+                        embedding_dim=16, min_len=3)
+    module = TextCNNModule(vocab_size=dm.vocab_size, num_classes=dm.num_classes, embed_dim=16, variant="rand",
+                           kernel_sizes=[2, 3], num_filters=8)
+    step = module.validation_step
+
+    def slow(*args, **kwargs):
+        time.sleep(0.5)
+        return step(*args, **kwargs)
+    monkeypatch.setattr(module, "validation_step", slow)
+    timer = EpochSummary(enabled=False)
+    L.Trainer(accelerator="cpu", devices=1, max_epochs=2, logger=False, enable_checkpointing=False,
+              enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+              limit_val_batches=1, callbacks=[timer]).fit(module, dm)
+    # (the first epoch also holds torch's warm-up)
+    assert len(timer.seconds) == 2 and timer.seconds[1] < 0.4, timer.seconds

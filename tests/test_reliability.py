@@ -414,3 +414,53 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_leaves_no_part(ti
     assert_clean_failure(code, err, tmp_path, "checkpoints/best-epoch01-acc",
                          ".ckpt: cannot write the checkpoint: No space left on device")
     assert not [p for p in tmp_path.rglob(".*") if p.is_file()], "a temporary was left"
+
+
+def test_a_write_that_fails_without_a_file_name_names_the_file_meant(tmp_path):
+    # a full disk shows when the temporary is closed, as an OSError naming no file (or the hidden
+    # temporary): the error names the file the caller asked for, and no temporary is left
+    import errno
+
+    from textcnn.fileio import atomic_write
+
+    def full(f):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    target = tmp_path / "report.json"
+    with pytest.raises(OSError) as e:
+        atomic_write(target, full)
+    assert e.value.errno == errno.ENOSPC and e.value.filename == str(target)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_failed_merge_of_the_ddp_predictions_leaves_no_share_and_every_process_knows(tmp_path, monkeypatch):
+    # The collective calls of the merge (barrier, broadcast) are those of a two-process run seen
+    # from each process in turn; the merge itself fails as on a full disk.
+    import errno
+    from types import SimpleNamespace
+
+    from textcnn import cli
+
+    def trainer(rank, outcome=None):
+        strategy = SimpleNamespace(barrier=lambda name=None: None,
+                                   broadcast=lambda obj, src=0: obj if outcome is None else outcome)
+        return SimpleNamespace(world_size=2, global_rank=rank, is_global_zero=rank == 0, strategy=strategy)
+
+    def full(parts, path):
+        raise OSError(errno.ENOSPC, "No space left on device", path)
+    monkeypatch.setattr(cli, "_merge_prediction_parts", full)
+    shares = [tmp_path / f".out.csv.123.rank{r}-of-2.part" for r in (0, 1)]
+    for share in shares:
+        share.write_text("line,text,label\n", encoding="utf-8")
+    first, second = cli.PredictionWriter(str(tmp_path / "out.csv")), cli.PredictionWriter(str(tmp_path / "out.csv"))
+    first._part, second._part = shares
+    with pytest.raises(OSError, match="No space left on device"):
+        first._gather(trainer(0), str(tmp_path / "out.csv"), shares[0], sys.stdout)
+    second._gather(trainer(1, outcome="failed"), str(tmp_path / "out.csv"), shares[1], sys.stdout)  # no error of its own
+    assert not list(tmp_path.iterdir()) and first._part is None and second._part is None
+    # interrupted before the merge: the first process removes every share (a killed one cannot)
+    for share in shares:
+        share.write_text("line,text,label\n", encoding="utf-8")
+    first._part = shares[0]
+    first.on_exception(trainer(0), None, KeyboardInterrupt())
+    assert not list(tmp_path.iterdir())

@@ -33,6 +33,7 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.callbacks.progress.rich_progress import _RICH_AVAILABLE
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.plugins.io import CheckpointIO
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .checkpoint_io import AtomicCheckpointIO, unreadable_checkpoint
@@ -193,6 +194,7 @@ class EpochSummary(Callback):
         self.seconds: list[float] = []
         self._start = 0.0
         self._train_seconds = 0.0
+        self._validated_epoch: Optional[int] = None  # the last epoch whose dev figures were computed
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._start = time.perf_counter()
@@ -210,8 +212,10 @@ class EpochSummary(Callback):
         m = trainer.callback_metrics
         parts = [f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"]
         monitored = getattr(trainer.checkpoint_callback, "monitor", None)  # shown when it is another metric
+        # an epoch without validation (check_val_every_n_epoch) shows no dev figures: those are an earlier epoch's
+        validated = self._validated_epoch == trainer.current_epoch
         for key in dict.fromkeys(("train/loss_epoch", "val/loss", "val/acc", monitored or "val/acc")):
-            if key in m:
+            if key in m and (validated or not key.startswith("val/")):
                 parts.append(f"{key.replace('_epoch', '')} {float(m[key]):.4f}")
         parts.append(f"{self._train_seconds:.1f} s")
         print("  ".join(parts), flush=True)
@@ -220,8 +224,10 @@ class EpochSummary(Callback):
         self._val_start = time.perf_counter()
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
-        if not trainer.sanity_checking and trainer.training:
+        # a fit's own validation (trainer.training is False during it: its stage is validating)
+        if not trainer.sanity_checking and trainer.state.fn == TrainerFn.FITTING:
             self._val_seconds = getattr(self, "_val_seconds", 0.0) + time.perf_counter() - self._val_start
+            self._validated_epoch = trainer.current_epoch
 
 
 class _NoVersion:
@@ -316,8 +322,9 @@ class PredictionWriter(BasePredictionWriter):
             name = "predictions.csv" if path == STDIO else Path(path).name
             remove_stale_temps(folder / name)
             pid = trainer.strategy.broadcast(os.getpid())  # the first process's names every share: it finds them
-            self._part = folder / f".{name}.{pid}.rank{trainer.global_rank}-of-{trainer.world_size}.part"
-            self._file = open(self._part, "w", newline="", encoding="utf-8")
+            part = folder / f".{name}.{pid}.rank{trainer.global_rank}-of-{trainer.world_size}.part"
+            self._file = _named(path, lambda: open(part, "w", newline="", encoding="utf-8"))
+            self._part = part
         self._writer = csv.writer(self._file)
         self._writer.writerow(header)
 
@@ -340,46 +347,74 @@ class PredictionWriter(BasePredictionWriter):
         if self._file is None:
             return
         self._close()
-        path, part, self._part = self._path(trainer), self._part, None
+        path, part = self._path(trainer), self._part
         said = sys.stderr if path == STDIO else sys.stdout  # not into the predictions
         if part is None:  # a stream, written as the rows came
             print(f"predictions written to {'standard output' if path == STDIO else path}", file=said)
         elif trainer.world_size == 1:
             os.chmod(part, os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o666 & ~current_umask())
-            os.replace(part, path)
+            _named(path, lambda: os.replace(part, path))
+            self._part = None
             print(f"predictions written to {path}")
         else:
             self._gather(trainer, path, part, said)
 
+    @staticmethod
+    def _shares(part: Path, world_size: int) -> list[Path]:
+        """Every process's share, from the name of one (they differ only in the rank)."""
+        mine = re.search(r"\.rank(\d+)-of-\d+\.part$", part.name)
+        return [part.with_name(part.name[:mine.start()] + f".rank{r}-of-{world_size}.part") for r in range(world_size)]
+
     def _gather(self, trainer, path: str, part: Path, said) -> None:
         """Under DDP: the first process merges every process's share into ``path``, in input
-        order; without a folder they all share, each keeps its own, in plain sight."""
+        order; without a folder they all share, each keeps its own, in plain sight. Every
+        process learns how it went (a failure of the merge on the first would otherwise leave
+        the others waiting for it, then failing with a broken connection)."""
         trainer.strategy.barrier("predictions")
-        merged = False
+        outcome, error = "apart", None
         if trainer.is_global_zero:
-            parts = [part.with_name(part.name.replace(f".rank0-of-{trainer.world_size}.",
-                                                      f".rank{r}-of-{trainer.world_size}."))
-                     for r in range(trainer.world_size)]
+            parts = self._shares(part, trainer.world_size)
             if all(p.is_file() for p in parts):
-                rows = _merge_prediction_parts(parts, path)
-                for p in parts:
-                    p.unlink()
-                print(f"predictions written to {'standard output' if path == STDIO else path} ({rows} texts, "
-                      f"from {len(parts)} processes)", file=said)
-                merged = True
-        if not trainer.strategy.broadcast(merged):
+                try:
+                    rows = _merge_prediction_parts(parts, path)
+                    outcome = "merged"
+                except Exception as e:  # a full disk, a folder gone: said after the others know
+                    outcome, error = "failed", e
+        outcome = trainer.strategy.broadcast(outcome)
+        if outcome == "apart":
             target = Path("predictions.csv" if is_stream(path) else path)
             mine = target.with_name(f"{target.stem}.rank{trainer.global_rank}{target.suffix}")
             os.replace(part, mine)
+            self._part = None
             print(f"predictions of process {trainer.global_rank} written to {mine} (the processes do not share "
                   f"{part.parent}, so no one file holds them all)", file=said)
+            return
+        part.unlink(missing_ok=True)  # merged into the output, or not to be: gone either way
+        self._part = None
+        if error is not None:
+            raise error
+        if outcome == "merged" and trainer.is_global_zero:
+            print(f"predictions written to {'standard output' if path == STDIO else path} ({rows} texts, "
+                  f"from {trainer.world_size} processes)", file=said)
 
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
-        """An interrupted or failed run leaves no part of a predictions file."""
+        """An interrupted or failed run leaves no part of a predictions file: each process
+        removes its share, and the first all of them (a process killed outright cannot)."""
         self._close()
         if self._part is not None:
-            self._part.unlink(missing_ok=True)
+            shares = self._shares(self._part, trainer.world_size) if trainer.is_global_zero else [self._part]
+            for share in shares:
+                share.unlink(missing_ok=True)
             self._part = None
+
+
+def _named(path: str, action):
+    """``action()``, an OSError of which names ``path`` (the output the user gave), not the
+    hidden file written first."""
+    try:
+        return action()
+    except OSError as e:
+        raise OSError(e.errno, e.strerror or str(e), path) from None
 
 
 def _merge_prediction_parts(parts: Sequence[Path], path: str) -> int:

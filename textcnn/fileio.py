@@ -69,7 +69,10 @@ def atomic_write(path: str | os.PathLike, data: Union[bytes, Callable[[BinaryIO]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
+    except OSError as e:  # a read-only folder: name the file meant, not the temporary
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             # mkstemp makes the file private (0600); give it the old file's mode, or a new file's
@@ -82,8 +85,11 @@ def atomic_write(path: str | os.PathLike, data: Union[bytes, Callable[[BinaryIO]
                 f.flush()
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.filename in (None, tmp):
+            # a full disk shows when the file is closed, without a name: name the file meant
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
         raise
     if fsync:
         _fsync_dir(path.parent)  # make the rename itself durable

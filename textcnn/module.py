@@ -304,7 +304,7 @@ class TextCNNModule(L.LightningModule):
             given = self._given_patience.get(id(stopper), stopper.patience)
             if given != stopper.patience and self.trainer.is_global_zero:
                 warnings.warn(f"the resumed run keeps its EarlyStopping patience of {stopper.patience} (Lightning "
-                              f"restores it from the checkpoint), not the {given} given", UserWarning, stacklevel=2)
+                              f"restores it from the checkpoint), not the {given} given", UserWarning, stacklevel=1)
             if stopper.stopping_reason != EarlyStoppingReason.NOT_STOPPED:
                 if self.trainer.is_global_zero:
                     why = (f"{stopper.monitor} no better for {stopper.patience} epoch"
