@@ -578,3 +578,21 @@ def test_the_epoch_seconds_leave_the_dev_evaluation_out(tiny_csv, monkeypatch):
               limit_val_batches=1, callbacks=[timer]).fit(module, dm)
     # (the first epoch also holds torch's warm-up)
     assert len(timer.seconds) == 2 and timer.seconds[1] < 0.4, timer.seconds
+
+
+def test_rows_skipped_for_an_empty_text_are_counted_in_the_test_report(tiny_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    base = ["--config", DEBUG, "--data.train_path", str(tiny_csv), "--trainer.enable_progress_bar", "false"]
+    assert main(["fit", *base, "--trainer.max_epochs", "1", "--test_after_fit", "false"]) == 0
+    (best,) = tmp_path.rglob("best-*.ckpt")
+    test = tmp_path / "test.csv"
+    test.write_text("text,label\na lovely film,positive\n\" \",negative\na dull film,negative\n,positive\n",
+                    encoding="utf-8")
+    capsys.readouterr()
+    with pytest.warns(UserWarning, match=r"skipped 2 example\(s\) with an empty text \(line\(s\) 3, 5\)"):
+        assert main(["test", *base, "--ckpt_path", str(best), "--data.test_path", str(test)]) == 0
+    out = capsys.readouterr().out
+    assert "(2 examples; 2 rows with an empty text skipped)" in out, out
+    written = next(l for l in out.splitlines() if l.startswith("test metrics written to "))
+    report = json.loads(Path(written.split()[4]).read_text())
+    assert report["num_examples"] == 2 and report["empty_texts_skipped"] == 2 and report["test_data"] == str(test)

@@ -494,6 +494,7 @@ def read_examples(
     label_column: str = "label",
     with_labels: bool = True,
     return_lines: bool = False,
+    skipped: Optional[list[int]] = None,
 ) -> tuple[list[str], list[str] | None] | tuple[list[str], list[str] | None, list[int]]:
     """Read (texts, labels) from a data file; texts and labels are stripped strings.
 
@@ -509,6 +510,7 @@ def read_examples(
         label_column: label column or key.
         with_labels: read labels; False for prediction files (labels is then None).
         return_lines: also return the 1-based line number each example starts on.
+        skipped: a list to which the line numbers of the rows skipped for an empty text are added.
 
     Raises:
         DataError: the file is missing, malformed or has no examples; the message names the
@@ -563,6 +565,8 @@ def read_examples(
         texts.append(text)
         lines.append(line)
 
+    if skipped is not None:
+        skipped.extend(empty)
     if empty:
         warnings.warn(
             f"{path}: skipped {len(empty)} example(s) with an empty text (line(s) {_shown(empty)})",
@@ -903,12 +907,14 @@ class TextDataModule(L.LightningDataModule):
         self.splits: dict[str, EncodedDataset] = {}
         self.texts: dict[str, list[str]] = {}
         self.lines: dict[str, list[int]] = {}  # the file line each text of a split starts on (predict)
+        self.skipped: dict[str, list[int]] = {}  # file -> the lines of its rows skipped for an empty text
 
     # -- preparation (lazy: the CLI asks for sizes right after construction) ---------------------
     def _read(self, path: str, with_labels: bool = True):
         h = self.hparams
+        self.skipped[str(path)] = empty = []
         return read_examples(path, format=h.format, text_column=h.text_column, label_column=h.label_column,
-                             with_labels=with_labels, return_lines=True)
+                             with_labels=with_labels, return_lines=True, skipped=empty)
 
     def _tokenize(self, texts: Sequence[str]) -> list[list[str]]:
         max_len = self._max_len

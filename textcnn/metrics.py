@@ -101,7 +101,11 @@ def format_report(report: dict) -> str:
             f"{_left(name, width)} {c['precision']:>9.4f} {c['recall']:>9.4f} {c['f1']:>9.4f} {c['support']:>9d}"
         )
     lines.append("-" * (width + 40))
-    lines.append(f"{'accuracy':<{width}} {report['accuracy']:>9.4f}   ({report['num_examples']} examples)")
+    skipped = report.get("empty_texts_skipped")
+    skipped = (f"; {skipped} row{'' if skipped == 1 else 's'} with an empty text skipped"
+               + (" in the file it is held out of" if " held out" in str(report.get("test_data")) or
+                  str(report.get("test_data", "")).startswith("fold ") else "")) if skipped else ""
+    lines.append(f"{'accuracy':<{width}} {report['accuracy']:>9.4f}   ({report['num_examples']} examples{skipped})")
     counted = report.get("macro_f1_classes", len(names))
     absent = f"   (over {counted} of {len(names)} classes: the others have no example here and were never predicted)"
     lines.append(f"{'macro-F1':<{width}} {report['macro_f1']:>9.4f}" + (absent if counted < len(names) else ""))

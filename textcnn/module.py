@@ -397,6 +397,13 @@ class TextCNNModule(L.LightningModule):
         # what was tested on what, for a report read later (its run's config.yaml says the rest)
         report["checkpoint"] = str(self.trainer.ckpt_path) if self.trainer.ckpt_path else None
         report["test_data"] = self._test_source()
+        dm = getattr(self.trainer, "datamodule", None)
+        h = getattr(dm, "hparams", None) or {}
+        tested_file = h.get("test_path") or h.get("train_path")
+        if tested_file and str(tested_file) in getattr(dm, "skipped", {}):
+            # rows of that file left out for an empty text (from the whole file when the test part is
+            # held out of it): counted in the report kept, not only in a warning
+            report["empty_texts_skipped"] = len(dm.skipped[str(tested_file)])
         self.test_report = report
         # The report is already over every process's examples, the same on each: sync_dist only
         # averages equal values (and keeps Lightning from warning under DDP).
