@@ -354,8 +354,8 @@ def test_checkpoint_options_that_would_mislead_are_refused_or_named(tiny_csv, ti
     # no best checkpoint kept: the test after fit says that it scores the last epoch's weights
     assert main([*fit, "--checkpoint.save_top_k", "0"]) == 0
     out = capsys.readouterr().out
-    assert "no best checkpoint was kept (--checkpoint.save_top_k 0, or checkpointing off): testing the weights of " \
-           "the last epoch trained, not the best by dev" in out and "accuracy" in out
+    assert ("no best checkpoint was kept (no dev evaluation, --checkpoint.save_top_k 0, or checkpointing off): "
+            "testing the weights of the last epoch trained, not the best by dev") in out and "accuracy" in out
     shutil.rmtree(tmp_path / "runs")
     # a misspelt monitor, of the checkpoint or of early stopping, is named before any epoch
     for option in (["--checkpoint.monitor", "val/accu"],

@@ -771,8 +771,8 @@ class TextCNNCLI(LightningCLI):
         if not cfg.get("test_after_fit", True):
             return
         if not best and self.trainer.is_global_zero:
-            print("no best checkpoint was kept (--checkpoint.save_top_k 0, or checkpointing off): testing the "
-                  "weights of the last epoch trained, not the best by dev")
+            print("no best checkpoint was kept (no dev evaluation, --checkpoint.save_top_k 0, or checkpointing "
+                  "off): testing the weights of the last epoch trained, not the best by dev")
         if best and self.trainer.world_size > 1:
             # Lightning loads the best checkpoint on every process; only the first wrote it
             here = torch.tensor(int(Path(best).is_file()), device=self.trainer.strategy.root_device)

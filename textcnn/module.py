@@ -30,11 +30,11 @@ OPTIMIZERS = {
 }
 
 
-# The hyper-parameters that are TextCNN's own arguments (the rest are training settings).
 # What the module (and the command's epoch line, train/epoch_seconds) logs during fit: the names
 # a checkpoint or early-stopping callback can monitor.
 LOGGED_METRICS = ("val/acc", "val/loss", "val/macro_f1", "train/loss_epoch", "train/acc", "train/loss_step",
                   "train/epoch_seconds")
+# The hyper-parameters that are TextCNN's own arguments (the rest are training settings).
 MODEL_KEYS = ("vocab_size", "num_classes", "embed_dim", "variant", "kernel_sizes", "num_filters", "act_layer",
               "norm_layer", "pooling", "pool_k", "drop_rate", "init", "conv_padding", "highway")
 
