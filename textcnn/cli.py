@@ -37,7 +37,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .checkpoint_io import AtomicCheckpointIO, unreadable_checkpoint
-from .fileio import atomic_write, checkpoint_not_there, current_umask, remove_stale_temps
+from .fileio import atomic_write, checkpoint_not_there, mode_for, naming, remove_stale_temps
 from .hints import HintingArgumentParser, close_names, did_you_mean
 from .data import DataError, TextDataModule, _shown
 from .embeddings import VectorsError
@@ -323,7 +323,7 @@ class PredictionWriter(BasePredictionWriter):
             remove_stale_temps(folder / name)
             pid = trainer.strategy.broadcast(os.getpid())  # the first process's names every share: it finds them
             part = folder / f".{name}.{pid}.rank{trainer.global_rank}-of-{trainer.world_size}.part"
-            self._file = _named(path, lambda: open(part, "w", newline="", encoding="utf-8"))
+            self._file = naming(path, lambda: open(part, "w", newline="", encoding="utf-8"))
             self._part = part
         self._writer = csv.writer(self._file)
         self._writer.writerow(header)
@@ -352,8 +352,8 @@ class PredictionWriter(BasePredictionWriter):
         if part is None:  # a stream, written as the rows came
             print(f"predictions written to {'standard output' if path == STDIO else path}", file=said)
         elif trainer.world_size == 1:
-            os.chmod(part, os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o666 & ~current_umask())
-            _named(path, lambda: os.replace(part, path))
+            os.chmod(part, mode_for(path))
+            naming(path, lambda: os.replace(part, path))
             self._part = None
             print(f"predictions written to {path}")
         else:
@@ -408,15 +408,6 @@ class PredictionWriter(BasePredictionWriter):
             self._part = None
 
 
-def _named(path: str, action):
-    """``action()``, an OSError of which names ``path`` (the output the user gave), not the
-    hidden file written first."""
-    try:
-        return action()
-    except OSError as e:
-        raise OSError(e.errno, e.strerror or str(e), path) from None
-
-
 def _merge_prediction_parts(parts: Sequence[Path], path: str) -> int:
     """Merge the processes' prediction files (each in input order) into ``path`` in input order
     (a file through a temporary and a rename, a stream as it goes); the number of rows."""
@@ -463,7 +454,7 @@ def _plain(section) -> dict:
     return dict(data.get("init_args", data)) if isinstance(data, dict) else {}
 
 
-def _newest_best_checkpoint(cfg, pattern: str = "best-*.ckpt") -> Optional[Path]:
+def _newest_checkpoint(cfg, pattern: str = "best-*.ckpt") -> Optional[Path]:
     """The newest ``best-*.ckpt`` (or other ``pattern``) under the run folder of ``cfg``'s logger
     (``save_dir/name``, ``{variant}`` filled in), or ``None``."""
     try:
@@ -568,13 +559,13 @@ class TextCNNCLI(LightningCLI):
             # fit resumes: from where a run stopped (last.ckpt), not from its best epoch, which would
             # roll the run back and train the later epochs again
             resume = self.config.subcommand == "fit"
-            newest = _newest_best_checkpoint(self.config[self.config.subcommand], "last*.ckpt" if resume else "best-*.ckpt")
+            newest = _newest_checkpoint(self.config[self.config.subcommand], "last*.ckpt" if resume else "best-*.ckpt")
             raise ValueError(f"--ckpt_path {ckpt}: Lightning's name for a checkpoint of a fit in the same Python "
                              "process; from the command line give the file"
                              + (f" (the newest {'last' if resume else 'best'} of this config: {newest})" if newest else ""))
         if not ckpt and self.config.get("subcommand") in ("validate", "test", "predict"):
             # Lightning would run a model of random weights (without even the pretrained vectors)
-            newest = _newest_best_checkpoint(self.config[self.config.subcommand])
+            newest = _newest_checkpoint(self.config[self.config.subcommand])
             raise ValueError(f"textcnn {self.config.subcommand} needs --ckpt_path, the checkpoint of a trained "
                              "model (`textcnn fit` writes .../checkpoints/best-*.ckpt"
                              + (f"; the newest of this config: {newest}" if newest else "")
@@ -1102,25 +1093,27 @@ def _config_file_error(message: str, parser, args) -> Optional[str]:
         for part in key[1].split("."):
             node = node.get(part, KeyError) if isinstance(node, dict) else KeyError
         if node is not KeyError:
-            sub = next((a for a in given if a in ("fit", "validate", "test", "predict")), None)
-            actions = getattr(parser, "_subcommands_action", None)
-            known = [o for action in actions.choices[sub]._actions for o in action.option_strings
-                     if o.startswith("--")] if sub and actions else []
+            sub, known = _subcommand_options(parser, args)
             close = [c[2:] for c in close_names(f"--{key[1]}", known)]
             return (f"{file}: {key[1]} is not an option of textcnn {sub or ''}".rstrip()
                     + (f" (did you mean {' or '.join(close)}?)" if close else ""))
     return None
 
 
-def _did_you_mean(message: str, parser, args) -> str:
-    """``did you mean --model.variant?`` for the options of an unrecognized or ambiguous option error."""
+def _subcommand_options(parser, args) -> tuple[Optional[str], list[str]]:
+    """The subcommand in ``args`` and its ``--`` options (none when there is no subcommand)."""
     sub = next((a for a in args if a in ("fit", "validate", "test", "predict")), None) \
         if isinstance(args, (list, tuple)) else None
     subcommands = getattr(parser, "_subcommands_action", None)
     if sub is None or subcommands is None:
-        return ""
-    known = [o for action in subcommands.choices[sub]._actions for o in action.option_strings if o.startswith("--")]
-    return did_you_mean(message, known)
+        return sub, []
+    return sub, [o for action in subcommands.choices[sub]._actions for o in action.option_strings if o.startswith("--")]
+
+
+def _did_you_mean(message: str, parser, args) -> str:
+    """``did you mean --model.variant?`` for the options of an unrecognized or ambiguous option error."""
+    known = _subcommand_options(parser, args)[1]
+    return did_you_mean(message, known) if known else ""
 
 
 class _DropAdvert(logging.Filter):

@@ -9,9 +9,9 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO, Callable, Optional, Union
+from typing import Any, BinaryIO, Callable, Optional, Union
 
-__all__ = ["atomic_write", "checkpoint_not_there", "current_umask", "temp_prefix", "remove_stale_temps"]
+__all__ = ["atomic_write", "checkpoint_not_there", "current_umask", "mode_for", "naming", "temp_prefix", "remove_stale_temps"]
 
 STALE_AFTER_S = 600.0  # a temporary left this long by a process that is gone is removed
 
@@ -69,14 +69,11 @@ def atomic_write(path: str | os.PathLike, data: Union[bytes, Callable[[BinaryIO]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
-    except OSError as e:  # a read-only folder: name the file meant, not the temporary
-        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+    # a read-only folder: the error names the file meant, not the temporary
+    fd, tmp = naming(path, lambda: tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent))
     try:
         with os.fdopen(fd, "wb") as f:
-            # mkstemp makes the file private (0600); give it the old file's mode, or a new file's
-            os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask())
+            os.chmod(tmp, mode_for(path))  # mkstemp makes the file private (0600)
             if callable(data):
                 data(f)
             else:
@@ -89,10 +86,31 @@ def atomic_write(path: str | os.PathLike, data: Union[bytes, Callable[[BinaryIO]
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError) and e.filename in (None, tmp):
             # a full disk shows when the file is closed, without a name: name the file meant
-            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+            raise _naming_error(e, path) from None
         raise
     if fsync:
         _fsync_dir(path.parent)  # make the rename itself durable
+
+
+def _naming_error(e: OSError, path) -> OSError:
+    """``e`` naming ``path`` (the same errno, so the same OSError subclass)."""
+    return OSError(e.errno, e.strerror or str(e), str(path))
+
+
+def naming(path, action: Callable[[], Any]) -> Any:
+    """``action()``, whose OSError names ``path``, the file the caller meant, rather than the
+    hidden file written first (or no file at all)."""
+    try:
+        return action()
+    except OSError as e:
+        raise _naming_error(e, path) from None
+
+
+def mode_for(path) -> int:
+    """The permission bits to give a file written beside ``path`` and renamed onto it: the old
+    file's, or a new file's (0666 less the umask)."""
+    path = Path(path)
+    return path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~current_umask()
 
 
 def current_umask() -> int:

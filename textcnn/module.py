@@ -396,14 +396,12 @@ class TextCNNModule(L.LightningModule):
         report = classification_report(y_true.cpu().numpy(), y_pred.cpu().numpy(), labels)
         # what was tested on what, for a report read later (its run's config.yaml says the rest)
         report["checkpoint"] = str(self.trainer.ckpt_path) if self.trainer.ckpt_path else None
-        report["test_data"] = self._test_source()
-        dm = getattr(self.trainer, "datamodule", None)
-        h = getattr(dm, "hparams", None) or {}
-        tested_file = h.get("test_path") or h.get("train_path")
-        if tested_file and str(tested_file) in getattr(dm, "skipped", {}):
+        report["test_data"], tested_file = self._test_source()
+        skipped = getattr(self.trainer.datamodule, "skipped", {}).get(tested_file)
+        if skipped is not None:
             # rows of that file left out for an empty text (from the whole file when the test part is
             # held out of it): counted in the report kept, not only in a warning
-            report["empty_texts_skipped"] = len(dm.skipped[str(tested_file)])
+            report["empty_texts_skipped"] = len(skipped)
         self.test_report = report
         # The report is already over every process's examples, the same on each: sync_dist only
         # averages equal values (and keeps Lightning from warning under DDP).
@@ -420,18 +418,20 @@ class TextCNNModule(L.LightningModule):
                     print(f"test metrics written to {out / 'test_metrics.json'} (no confusion-matrix plot for "
                           f"{len(labels)} classes)")
 
-    def _test_source(self) -> Optional[str]:
-        """The test file, or which part of the training file was held out as test."""
+    def _test_source(self) -> tuple[Optional[str], Optional[str]]:
+        """The test data as the report names it (the test file, or which part of the training file
+        was held out as test), and the file its rows were read from."""
         h = getattr(getattr(self.trainer, "datamodule", None), "hparams", None)
         if not h:
-            return None
+            return None, None
+        train = h.get("train_path")
         if h.get("test_path"):
-            return str(h["test_path"])
+            return str(h["test_path"]), str(h["test_path"])
         if h.get("num_folds"):
-            return f"fold {h.get('fold', 0)} of {h['num_folds']} of {h.get('train_path')} (split_seed {h.get('split_seed')})"
+            return f"fold {h.get('fold', 0)} of {h['num_folds']} of {train} (split_seed {h.get('split_seed')})", str(train)
         if h.get("test_fraction"):
-            return f"{h['test_fraction']:g} of {h.get('train_path')} held out (split_seed {h.get('split_seed')})"
-        return None
+            return f"{h['test_fraction']:g} of {train} held out (split_seed {h.get('split_seed')})", str(train)
+        return None, None
 
     def _report_dir(self) -> Optional[Path]:
         if self.report_dir:
