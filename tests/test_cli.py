@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from textcnn.cli import main
 
@@ -301,7 +302,12 @@ def test_a_checkpoint_tests_and_predicts_new_files_without_the_training_file_or_
     rows = make_sentences(60, seed=7)
     new = write_csv(tmp_path / "new.csv", rows)
     caplog.set_level("INFO", logger="textcnn")
+    full_reads, load = [], torch.load
+    monkeypatch.setattr(torch, "load", lambda f, *a, **kw: (kw.get("mmap") or full_reads.append(f), load(f, *a, **kw))[1])
     assert main(["test", *data, "--ckpt_path", ckpt, "--data.test_path", str(new)]) == 0
+    monkeypatch.setattr(torch, "load", load)
+    # the trainer's read; the hyper-parameters and data settings come from the file mapped, not read
+    assert len(full_reads) == 1
     assert "test 60; vocabulary" in caplog.text and "from the checkpoint (the training file is not read)" in caplog.text
     metrics = json.loads((run.parent / "version_1" / "test_metrics.json").read_text())
     clf = TextClassifier.load(tmp_path / "bundle", device="cpu")

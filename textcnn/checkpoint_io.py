@@ -11,7 +11,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from .fileio import atomic_write
 
-__all__ = ["AtomicCheckpointIO", "unreadable_checkpoint"]
+__all__ = ["AtomicCheckpointIO", "checkpoint_header", "unreadable_checkpoint"]
 
 
 def unreadable_checkpoint(path, error: BaseException) -> ValueError:
@@ -63,7 +63,26 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise
         except Exception as e:  # torch raises several types for a truncated, corrupt or foreign file
             raise unreadable_checkpoint(path, e) from None
-        if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
-            raise ValueError(f"{path}: not a training checkpoint (no state_dict in it); give a .ckpt written by "
-                             "`textcnn fit` (a bundle folder goes to `textcnn predict --bundle`)")
-        return checkpoint
+        return _training_checkpoint(path, checkpoint)
+
+
+def _training_checkpoint(path, checkpoint) -> dict[str, Any]:
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise ValueError(f"{path}: not a training checkpoint (no state_dict in it); give a .ckpt written by "
+                         "`textcnn fit` (a bundle folder goes to `textcnn predict --bundle`)")
+    return checkpoint
+
+
+def checkpoint_header(path) -> dict[str, Any]:
+    """A training checkpoint's dictionary with its tensors mapped from the file, not read: its
+    hyper-parameters, step and data settings at almost no cost, however large the weights are
+    (the full read is the trainer's, once). A file torch cannot map (a remote path, the
+    format of torch before 1.6) is read whole, with ``load_checkpoint``'s errors."""
+    if isinstance(get_filesystem(path), LocalFileSystem):
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:
+            pass  # the full read below says what is wrong with the file, if anything
+        else:
+            return _training_checkpoint(path, checkpoint)
+    return AtomicCheckpointIO().load_checkpoint(path)

@@ -36,7 +36,7 @@ from lightning.pytorch.plugins.io import CheckpointIO
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from .checkpoint_io import AtomicCheckpointIO, unreadable_checkpoint
+from .checkpoint_io import AtomicCheckpointIO, checkpoint_header
 from .fileio import atomic_write, checkpoint_not_there, mode_for, naming, remove_stale_temps
 from .hints import HintingArgumentParser, close_names, did_you_mean
 from .data import DataError, TextDataModule, _shown
@@ -576,16 +576,26 @@ class TextCNNCLI(LightningCLI):
         if given:  # only what the config or the command set, not the parser's defaults
             defaults = _plain(self._subcommand_parsers[self.config.subcommand].get_defaults().get("model"))
             given = {k: v for k, v in given.items() if k not in defaults or defaults[k] != v}
-        # LightningCLI reads --ckpt_path's hyper-parameters with a bare torch.load.
-        try:
-            super()._parse_ckpt_path()
-        except Exception as e:
-            # an OSError here is torch failing to read the file (a truncated one gives EINVAL)
-            if isinstance(e, USER_ERRORS) and (not isinstance(e, OSError) or isinstance(e, FileNotFoundError)):
-                raise
-            raise unreadable_checkpoint(self.config[self.config.subcommand].get("ckpt_path"), e) from None
+        if ckpt and Path(ckpt).is_file():
+            self._checkpoint_hyper_parameters(ckpt)
         if given:
             self._checkpoint_options(given)
+
+    def _checkpoint_hyper_parameters(self, ckpt) -> None:
+        """LightningCLI's ``_parse_ckpt_path``: the model section becomes the checkpoint's
+        hyper-parameters. Lightning reads the whole file for them (and the trainer reads it
+        again); a mapped read takes them alone."""
+        hparams = dict(checkpoint_header(ckpt).get("hyper_parameters") or {})
+        hparams.pop("_instantiator", None)
+        if not hparams:
+            return
+        if "_class_path" in hparams:
+            hparams = {"class_path": hparams.pop("_class_path"), "dict_kwargs": hparams}
+        try:
+            self.config = self.parser.parse_object({self.config.subcommand: {"model": hparams}}, self.config)
+        except SystemExit:
+            sys.stderr.write("Parsing of ckpt_path hyperparameters failed!\n")
+            raise
 
     def _checkpoint_options(self, given: dict) -> None:
         """After ``--ckpt_path``'s hyper-parameters replaced the model section: where the reports
@@ -625,7 +635,7 @@ class TextCNNCLI(LightningCLI):
                              "the same training)")
         ckpt = cfg.get("ckpt_path")
         if self.subcommand in ("validate", "test", "predict") and ckpt and Path(ckpt).is_file():
-            state = AtomicCheckpointIO().load_checkpoint(ckpt)
+            state = checkpoint_header(ckpt)
             data = (state.get("textcnn") or {}).get("data")
             embed_dim = (state.get("hyper_parameters") or {}).get("embed_dim")
             if data and embed_dim:
@@ -663,7 +673,7 @@ class TextCNNCLI(LightningCLI):
         if metrics.is_file():  # CSVLogger deletes the file of a folder it opens again: keep its rows
             # up to the checkpoint's step; later ones (an epoch cut short) are logged again, and the
             # test of the earlier run's end is not kept: the resumed run tests its own best
-            step = AtomicCheckpointIO().load_checkpoint(ckpt).get("global_step", float("inf"))
+            step = checkpoint_header(ckpt).get("global_step", float("inf"))
             with open(metrics, newline="", encoding="utf-8") as f:
                 self._earlier_rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)
                                       if (not row.get("step", "").isdigit() or int(row["step"]) <= step)
