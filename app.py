@@ -20,7 +20,12 @@ if __name__ == "__main__" and len(sys.argv) > 1:  # options (--help, --port ...)
 
     sys.exit(main(["demo", *sys.argv[1:]]))
 
-import gradio as gr
+try:
+    import gradio as gr
+except ModuleNotFoundError as e:
+    if e.name != "gradio":
+        raise
+    raise SystemExit('app.py needs gradio: pip install -e ".[demo]" (or pip install "gradio>=6.0")') from None
 
 from textcnn.api import TextClassifier
 from textcnn.bundle import BundleError
@@ -62,10 +67,14 @@ EXAMPLES = {  # per bundle folder name; a bundle not listed here simply has no e
 
 
 def _load_models() -> dict[str, TextClassifier]:
-    """The bundles of CHECKPOINTS, loaded once when the app starts; a broken one is named and left
-    out, so that the others are still served."""
+    """The bundles of CHECKPOINTS (or CHECKPOINTS itself, one bundle), loaded once when the app
+    starts; a broken one is named and left out, so that the others are still served."""
     models, broken = {}, []
-    for path in sorted(CHECKPOINTS.iterdir()) if CHECKPOINTS.is_dir() else []:
+    if (CHECKPOINTS / "textcnn.json").is_file():
+        paths = [CHECKPOINTS]
+    else:
+        paths = sorted(CHECKPOINTS.iterdir()) if CHECKPOINTS.is_dir() else []
+    for path in paths:
         if (path / "textcnn.json").is_file():
             try:
                 models[path.name] = TextClassifier.load(path, device="cpu")

@@ -213,6 +213,10 @@ def test_demo_settings_and_broken_bundles_are_named_at_start(tiny_bundle_dir, tm
                             capture_output=True, text=True, timeout=180, env=env)
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert "left out broken: " in loaded.stderr  # the good bundle is still served
+    one = subprocess.run([sys.executable, "-c", script.replace("sys.argv[1]", repr(str(REPO / "app.py")))
+                          .replace("runpy.run_path", "print(sorted(runpy.run_path") + "['MODELS']))"],
+                         capture_output=True, text=True, timeout=180, env={**env, "TEXTCNN_CHECKPOINTS": str(folder / "good")})
+    assert one.returncode == 0 and one.stdout.splitlines()[-1] == "['good']", one.stderr[-2000:]  # one bundle, not a folder of them
     bad = subprocess.run([sys.executable, str(REPO / "app.py")], capture_output=True, text=True, timeout=180,
                          env={**env, "TEXTCNN_MAX_CHARS": "abc"})
     assert bad.returncode == 1 and "TEXTCNN_MAX_CHARS='abc': expected a positive whole number" in bad.stderr

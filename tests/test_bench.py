@@ -398,6 +398,19 @@ def test_bench_mistakes_stop_before_any_training_with_one_line(tiny_glove, tmp_p
     assert "--set data.val_fraction: MR: the protocol sets it" in _bench_error(
         capsys, *quick, *out, "--datasets", "mr", "--set", "data.val_fraction=0.2")
     assert "--set model.variant: " in _bench_error(capsys, *quick, *out, "--set", "model.variant=static")
+    # the sets' configs: the checkout's configs/ (an installed package has none) or --configs FOLDER
+    import textcnn.bench
+
+    monkeypatch.setattr(textcnn.bench, "CONFIG_DIR", tmp_path / "site-packages" / "configs")
+    err = _bench_error(capsys, *quick, *out, "--datasets", "mr")
+    assert "configs: no mr.yaml here (the benchmark's configs come with a checkout" in err and "--configs FOLDER" in err
+    mine = tmp_path / "my-configs"
+    mine.mkdir()
+    assert "my-configs: no mr.yaml here; give" in _bench_error(capsys, *quick, *out, "--datasets", "mr",
+                                                               "--configs", str(mine))
+    (mine / "mr.yaml").write_text((REPO / "configs" / "mr.yaml").read_text().replace("drop_rate: 0.5", "drop_rate: 7"))
+    err = _bench_error(capsys, *quick, *out, "--datasets", "mr", "--configs", str(mine))
+    assert f"{mine / 'mr.yaml'}" in err and "drop_rate" in err  # the folder given is the one read
     with pytest.raises(SystemExit, match="2"):  # argparse's usage error, before anything is read
         main(["bench", *quick, *out, "--accelerator", "tpu"])
     assert "invalid choice: 'tpu'" in capsys.readouterr().err

@@ -415,6 +415,36 @@ def test_the_command_without_torch_or_lightning_says_what_to_install():
     assert run.stderr.startswith("textcnn: error: the textcnn command needs the full install (lightning is not")
 
 
+def test_version_is_printed_without_importing_torch():
+    from textcnn import __version__
+
+    script = "import sys; from textcnn.console import main; main(['--version']); print('torch' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout == f"textcnn {__version__}\nFalse\n", run.stderr
+
+
+def test_the_demo_outside_a_checkout_or_without_gradio_says_what_to_do(tmp_path, monkeypatch, capsys):
+    import textcnn.cli
+
+    monkeypatch.setitem(sys.modules, "gradio", None)  # as where it is not installed
+    assert main(["demo"]) == 2
+    assert capsys.readouterr().err == 'textcnn: error: the demo needs gradio: pip install -e ".[demo]" (or pip ' \
+                                      'install "gradio>=6.0")\n'
+    script = ("import sys, runpy; sys.modules['gradio'] = None; sys.argv = ['app.py']; "
+              f"runpy.run_path({str(REPO / 'app.py')!r}, run_name='__main__')")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 1 and run.stderr == 'app.py needs gradio: pip install -e ".[demo]" (or pip install ' \
+                                                 '"gradio>=6.0")\n', run.stderr
+    # installed from a wheel, the package's parent is site-packages, where an app.py is some other package's
+    site = tmp_path / "site-packages"
+    (site / "textcnn").mkdir(parents=True)
+    (site / "app.py").write_text("raise SystemExit('not the demo')\n")
+    monkeypatch.setattr(textcnn.cli, "__file__", str(site / "textcnn" / "cli.py"))
+    assert main(["demo"]) == 2
+    assert capsys.readouterr().err.startswith(f"textcnn: error: {site}: not a checkout of textcnn; the demo is the "
+                                              "repository's app.py, which an installed package does not have")
+
+
 @pytest.mark.parametrize("module", ["textcnn", "textcnn.console"])
 def test_python_m_runs_the_command(module):
     run = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120)

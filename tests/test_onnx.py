@@ -126,6 +126,12 @@ def test_missing_onnx_file_says_how_to_make_it(tiny_bundle_dir):
         OnnxClassifier.load(tiny_bundle_dir)
 
 
+def test_the_onnx_classifier_without_onnxruntime_says_what_to_install(tiny_bundle_dir, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as where it is not installed
+    with pytest.raises(ModuleNotFoundError, match=r"OnnxClassifier needs onnxruntime: pip install onnxruntime"):
+        OnnxClassifier.load(tiny_bundle_dir)
+
+
 def test_a_model_onnx_from_other_weights_or_classes_is_refused(onnx_bundle, tmp_path):
     import torch
 

@@ -1191,6 +1191,9 @@ def bench_main(argv: Sequence[str]) -> int:
                    help="vectors for the English sets (default: the configs', GloVe 6B 50d), e.g. GoogleNews-vectors-negative300.bin")
     p.add_argument("--vectors-zh", default=None,
                    help="vectors for THUCNews (default: tencent_char_200d.txt in the data folder)")
+    p.add_argument("--configs", default=None, metavar="FOLDER",
+                   help="folder of the sets' `textcnn fit` configs (" + ", ".join(d.config for d in DATASETS.values())
+                   + "; default: the repository's configs/)")
     p.add_argument("--out", default="results/benchmark", help="writes OUT.md and OUT.json")
     p.add_argument("--readme", default=None, help="also put the table between the bench markers of this README")
     p.add_argument("--update", action="store_true", help="keep the other data sets of an existing OUT.json (each "
@@ -1223,6 +1226,11 @@ def bench_main(argv: Sequence[str]) -> int:
         print(f"skipped, files not found under {data_dir}: {missing}", file=sys.stderr)
     if not found:
         raise DataError(f"none of the data sets found: {missing}", data_dir)
+    config_dir = Path(args.configs) if args.configs else CONFIG_DIR
+    if lacking := [DATASETS[n].config for n in found if not (config_dir / DATASETS[n].config).is_file()]:
+        raise DataError(f"no {', '.join(lacking)} here" + ("" if args.configs else
+                        " (the benchmark's configs come with a checkout of the repository, not with an installed "
+                        "package)") + "; give the folder of the configs with --configs FOLDER", config_dir)
     overrides = _overrides(args.set)
     for ext in (".json", ".md"):
         _check_writable(_output(out, ext), "--out")
@@ -1260,7 +1268,7 @@ def bench_main(argv: Sequence[str]) -> int:
     units: list[Unit] = []
     for name in found:
         ds = DATASETS[name]
-        config = load_config(CONFIG_DIR / ds.config)
+        config = load_config(config_dir / ds.config)
         for key, file in ds.files.items():
             config["data"][key] = str(data_dir / ds.folder / file)
         vectors = args.vectors_zh if ds.language == "zh" else args.vectors_en
@@ -1269,7 +1277,7 @@ def bench_main(argv: Sequence[str]) -> int:
         _refuse_fixed(overrides, ds.protocol, f"{ds.title}: ")
         for section, key, value in overrides:
             config[section][key] = value
-        check_config(config, str(CONFIG_DIR / ds.config) + (f" with --set {' '.join(args.set)}" if args.set else ""))
+        check_config(config, str(config_dir / ds.config) + (f" with --set {' '.join(args.set)}" if args.set else ""))
         read_data_files(config)  # a bad row stops the run now, not after the sets before this one
         _check_vectors(config, ds.title, variants)
         epochs = args.epochs or config["max_epochs"]

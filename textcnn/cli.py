@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import heapq
+import importlib.util
 import io
 import itertools
 import json
@@ -1019,7 +1020,8 @@ def _demo_main(argv: Sequence[str]) -> int:
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1, this machine only; "
                    "0.0.0.0 for every interface)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p.add_argument("--checkpoints", default=None, help="folder of bundles (default: the repository's checkpoints/)")
+    p.add_argument("--checkpoints", default=None, help="a folder of bundles, or one bundle (default: the repository's "
+                   "checkpoints/)")
     p.add_argument("--max-chars", type=int, default=None, help="longest text accepted (default 2000)")
     p.add_argument("--max-upload-mb", type=int, default=None, help="largest file the Batch tab takes (default 20)")
     args = p.parse_args(argv)
@@ -1028,10 +1030,17 @@ def _demo_main(argv: Sequence[str]) -> int:
             p.error(f"{option} must be at least 1, got {value}")
     if not 0 < args.port < 65536:
         p.error(f"--port must be a port number (1 to 65535), got {args.port}")
-    app = Path(__file__).resolve().parents[1] / "app.py"
-    if not app.is_file():
-        raise FileNotFoundError(f"{app}: the demo lives in the repository's app.py; run from a checkout "
-                                "installed with `pip install -e \".[demo]\"`")
+    root = Path(__file__).resolve().parents[1]
+    app = root / "app.py"
+    # installed from a wheel, the package's parent is site-packages: an app.py there is not ours
+    if not (app.is_file() and (root / "pyproject.toml").is_file()):
+        raise FileNotFoundError(f"{root}: not a checkout of textcnn; the demo is the repository's app.py, which an "
+                                "installed package does not have: clone the repository and `pip install -e "
+                                "\".[demo]\"` there")
+    if importlib.util.find_spec("gradio") is None:
+        print('textcnn: error: the demo needs gradio: pip install -e ".[demo]" (or pip install "gradio>=6.0")',
+              file=sys.stderr)
+        return 2
     for key, value in (("TEXTCNN_HOST", args.host), ("TEXTCNN_PORT", args.port),
                        ("TEXTCNN_CHECKPOINTS", args.checkpoints), ("TEXTCNN_MAX_CHARS", args.max_chars),
                        ("TEXTCNN_MAX_UPLOAD_MB", args.max_upload_mb)):
@@ -1174,7 +1183,7 @@ def _run(argv: list[str]) -> int:
                        "`textcnn cv` (k-fold cross-validation), `textcnn bench` (Kim's benchmarks with baselines), "
                        "`textcnn export` (checkpoint -> bundle), `textcnn classify` (bundle -> labels), "
                        "`textcnn predict --bundle` (file -> predictions) and `textcnn demo`; each takes --help. "
-                       "Errors are one line; add --debug for the traceback."},
+                       "Errors are one line; add --debug for the traceback. `textcnn --version` prints the version."},
     )
     return 0
 

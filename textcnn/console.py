@@ -9,6 +9,12 @@ __all__ = ["main"]
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv in (["--version"], ["-V"]):  # without importing torch: at once, and in any install
+        from . import __version__
+
+        print(f"textcnn {__version__}")
+        return 0
     try:
         import lightning  # noqa: F401
         import torch  # noqa: F401

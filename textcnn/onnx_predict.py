@@ -32,7 +32,13 @@ class OnnxClassifier(BundleText):
     ``self.session.get_providers()`` says which are in use."""
 
     def __init__(self, path: str | os.PathLike, providers: Union[str, Sequence[str]] = ("CPUExecutionProvider",)):
-        import onnxruntime as ort
+        try:
+            import onnxruntime as ort
+        except ModuleNotFoundError as e:
+            if e.name != "onnxruntime":
+                raise
+            raise ModuleNotFoundError("OnnxClassifier needs onnxruntime: pip install onnxruntime (in a checkout: "
+                                      "pip install -e \".[export]\")", name="onnxruntime") from None
 
         path = Path(path)
         super().__init__(read_bundle_config(path))
