@@ -6,11 +6,17 @@ The public API for other programs is ``TextClassifier``::
     clf = TextClassifier.load("checkpoints/mr-multichannel-glove50")
     clf.predict(["a gorgeous, witty, seductive movie."])
 """
+from typing import TYPE_CHECKING, Any
+
 __all__ = ["BundleError", "Prediction", "Explanation", "TextClassifier", "__version__"]
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:  # what a type checker reads; at run time the lazy lookup below imports them
+    from .api import Explanation, TextClassifier
+    from .bundle import BundleError, Prediction
 
-def __getattr__(name: str):
+
+def __getattr__(name: str) -> Any:
     # Lazy, so that torch-free modules (textcnn.onnx_predict, textcnn.text) import without torch.
     if name in ("BundleError", "Prediction"):
         from . import bundle

@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -114,11 +114,11 @@ class Prediction:
         """Probability of the predicted label."""
         return self.probabilities[self.label]
 
-    def __iter__(self) -> Iterator:
+    def __iter__(self) -> Iterator[Any]:  # a str, then a dict: a type checker cannot pair them
         yield self.label
         yield self.probabilities
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """``{"label", "score", "probabilities"}``, plain types, for ``json.dumps``."""
         return {"label": self.label, "score": self.score, "probabilities": dict(self.probabilities)}
 
@@ -172,14 +172,14 @@ class BundleText:
         if rows:
             yield rows, self.pad([ids[r] for r in rows])
 
-    def predict_proba(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
+    def predict_proba(self, texts: Union[str, Iterable[str]], batch_size: int = 256) -> np.ndarray:
         """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``.
 
         ``texts`` is a str or an iterable of str (anything else: TypeError); an empty text gets
         the model's answer for no tokens. ``batch_size`` must be a positive integer."""
         return self.proba_of_ids(self.encode(as_texts(texts)), batch_size)
 
-    def predict(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> list[Prediction]:
+    def predict(self, texts: Union[str, Iterable[str]], batch_size: int = 256) -> list[Prediction]:
         """The label and the probabilities of every label, for each text (``texts`` and
         ``batch_size`` as in ``predict_proba``)."""
         return [
@@ -187,7 +187,7 @@ class BundleText:
             for row in self.predict_proba(texts, batch_size)
         ]
 
-    def predict_logits(self, texts: Union[str, Sequence[str]], batch_size: int = 256) -> np.ndarray:
+    def predict_logits(self, texts: Union[str, Iterable[str]], batch_size: int = 256) -> np.ndarray:
         """``(N, C)`` logits, the scores before the softmax (for calibration, ensembles or a
         margin), rows and columns as in ``predict_proba``, which is their softmax."""
         return self._of_ids(self.encode(as_texts(texts)), batch_size, self.batch_logits)

@@ -15,7 +15,7 @@ import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Optional, Union
+from typing import Literal, Optional, Union, overload
 
 import lightning as L
 import numpy as np
@@ -487,8 +487,28 @@ def _resolve_format(
     return extensions[extension]
 
 
+# What read_examples returns, as a type checker sees each call: labels with_labels=True (the
+# default), None with with_labels=False; the line numbers too with return_lines=True.
+@overload
+def read_examples(path: str | os.PathLike[str], format: str = ..., text_column: str = ..., label_column: str = ...,
+                  with_labels: Literal[True] = ..., return_lines: Literal[False] = ...,
+                  skipped: Optional[list[int]] = ...) -> tuple[list[str], list[str]]: ...
+@overload
+def read_examples(path: str | os.PathLike[str], format: str = ..., text_column: str = ..., label_column: str = ...,
+                  *, with_labels: Literal[False], return_lines: Literal[False] = ...,
+                  skipped: Optional[list[int]] = ...) -> tuple[list[str], None]: ...
+@overload
+def read_examples(path: str | os.PathLike[str], format: str = ..., text_column: str = ..., label_column: str = ...,
+                  with_labels: Literal[True] = ..., *, return_lines: Literal[True],
+                  skipped: Optional[list[int]] = ...) -> tuple[list[str], list[str], list[int]]: ...
+@overload
+def read_examples(path: str | os.PathLike[str], format: str = ..., text_column: str = ..., label_column: str = ...,
+                  with_labels: bool = ..., return_lines: bool = ..., skipped: Optional[list[int]] = ...
+                  ) -> tuple[list[str], list[str] | None] | tuple[list[str], list[str] | None, list[int]]: ...
+
+
 def read_examples(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     format: str = "auto",
     text_column: str = "text",
     label_column: str = "label",

@@ -20,10 +20,12 @@ import zlib
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO, Container, Iterable, Optional, Sequence
+from typing import BinaryIO, Container, Iterable, Optional, Sequence, Union
 
 import numpy as np
 from gensim.models import KeyedVectors
+
+from .text import Vocab
 
 __all__ = [
     "VectorsError",
@@ -230,7 +232,7 @@ LOW_COVERAGE = 0.2  # below this share of words with a vector, build_embedding_m
 
 
 def build_embedding_matrix(
-    itos: Sequence[str],
+    itos: Union[Sequence[str], Vocab],
     source: str | os.PathLike,
     format: str = "auto",
     unk_init: str = "matched",
@@ -262,7 +264,7 @@ def build_embedding_matrix(
         ``(matrix, stats)`` with stats ``{"found", "total", "coverage", "dim", "source"}``;
         ``total`` counts the measured words (the vocabulary's words without the two special rows).
     """
-    itos = list(getattr(itos, "itos", itos))
+    itos = list(itos.itos if isinstance(itos, Vocab) else itos)
     low = _parse_unk_init(unk_init)
     if scale_std is not None and not scale_std > 0:
         raise ValueError(f"scale_std must be a positive number or None, got {scale_std!r}")

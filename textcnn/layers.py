@@ -112,7 +112,7 @@ def _fan_in(weight: torch.Tensor) -> int:
     return weight.shape[1] * math.prod(weight.shape[2:]) if weight.dim() > 1 else weight.shape[0]
 
 
-def init_weights(module: nn.Module, scheme: str = "default", nonlinearity: str = "relu") -> None:
+def init_weights(module: nn.Module, scheme: str = "default", nonlinearity: Union[str, type, None] = "relu") -> None:
     """Initialise the weights of every Conv1d / Linear inside ``module`` in place.
 
     Args:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import unicodedata
-from typing import Optional, Sequence
+from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -16,7 +16,7 @@ from .fileio import atomic_write
 __all__ = ["classification_report", "accuracy_and_macro_f1", "format_report", "save_report", "plot_confusion_matrix"]
 
 
-def _not_an_index(ys: Sequence, n: int) -> Optional[tuple]:
+def _not_an_index(ys: Iterable, n: int) -> Optional[tuple]:
     """``(y,)`` for the first ``y`` of ``ys`` that is not a whole number in ``0..n-1``, else None."""
     for y in ys:
         try:
@@ -28,7 +28,8 @@ def _not_an_index(ys: Sequence, n: int) -> Optional[tuple]:
     return None
 
 
-def classification_report(y_true: Sequence[int], y_pred: Sequence[int], label_names: Sequence[str]) -> dict:
+def classification_report(y_true: Union[Sequence[int], np.ndarray], y_pred: Union[Sequence[int], np.ndarray],
+                          label_names: Sequence[str]) -> dict:
     """Accuracy, macro-F1, per-class precision / recall / F1 / support and the confusion matrix.
 
     ``y_true`` and ``y_pred`` are class indices into ``label_names`` (a ValueError otherwise:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Iterable, Sequence, Union
 
 import numpy as np
 
@@ -60,9 +60,10 @@ class OnnxClassifier(BundleText):
                               f"labels; {remedy}")
 
     @classmethod
-    def load(cls, path: str | os.PathLike, **kwargs) -> "OnnxClassifier":
+    def load(cls, path: str | os.PathLike[str],
+             providers: Union[str, Sequence[str]] = ("CPUExecutionProvider",)) -> "OnnxClassifier":
         """Same as the constructor; mirrors ``TextClassifier.load``."""
-        return cls(path, **kwargs)
+        return cls(path, providers=providers)
 
     def batch_proba(self, tokens: np.ndarray) -> np.ndarray:
         """``(B, L)`` int64 token ids -> ``(B, C)`` probabilities (``predict_proba`` calls it)."""
@@ -78,7 +79,7 @@ class OnnxClassifier(BundleText):
                 f"providers={self.session.get_providers()})")
 
 
-def onnx_predict(bundle: str | os.PathLike, texts: Sequence[str]) -> list[Prediction]:
+def onnx_predict(bundle: str | os.PathLike[str], texts: Union[str, Iterable[str]]) -> list[Prediction]:
     """One-shot: load ``bundle``'s ``model.onnx`` and label ``texts``. ``textcnn.json`` names the
     labels and the tokenizer; see ``OnnxClassifier`` to keep the session for many calls."""
     return OnnxClassifier(bundle).predict(texts)

@@ -14,7 +14,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, Union, runtime_checkable
 
 from .fileio import atomic_write
 
@@ -322,6 +322,13 @@ def saved_tokenizer(config: dict) -> Tokenizer:
     return build_tokenizer(config)
 
 
+@runtime_checkable
+class _ToList(Protocol):
+    """An array or a tensor of ids: what ``Vocab.decode`` reads with ``tolist()``."""
+
+    def tolist(self) -> Any: ...
+
+
 class Vocab:
     """Token <-> id table; id 0 is `PAD`, id 1 is `UNK`.
 
@@ -393,13 +400,12 @@ class Vocab:
         get, unk = self.stoi.get, self.unk_id
         return [get(token, unk) for token in tokens]
 
-    def decode(self, ids: Iterable[int]) -> list[str]:
+    def decode(self, ids: Union[Iterable[int], _ToList]) -> list[str]:
         """Tokens for ids ``(L,)`` (a list, numpy array or tensor)."""
-        if hasattr(ids, "tolist"):
-            ids = ids.tolist()
+        values: Iterable[Any] = ids.tolist() if isinstance(ids, _ToList) else ids
         size = len(self.itos)
         out = []
-        for i in ids:
+        for i in values:
             try:
                 i = operator.index(i)
             except TypeError:
