@@ -387,9 +387,9 @@ def test_checkpoint_options_that_would_mislead_are_refused_or_named(tiny_csv, ti
     test = ["test", "--config", str(run / "config.yaml"), "--ckpt_path", str(ckpt)]
     assert main([*test, "--data.test_path", str(new)]) == 0
     assert json.loads((run.with_name("version_1") / "test_metrics.json").read_text())["num_examples"] == 30
-    # a cap given now applies, the training cap otherwise
+    # a shorter cap given now applies, the training cap otherwise
     assert main([*test, "--data.test_path", str(new), "--data.max_len", "2"]) == 0
-    assert "texts cut to --data.max_len 2 tokens (trained with no limit)" in caplog.text
+    assert "texts cut to --data.max_len 2 tokens (trained with 1000)" in caplog.text
     # the held-out fold needs the training file, not the vectors the checkpoint's weights came from
     tiny_glove.unlink()
     assert main(test) == 0

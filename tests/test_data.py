@@ -369,12 +369,21 @@ def test_very_long_texts_and_chinese_cut_by_the_word_tokenizer_are_pointed_out(t
 
     rows = "".join(f"a short review number {i},{'pos' if i % 2 else 'neg'}\n" for i in range(40))
     path = write(tmp_path, "long.csv", "text,label\n" + rows + "word " * 3000 + ",pos\n")
+    # by default cut to 1,000 tokens, and counted (a batch pads to its longest text: one pasted
+    # book of 200,000 words once took all the memory of the machine)
+    with pytest.warns(UserWarning, match=r"long.csv: 1 (train|val|test) text\(s\) longer than --data.max_len 1000 "
+                                         r"tokens are cut to their first 1000 \(the longest has 3000\); "
+                                         r"--data.max_len N sets another limit, null none"):
+        dm = TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2)
+        dm.prepare()
+    assert max(len(x) for split in dm.splits.values() for x in split.ids) == 1000
     with pytest.warns(UserWarning, match=r"long.csv: the longest training text has 3000 tokens, the median 5; .* "
-                                         r"--data.max_len N keeps the first N tokens"):
-        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
+                                         r"take memory in proportion: --data.max_len N keeps the first N tokens"):
+        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2, max_len=None,
+                       split_seed=1).prepare()  # a seed that keeps the long text in the training split
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # capped: no warning
-        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2, max_len=50).prepare()
+        warnings.simplefilter("error")  # no text over the limit: no warning
+        TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2, max_len=3000).prepare()
     titles = "".join(f"国足主帅公布大名单{i},体育\n苹果发布新款手机{i},科技\n" for i in range(20))
     path = write(tmp_path, "zh.csv", "text,label\n" + titles)
     with pytest.warns(UserWarning, match=r"zh.csv: 100% of the word tokens are runs of Chinese characters .* "
@@ -544,3 +553,20 @@ def test_texts_to_predict_in_a_line_format_keep_their_words_unless_every_line_ha
         assert dm.texts["predict"] == texts
         assert ("read as one text a line" if path != kim else f"read as {fmt}: each line has a label") in caplog.text
         caplog.clear()
+
+
+@pytest.mark.parametrize("given, cap", [(1000, 50), (20, 20), (None, 50)])
+def test_a_checkpoint_keeps_its_length_cap_and_a_shorter_one_given_applies(tmp_path, given, cap):
+    # the default cap (1000) must not lift a checkpoint's shorter one: the model would see longer
+    # texts than it was trained on
+    from textcnn.data import TextDataModule
+    from textcnn.text import build_tokenizer
+
+    words = " ".join(f"w{i}" for i in range(80))
+    test = write(tmp_path, "t.csv", f"text,label\n{words},pos\nshort one,neg\n")
+    data = {"vocab": ["<pad>", "<unk>", "w1"], "labels": ["neg", "pos"],
+            "tokenizer": build_tokenizer("word").to_config(), "max_len": 50}
+    dm = TextDataModule(test_path=str(test), max_len=given)
+    assert dm.use_checkpoint(data, embed_dim=4, stage="test")
+    dm.prepare()
+    assert [len(ids) for ids in dm.splits["test"].ids] == [cap, 2]

@@ -703,6 +703,9 @@ _WARNED_SMALL_CLASSES: set = set()
 
 
 LONG_TEXT_TOKENS = 1000  # a longest text over this and 20 times the median suggests --data.max_len
+# Texts are cut to this many tokens unless --data.max_len says otherwise: a batch pads to its
+# longest text, so one pasted book (200,000 words) in a training file took 24 GB and the machine.
+DEFAULT_MAX_LEN = 1000
 
 
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
@@ -738,8 +741,8 @@ def _warn_about_tokens(tokens: Sequence[Sequence[str]], path, max_len: Optional[
     median = lengths[len(lengths) // 2] if lengths else 0
     if lengths and not max_len and lengths[-1] > max(LONG_TEXT_TOKENS, 20 * median):
         warnings.warn(f"{path}: the longest training text has {lengths[-1]} tokens, the median {median}; "
-                      "a batch pads to its longest text, so these slow training: --data.max_len N keeps the "
-                      "first N tokens", UserWarning, stacklevel=3)
+                      "a batch pads to its longest text, so these slow training and take memory in proportion: "
+                      "--data.max_len N keeps the first N tokens", UserWarning, stacklevel=3)
     if word_tokens:
         sample = [tok for t in tokens[:2000] for tok in t]
         runs = sum(1 for tok in sample if len(tok) > 2 and _CJK.search(tok))
@@ -846,7 +849,8 @@ class TextDataModule(L.LightningDataModule):
         lowercase: lower-case before lookup.
         min_freq: keep words seen at least this often in the training split.
         max_vocab_size: keep at most this many entries, padding and unknown included (``None``: all).
-        max_len: truncate longer texts to this many tokens (``None``: keep all).
+        max_len: truncate longer texts to this many tokens (a warning counts them); ``None`` keeps
+            whole texts, however long (a batch pads to its longest text: memory grows with it).
         vectors: pretrained vectors, a file or a name such as ``glove-6b-50d``; ``None`` for none.
         vectors_format: ``auto`` (from the content), ``word2vec`` (binary), ``word2vec-text``,
             ``glove``, ``fasttext`` or ``kv`` (gensim KeyedVectors).
@@ -884,7 +888,7 @@ class TextDataModule(L.LightningDataModule):
         lowercase: bool = True,
         min_freq: int = 1,
         max_vocab_size: Optional[int] = None,
-        max_len: Optional[int] = None,
+        max_len: Optional[int] = DEFAULT_MAX_LEN,
         vectors: Optional[str] = None,
         vectors_format: str = "auto",
         vectors_vocab: int = 0,
@@ -936,10 +940,18 @@ class TextDataModule(L.LightningDataModule):
         return read_examples(path, format=h.format, text_column=h.text_column, label_column=h.label_column,
                              with_labels=with_labels, return_lines=True, skipped=empty)
 
-    def _tokenize(self, texts: Sequence[str]) -> list[list[str]]:
+    def _tokenize(self, texts: Sequence[str], name: str, path) -> list[list[str]]:
+        """The tokens of a split's texts, cut to ``max_len`` (a warning counts the texts cut)."""
         max_len = self._max_len
         tokens = self.tokenizer.tokenize_many(texts)
-        return [t[:max_len] for t in tokens] if max_len else tokens
+        if not max_len:
+            return tokens
+        cut = [len(t) for t in tokens if len(t) > max_len]
+        if cut:
+            warnings.warn(f"{path}: {len(cut)} {name} text(s) longer than --data.max_len {max_len} tokens are cut to "
+                          f"their first {max_len} (the longest has {max(cut)}); --data.max_len N sets another "
+                          "limit, null none", UserWarning, stacklevel=3)
+        return [t[:max_len] for t in tokens]
 
     def use_checkpoint(self, data: dict, embed_dim: int, stage: str) -> bool:
         """For ``validate``, ``test`` or ``predict`` with a checkpoint: take the vocabulary, labels,
@@ -981,12 +993,13 @@ class TextDataModule(L.LightningDataModule):
             log.info("data: the checkpoint's tokenizer %s (it was trained so), not the config's %s",
                      tokenizer.to_config(), self.tokenizer.to_config())
         self.tokenizer = tokenizer
-        # a --data.max_len given now caps the texts (a service's limit); unset, the training one
-        if h.max_len is not None and h.max_len != data.get("max_len"):
-            log.info("data: texts cut to --data.max_len %d tokens (trained with %s)", h.max_len,
-                     data.get("max_len") or "no limit")
-        else:
-            self._max_len = data.get("max_len")
+        # the texts are cut as in training, and to --data.max_len if that is shorter (a service's
+        # limit; the default's too, for a checkpoint trained without one)
+        trained = data.get("max_len")
+        self._max_len = min((cap for cap in (trained, h.max_len) if cap), default=None)
+        if self._max_len != trained:
+            log.info("data: texts cut to --data.max_len %d tokens (trained with %s)", self._max_len,
+                     trained or "no limit")
         self.vocab, self.labels = Vocab(data["vocab"]), list(data["labels"])
         label_id = {name: i for i, name in enumerate(self.labels)}
         for name in needed:
@@ -998,7 +1011,8 @@ class TextDataModule(L.LightningDataModule):
             else:
                 texts, labels = self._read_labelled(path, label_id)
             self.texts[name] = texts
-            self.splits[name] = EncodedDataset([self.vocab.encode(x) for x in self._tokenize(texts)], labels)
+            self.splits[name] = EncodedDataset([self.vocab.encode(x) for x in self._tokenize(texts, name, path)],
+                                               labels)
         sizes = ", ".join(f"{k} {len(v)}" for k, v in self.splits.items())
         log.info("data: %s; vocabulary %d and labels %s from the checkpoint (the training file is not read)",
                  sizes, len(self.vocab), self.labels if len(self.labels) <= 20 else f"({len(self.labels)})")
@@ -1056,11 +1070,12 @@ class TextDataModule(L.LightningDataModule):
         if h.predict_path:
             to_predict, _, self.lines["predict"] = self._read_to_predict(h.predict_path)
             parts["predict"] = (to_predict, None)
-        tokens = {name: self._tokenize(t) for name, (t, _) in parts.items()}
+        origin = {"val": h.val_path, "test": h.test_path, "predict": h.predict_path}
+        tokens = {name: self._tokenize(t, name, origin.get(name) or h.train_path) for name, (t, _) in parts.items()}
         for name, split in tokens.items():
             none = [i for i, t in enumerate(split) if not t]
             if none:
-                path = {"val": h.val_path, "test": h.test_path, "predict": h.predict_path}.get(name) or h.train_path
+                path = origin.get(name) or h.train_path
                 warnings.warn(f"{path}: {len(none)} {name} text(s) have no token once tokenized, e.g. "
                               f"{parts[name][0][none[0]][:40]!r}; each is read as an empty text", UserWarning,
                               stacklevel=2)
@@ -1076,7 +1091,6 @@ class TextDataModule(L.LightningDataModule):
         for name, (t, lab) in parts.items():
             self.texts[name] = t
             self.splits[name] = EncodedDataset([self.vocab.encode(x) for x in tokens[name]], lab)
-        origin = {"val": h.val_path, "test": h.test_path, "predict": h.predict_path}
         sizes = ", ".join(f"{k} {len(v)}" + (f" ({origin[k]})" if origin.get(k) else "") for k, v in self.splits.items())
         for name in ("val", "test"):
             absent = [self.labels[i] for i in sorted(set(range(len(self.labels))) - set(parts.get(name, ((), ()))[1]))]
