@@ -199,6 +199,8 @@ def test_csv_wrong_field_count(tmp_path):
 
 def test_invalid_jsonl(tmp_path):
     assert "d.jsonl, line 2: invalid JSON" in read_error(write(tmp_path, "d.jsonl", '{"text": "a", "label": 1}\n{"text": \n'))
+    assert "line 1: invalid JSON (Unterminated string starting at column 10);" in read_error(
+        write(tmp_path, "d.jsonl", '{"text": "a film\n'))  # json's message ends in "at"
     assert "line 1: expected a JSON object" in read_error(write(tmp_path, "d.jsonl", "[1, 2]\n"))
     message = read_error(write(tmp_path, "d.jsonl", '{"sentence": "a", "label": 1}\n'))
     assert "line 1: no key 'text'" in message and "['label', 'sentence']" in message
@@ -570,3 +572,20 @@ def test_a_checkpoint_keeps_its_length_cap_and_a_shorter_one_given_applies(tmp_p
     assert dm.use_checkpoint(data, embed_dim=4, stage="test")
     dm.prepare()
     assert [len(ids) for ids in dm.splits["test"].ids] == [cap, 2]
+
+
+def test_the_data_line_says_what_a_vocabulary_limit_costs_or_that_a_large_one_has_none(tmp_path, caplog,
+                                                                                      monkeypatch):
+    import textcnn.data
+    from textcnn.data import TextDataModule
+
+    # "common" in every text, "rare<i>" once each: min_freq 2 makes the rare half unknown
+    rows = "".join(f"common rare{i},{'pos' if i % 2 else 'neg'}\n" for i in range(40))
+    path = write(tmp_path, "d.csv", "text,label\n" + rows)
+    caplog.set_level("INFO", logger="textcnn")
+    TextDataModule(train_path=str(path), val_fraction=0.25, min_freq=2).prepare()
+    assert "vocabulary 3 (--data.min_freq / max_vocab_size leave 50.0% of the training tokens unknown)" in caplog.text
+    monkeypatch.setattr(textcnn.data, "LARGE_VOCABULARY", 10)
+    caplog.clear()
+    TextDataModule(train_path=str(path), val_fraction=0.25).prepare()
+    assert "vocabulary 33 (no limit: each row is a row of the embedding table" in caplog.text

@@ -372,6 +372,12 @@ def _holds_rows(fields: list[str], delimiter: str, width: int, label_index: int 
 _ARRAY_HINT = " The file looks like one JSON array, not JSON Lines: convert it (`jq -c '.[]' IN > OUT.jsonl`)."
 
 
+def _invalid_json(e: json.JSONDecodeError) -> str:
+    """``invalid JSON (Expecting ',' delimiter at column 12)``: json's message has no position of its
+    own, but some end in "at" ("Unterminated string starting at")."""
+    return f"invalid JSON ({e.msg.removesuffix(' at')} at column {e.colno})"
+
+
 def _jsonl_records(
     path: str, content: str, text_column: str, label_column: str, with_labels: bool
 ) -> Iterator[_Record]:
@@ -383,7 +389,7 @@ def _jsonl_records(
             raise DataError("invalid JSON (nested too deeply); expected one JSON object per line", path, number) from None
         except json.JSONDecodeError as e:
             raise DataError(
-                f"invalid JSON ({e.msg} at column {e.colno}); expected one JSON object per line."
+                f"{_invalid_json(e)}; expected one JSON object per line."
                 + (_ARRAY_HINT if number == 1 and line.lstrip().startswith("[") else ""),
                 path,
                 number,
@@ -706,6 +712,7 @@ LONG_TEXT_TOKENS = 1000  # a longest text over this and 20 times the median sugg
 # Texts are cut to this many tokens unless --data.max_len says otherwise: a batch pads to its
 # longest text, so one pasted book (200,000 words) in a training file took 24 GB and the machine.
 DEFAULT_MAX_LEN = 1000
+LARGE_VOCABULARY = 100_000  # words; over this without a limit, the data line says how to set one
 
 
 STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("predict",)}
@@ -1099,8 +1106,21 @@ class TextDataModule(L.LightningDataModule):
                 warnings.warn(f"{origin[name] or h.train_path}: the {name} split has no example of {len(absent)} "
                               f"class(es) ({_shown([repr(a) for a in absent])}), which {what}", UserWarning, stacklevel=2)
         shown = self.labels if len(self.labels) <= 20 else [*self.labels[:20], f"... ({len(self.labels)} in all)"]
-        log.info("data: %s; vocabulary %d; labels %s", sizes, len(self.vocab), shown)
+        log.info("data: %s; vocabulary %d%s; labels %s", sizes, len(self.vocab), self._vocabulary_note(), shown)
         self._prepared = True
+
+    def _vocabulary_note(self) -> str:
+        """What the vocabulary's limits cost (the share of training tokens they make unknown), or
+        that a large one has none: its embedding table is most of the model's size and time."""
+        h = self.hparams
+        if h.min_freq > 1 or h.max_vocab_size:
+            ids = self.splits["train"].ids
+            unknown = sum(row.count(Vocab.unk_id) for row in ids) / max(1, sum(len(row) for row in ids))
+            return f" (--data.min_freq / max_vocab_size leave {100 * unknown:.1f}% of the training tokens unknown)"
+        if len(self.vocab) > LARGE_VOCABULARY:
+            return (" (no limit: each row is a row of the embedding table, of every channel; --data.min_freq or "
+                    "--data.max_vocab_size keeps the frequent words)")
+        return ""
 
     def _hold_out(self, labels: Sequence[str], fraction: float, seed: int, option: str) -> tuple[list[int], list[int]]:
         """``stratified_split``, its warnings and refusal naming the file (each warning once, though

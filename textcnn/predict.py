@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import IO, Optional, Union
 
 from .bundle import positive_int
-from .data import _EXTENSIONS, DataError, _header_hint, _json_lines_hint, _resolve_format, not_a_text_file
+from .data import (_EXTENSIONS, DataError, _header_hint, _invalid_json, _json_lines_hint, _resolve_format,
+                   not_a_text_file)
 
 __all__ = ["INPUT_FORMATS", "OUTPUT_FORMATS", "RowError", "iter_texts", "PredictSummary", "predict_file"]
 
@@ -234,7 +235,7 @@ def _json_text(line: str, text_column: str) -> tuple[str, Optional[str], Optiona
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as e:
-        return "", f"invalid JSON ({e.msg} at column {e.colno})", None
+        return "", _invalid_json(e), None
     except RecursionError:
         return "", "invalid JSON (nested too deeply)", None
     text = obj.get(text_column) if isinstance(obj, dict) else None
