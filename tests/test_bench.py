@@ -151,6 +151,7 @@ def test_bench_writes_table_and_json_for_the_sets_found(tiny_glove, tmp_path, mo
     assert set(mr["summary"]) == set(sst2["summary"]) == {"rand", "static", "tfidf-lr", "nb-lr"}
     assert mr["summary"]["static"]["n"] == 2 and sst2["summary"]["static"]["n"] == 1
     assert {r["num_test"] for r in sst2["runs"]} == {40} and mr["model"]["num_filters"] == 4
+    assert mr["data"]["max_len"] == 1000  # the default, recorded: --resume compares it
     table = out.with_suffix(".md").read_text()
     assert table.splitlines()[0] == "| model | MR | SST-2 |"
     assert "| CNN-static |" in table and "| TF-IDF 1-2-grams + LR |" in table and "Kim (2014)" in table
@@ -405,6 +406,7 @@ def test_bench_mistakes_stop_before_any_training_with_one_line(tiny_glove, tmp_p
     err = _bench_error(capsys, *quick, *out, "--datasets", "mr")
     assert "configs: no mr.yaml here (the benchmark's configs come with a checkout" in err and "--configs FOLDER" in err
     mine = tmp_path / "my-configs"
+    assert "my-configs: --configs: folder not found" in _bench_error(capsys, *quick, *out, "--configs", str(mine))
     mine.mkdir()
     assert "my-configs: no mr.yaml here; give" in _bench_error(capsys, *quick, *out, "--datasets", "mr",
                                                                "--configs", str(mine))

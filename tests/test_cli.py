@@ -418,9 +418,10 @@ def test_the_command_without_torch_or_lightning_says_what_to_install():
 def test_version_is_printed_without_importing_torch():
     from textcnn import __version__
 
-    script = "import sys; from textcnn.console import main; main(['--version']); print('torch' in sys.modules)"
+    script = ("import sys; from textcnn.console import main; main(['--version']); main(['--debug', '-V']); "
+              "print('torch' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0 and run.stdout == f"textcnn {__version__}\nFalse\n", run.stderr
+    assert run.returncode == 0 and run.stdout == f"textcnn {__version__}\n" * 2 + "False\n", run.stderr
 
 
 def test_the_demo_outside_a_checkout_or_without_gradio_says_what_to_do(tmp_path, monkeypatch, capsys):

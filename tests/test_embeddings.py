@@ -162,6 +162,10 @@ def test_accepts_vocab_objects(files, table):
     matrix, stats = build_embedding_matrix(vocab, files["word2vec-text"])
     np.testing.assert_allclose(matrix[vocab.stoi["fun"]], table["fun"], atol=1e-5)
     assert stats["found"] == 2
+    from types import SimpleNamespace  # any object with its token list as .itos, as the docstring says
+
+    same, _ = build_embedding_matrix(SimpleNamespace(itos=list(vocab.itos)), files["word2vec-text"])
+    np.testing.assert_array_equal(same, matrix)
 
 
 @pytest.fixture(scope="module")

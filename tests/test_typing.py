@@ -42,6 +42,10 @@ except BundleError as e:
 p: Prediction = clf.predcit(["a typo"])[0]
 n: int = clf.predict_proba("x")
 OnnxClassifier.load("bundle", provider="CPUExecutionProvider")
+flag: bool = bool(len(texts))
+texts, maybe = read_examples("train.csv", with_labels=flag)
+texts, maybe = read_examples("new.txt", "text", "text", "label", False)
+reveal_type(maybe)
 '''
 
 EXPECTED = [
@@ -58,6 +62,7 @@ EXPECTED = [
     'variable has type "int")  [assignment]',
     'user.py:32: error: Unexpected keyword argument "provider" for "load" of "OnnxClassifier"; did you mean '
     '"providers"?  [call-arg]',
+    'user.py:36: note: Revealed type is "list[str] | None"',
 ]
 
 

@@ -32,7 +32,7 @@ from typing import Callable, NoReturn, Optional, Sequence
 import numpy as np
 
 from .baselines import BASELINES, C_GRID, baseline_scores
-from .data import DataError
+from .data import DEFAULT_MAX_LEN, DataError
 from .fileio import atomic_write
 from .hints import HintingArgumentParser, close_names
 from .model import VARIANTS
@@ -1047,6 +1047,8 @@ def _recorded_data(data: dict, protocol: str) -> dict:
     """A config's ``data`` section as it ran, for a report: paths left out, and for k-fold CV the
     split the protocol uses (10% of each training part for dev, no test fraction)."""
     data = {k: v for k, v in data.items() if not k.endswith("_path")}
+    # the default, recorded: a run from before it (no limit) must not be resumed as the same run
+    data.setdefault("max_len", DEFAULT_MAX_LEN)
     if protocol == "cv":
         data.update(val_fraction=CV_VAL_FRACTION, test_fraction=0.0)
     return data
@@ -1227,6 +1229,9 @@ def bench_main(argv: Sequence[str]) -> int:
     if not found:
         raise DataError(f"none of the data sets found: {missing}", data_dir)
     config_dir = Path(args.configs) if args.configs else CONFIG_DIR
+    if args.configs and not config_dir.is_dir():
+        raise DataError("--configs: " + ("is a file, not a folder" if config_dir.exists() else "folder not found"),
+                        config_dir)
     if lacking := [DATASETS[n].config for n in found if not (config_dir / DATASETS[n].config).is_file()]:
         raise DataError(f"no {', '.join(lacking)} here" + ("" if args.configs else
                         " (the benchmark's configs come with a checkout of the repository, not with an installed "

@@ -10,7 +10,7 @@ __all__ = ["main"]
 
 def main(argv: Optional[list[str]] = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv in (["--version"], ["-V"]):  # without importing torch: at once, and in any install
+    if [a for a in argv if a != "--debug"] in (["--version"], ["-V"]):  # without torch: at once, in any install
         from . import __version__
 
         print(f"textcnn {__version__}")

@@ -505,8 +505,16 @@ def read_examples(path: str | os.PathLike[str], format: str = ..., text_column: 
                   skipped: Optional[list[int]] = ...) -> tuple[list[str], None]: ...
 @overload
 def read_examples(path: str | os.PathLike[str], format: str = ..., text_column: str = ..., label_column: str = ...,
+                  with_labels: bool = ..., return_lines: Literal[False] = ...,
+                  skipped: Optional[list[int]] = ...) -> tuple[list[str], list[str] | None]: ...
+@overload
+def read_examples(path: str | os.PathLike[str], format: str = ..., text_column: str = ..., label_column: str = ...,
                   with_labels: Literal[True] = ..., *, return_lines: Literal[True],
                   skipped: Optional[list[int]] = ...) -> tuple[list[str], list[str], list[int]]: ...
+@overload
+def read_examples(path: str | os.PathLike[str], format: str = ..., text_column: str = ..., label_column: str = ...,
+                  with_labels: bool = ..., *, return_lines: Literal[True],
+                  skipped: Optional[list[int]] = ...) -> tuple[list[str], list[str] | None, list[int]]: ...
 @overload
 def read_examples(path: str | os.PathLike[str], format: str = ..., text_column: str = ..., label_column: str = ...,
                   with_labels: bool = ..., return_lines: bool = ..., skipped: Optional[list[int]] = ...
@@ -927,6 +935,7 @@ class TextDataModule(L.LightningDataModule):
         self.tokenizer = build_tokenizer(tokenizer, lowercase=lowercase)
         self._prepared = False
         self._max_len = max_len
+        self._cap_source = "--data.max_len"  # or the checkpoint's, which it then names
         # a checkpoint's (vocabulary, labels and tokenizer; the splits to read) and its embedding
         # width: see use_checkpoint
         self._checkpoint: Optional[tuple[dict, tuple[str, ...]]] = None
@@ -955,8 +964,8 @@ class TextDataModule(L.LightningDataModule):
             return tokens
         cut = [len(t) for t in tokens if len(t) > max_len]
         if cut:
-            warnings.warn(f"{path}: {len(cut)} {name} text(s) longer than --data.max_len {max_len} tokens are cut to "
-                          f"their first {max_len} (the longest has {max(cut)}); --data.max_len N sets another "
+            warnings.warn(f"{path}: {len(cut)} {name} text(s) longer than {self._cap_source} {max_len} tokens are cut "
+                          f"to their first {max_len} (the longest has {max(cut)}); --data.max_len N sets another "
                           "limit, null none", UserWarning, stacklevel=3)
         return [t[:max_len] for t in tokens]
 
@@ -1000,13 +1009,14 @@ class TextDataModule(L.LightningDataModule):
             log.info("data: the checkpoint's tokenizer %s (it was trained so), not the config's %s",
                      tokenizer.to_config(), self.tokenizer.to_config())
         self.tokenizer = tokenizer
-        # the texts are cut as in training, and to --data.max_len if that is shorter (a service's
-        # limit; the default's too, for a checkpoint trained without one)
+        # the texts are cut as in training (what an exported bundle does too), unless --data.max_len
+        # gives another limit than the default (a service's, or null for none)
         trained = data.get("max_len")
-        self._max_len = min((cap for cap in (trained, h.max_len) if cap), default=None)
-        if self._max_len != trained:
-            log.info("data: texts cut to --data.max_len %d tokens (trained with %s)", self._max_len,
-                     trained or "no limit")
+        if h.max_len != DEFAULT_MAX_LEN and h.max_len != trained:
+            log.info("data: texts cut to --data.max_len %s (trained with %s)",
+                     f"{h.max_len} tokens" if h.max_len else "null: not cut", trained or "no limit")
+        else:
+            self._max_len, self._cap_source = trained, "the checkpoint's max_len"
         self.vocab, self.labels = Vocab(data["vocab"]), list(data["labels"])
         label_id = {name: i for i, name in enumerate(self.labels)}
         for name in needed:

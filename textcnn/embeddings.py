@@ -20,12 +20,18 @@ import zlib
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO, Container, Iterable, Optional, Sequence, Union
+from typing import BinaryIO, Container, Iterable, Optional, Protocol, Sequence, Union, runtime_checkable
 
 import numpy as np
 from gensim.models import KeyedVectors
 
-from .text import Vocab
+
+@runtime_checkable
+class _WithItos(Protocol):
+    """A vocabulary object: ``textcnn.text.Vocab``, or any with its token list as ``.itos``."""
+
+    @property
+    def itos(self) -> Sequence[str]: ...
 
 __all__ = [
     "VectorsError",
@@ -232,7 +238,7 @@ LOW_COVERAGE = 0.2  # below this share of words with a vector, build_embedding_m
 
 
 def build_embedding_matrix(
-    itos: Union[Sequence[str], Vocab],
+    itos: Union[Sequence[str], _WithItos],
     source: str | os.PathLike,
     format: str = "auto",
     unk_init: str = "matched",
@@ -264,7 +270,7 @@ def build_embedding_matrix(
         ``(matrix, stats)`` with stats ``{"found", "total", "coverage", "dim", "source"}``;
         ``total`` counts the measured words (the vocabulary's words without the two special rows).
     """
-    itos = list(itos.itos if isinstance(itos, Vocab) else itos)
+    itos = list(itos.itos if isinstance(itos, _WithItos) else itos)
     low = _parse_unk_init(unk_init)
     if scale_std is not None and not scale_std > 0:
         raise ValueError(f"scale_std must be a positive number or None, got {scale_std!r}")
