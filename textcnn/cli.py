@@ -586,7 +586,7 @@ class TextCNNCLI(LightningCLI):
         """LightningCLI's ``_parse_ckpt_path``: the model section becomes the checkpoint's
         hyper-parameters. Lightning reads the whole file for them (and the trainer reads it
         again); a mapped read takes them alone."""
-        hparams = dict(checkpoint_header(ckpt).get("hyper_parameters") or {})
+        hparams = dict(self._checkpoint_header(ckpt).get("hyper_parameters") or {})
         hparams.pop("_instantiator", None)
         if not hparams:
             return
@@ -597,6 +597,16 @@ class TextCNNCLI(LightningCLI):
         except SystemExit:
             sys.stderr.write("Parsing of ckpt_path hyperparameters failed!\n")
             raise
+
+    def _checkpoint_header(self, ckpt) -> dict:
+        """The hyper-parameters, data settings and step of ``--ckpt_path``, read once (kept without
+        the mapped tensors, which would hold a replaced ``last.ckpt`` on disk for the whole run)."""
+        cached = getattr(self, "_header", None)
+        if cached is None or cached[0] != str(ckpt):
+            header = checkpoint_header(ckpt)
+            self._header = cached = (str(ckpt), {key: header[key] for key in ("hyper_parameters", "textcnn",
+                                                                            "global_step") if key in header})
+        return cached[1]
 
     def _checkpoint_options(self, given: dict) -> None:
         """After ``--ckpt_path``'s hyper-parameters replaced the model section: where the reports
@@ -636,7 +646,7 @@ class TextCNNCLI(LightningCLI):
                              "the same training)")
         ckpt = cfg.get("ckpt_path")
         if self.subcommand in ("validate", "test", "predict") and ckpt and Path(ckpt).is_file():
-            state = checkpoint_header(ckpt)
+            state = self._checkpoint_header(ckpt)
             data = (state.get("textcnn") or {}).get("data")
             embed_dim = (state.get("hyper_parameters") or {}).get("embed_dim")
             if data and embed_dim:
@@ -674,7 +684,7 @@ class TextCNNCLI(LightningCLI):
         if metrics.is_file():  # CSVLogger deletes the file of a folder it opens again: keep its rows
             # up to the checkpoint's step; later ones (an epoch cut short) are logged again, and the
             # test of the earlier run's end is not kept: the resumed run tests its own best
-            step = checkpoint_header(ckpt).get("global_step", float("inf"))
+            step = self._checkpoint_header(ckpt).get("global_step", float("inf"))
             with open(metrics, newline="", encoding="utf-8") as f:
                 self._earlier_rows = [{k: v for k, v in row.items() if v != ""} for row in csv.DictReader(f)
                                       if (not row.get("step", "").isdigit() or int(row["step"]) <= step)

@@ -956,6 +956,11 @@ class TextDataModule(L.LightningDataModule):
         return read_examples(path, format=h.format, text_column=h.text_column, label_column=h.label_column,
                              with_labels=with_labels, return_lines=True, skipped=empty)
 
+    def _split_paths(self) -> dict[str, Optional[str]]:
+        """The file each split other than train is read from (None: cut out of the training file)."""
+        h = self.hparams
+        return {"val": h.val_path, "test": h.test_path, "predict": h.predict_path}
+
     def _tokenize(self, texts: Sequence[str], name: str, path) -> list[list[str]]:
         """The tokens of a split's texts, cut to ``max_len`` (a warning counts the texts cut)."""
         max_len = self._max_len
@@ -1020,7 +1025,7 @@ class TextDataModule(L.LightningDataModule):
         self.vocab, self.labels = Vocab(data["vocab"]), list(data["labels"])
         label_id = {name: i for i, name in enumerate(self.labels)}
         for name in needed:
-            path = {"val": h.val_path, "test": h.test_path, "predict": h.predict_path}[name]
+            path = self._split_paths()[name]
             if not path:
                 continue  # setup says what is missing
             if name == "predict":
@@ -1087,7 +1092,7 @@ class TextDataModule(L.LightningDataModule):
         if h.predict_path:
             to_predict, _, self.lines["predict"] = self._read_to_predict(h.predict_path)
             parts["predict"] = (to_predict, None)
-        origin = {"val": h.val_path, "test": h.test_path, "predict": h.predict_path}
+        origin = self._split_paths()
         tokens = {name: self._tokenize(t, name, origin.get(name) or h.train_path) for name, (t, _) in parts.items()}
         for name, split in tokens.items():
             none = [i for i, t in enumerate(split) if not t]
