@@ -317,6 +317,25 @@ def test_batch_size_must_be_positive(tiny_bundle_dir, tmp_path, capsys):
         clf.predict(["a superb film"], batch_size=0)
 
 
+def test_threads_limits_torch_and_predicts_the_same(tiny_bundle_dir, tmp_path, capsys):
+    import torch
+
+    src = tmp_path / "in.txt"
+    src.write_text("a superb film\ndull and slow\n", encoding="utf-8")
+    before = torch.get_num_threads()
+    try:
+        assert _predict(tiny_bundle_dir, src, tmp_path / "all.csv") == 0
+        assert _predict(tiny_bundle_dir, src, tmp_path / "one.csv", "--threads", "1") == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert (tmp_path / "one.csv").read_text(encoding="utf-8") == (tmp_path / "all.csv").read_text(encoding="utf-8")
+    capsys.readouterr()
+    assert _predict(tiny_bundle_dir, src, tmp_path / "none.csv", "--threads", "0") == 2
+    assert "textcnn: error: --threads must be a positive integer, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "none.csv").exists()
+
+
 @pytest.mark.parametrize("texts, message", [
     (None, "texts must be a str or a list of str; got NoneType"),
     (5, "texts must be a str or a list of str; got int"),

@@ -984,11 +984,19 @@ def _predict_main(argv: Sequence[str]) -> int:
                    "id or the true label (one named like an output column is written as input_NAME)")
     p.add_argument("--batch-size", type=int, default=256, help="texts per forward pass (default 256)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's, one per core); "
+                   "fewer leaves cores to other work on a shared machine")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    for name, value in (("--batch-size", args.batch_size), ("--threads", args.threads)):
+        if value is not None and value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
     from .api import TextClassifier
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     clf = TextClassifier.load(args.bundle, device=args.device)
     start = time.perf_counter()
