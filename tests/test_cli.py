@@ -131,6 +131,19 @@ def test_user_errors_exit_non_zero_with_one_line(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "b").exists()
 
 
+def test_a_distributed_process_other_than_the_first_names_its_rank(tmp_path, monkeypatch, capsys):
+    # each process of a DDP run prints the error it meets (an output path it cannot write, say)
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(rank_zero_only, "rank", 1)
+    assert main(["export", "--ckpt", "none.ckpt", "--out", "b"]) == 2
+    assert capsys.readouterr().err.startswith("textcnn: error (rank 1): none.ckpt: checkpoint not found")
+    monkeypatch.setattr(rank_zero_only, "rank", 0)
+    assert main(["export", "--ckpt", "none.ckpt", "--out", "b"]) == 2
+    assert capsys.readouterr().err.startswith("textcnn: error: none.ckpt: checkpoint not found")
+
+
 @pytest.mark.parametrize("given, meant", [("--model.varient=static", "--model.variant"),
                                           ("--data.train_pth", "--data.train_path"),
                                           ("--max_epochs", "--trainer.max_epochs"),

@@ -1218,6 +1218,15 @@ def _format_warning(message, category, filename, lineno, line=None) -> str:
     return _plain_format_warning(message, category, filename, lineno, line)
 
 
+def _rank_label() -> str:
+    """`` (rank N)`` in a distributed run's processes other than the first, each of which prints the
+    error it meets: the same line twice then reads as two processes, not one doing it twice."""
+    from lightning.fabric.utilities.rank_zero import rank_zero_only
+
+    rank = getattr(rank_zero_only, "rank", 0)
+    return f" (rank {rank})" if rank else ""
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Entry point of the ``textcnn`` console script. ``--debug`` shows full tracebacks."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -1242,7 +1251,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         message = " ".join(line.strip() for line in str(e).splitlines()) if isinstance(e, argparse.ArgumentError) else e
         if isinstance(e, OSError) and e.filename and e.strerror:  # "[Errno 13] Permission denied: 'x'"
             message = f"{e.filename}: {e.strerror}"
-        print(f"textcnn: error: {message}", file=sys.stderr)
+        print(f"textcnn: error{_rank_label()}: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("textcnn: interrupted", file=sys.stderr)
