@@ -29,6 +29,7 @@ def test_cv_folds_partition_the_data_and_baselines_use_the_same_folds(tiny_csv, 
         assert train + val + test == 200 and val == 10  # 10% of the training part is dev
     assert sum(r["num_test"] for r in runs if r["method"] == "rand") == 200  # the folds cover the file once
     assert set(report["summary"]) == {"rand", "nb-lr"} and report["summary"]["rand"]["n"] == 2
+    assert report["protocol"] == "2-fold CV (all folds, split_seed 0), seed 0"  # the folds' seed is not the training's
     assert "±" in capsys.readouterr().out
     from textcnn.bench import _printed
 
@@ -473,8 +474,10 @@ def test_cv_takes_set_and_its_error_hints_name_set_not_the_options_of_fit(tiny_c
     err = capsys.readouterr().err
     assert "no column 'text' in the header; columns found: ['review', 'label']" in err
     assert "(--set data.text_column=NAME; in Python text_column=NAME)" in err and "--data." not in err
-    assert main([*args, "--set", "data.text_column=review"]) == 0
-    assert json.loads((tmp_path / "cv.json").read_text())["data"]["text_column"] == "review"
+    assert main([*args, "--set", "data.text_column=review", "data.split_seed=7", "--replace"]) == 0
+    report = json.loads((tmp_path / "cv.json").read_text())
+    assert report["data"]["text_column"] == "review" and report["data"]["split_seed"] == 7
+    assert report["protocol"].startswith("2-fold CV (fold 1 only, split_seed 7), seed ")
     assert main([*args, "--set", "data.textcolumn=review"]) == 2
     assert ("--set 'data.textcolumn=review': no data option 'textcolumn'; did you mean data.text_column?"
             in capsys.readouterr().err)

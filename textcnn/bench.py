@@ -709,10 +709,12 @@ def describe_machine(accelerator: str = "auto") -> str:
     return ", ".join(parts) + f", accelerator {accelerator}"
 
 
-def _describe_protocol(protocol: str, folds: int, fold_ids: Sequence[int], seeds: Sequence[int]) -> str:
-    if protocol == "cv":
+def _describe_protocol(protocol: str, folds: int, fold_ids: Sequence[int], seeds: Sequence[int],
+                       split_seed: int = 0) -> str:
+    if protocol == "cv":  # the folds and dev sets are drawn with data.split_seed, whatever the training seeds
         which = "all folds" if len(fold_ids) == folds else f"fold{'s' if len(fold_ids) > 1 else ''} {', '.join(str(i + 1) for i in fold_ids)} only"
-        return f"{folds}-fold CV ({which}), seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"
+        return (f"{folds}-fold CV ({which}, split_seed {split_seed}), "
+                f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}")
     return f"dev-selected test, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
 
 
@@ -903,8 +905,9 @@ def cv_main(argv: Sequence[str]) -> int:
                    help=f"also run these linear baselines on the same folds ({', '.join(BASELINES)})")
     p.add_argument("--seeds", type=int, nargs="+", default=None, metavar="SEED",
                    help="the training seeds themselves, e.g. --seeds 0 1 2 (default: the config's); each fold "
-                   "runs once per seed, and the mean and spread pool folds x seeds. Not a count, unlike "
-                   "`textcnn bench --seeds N`")
+                   "runs once per seed, and the mean and spread pool folds x seeds. The folds and dev sets are "
+                   "drawn with --data.split_seed (default 0) whatever the seeds: --set data.split_seed=N for others. "
+                   "Not a count, unlike `textcnn bench --seeds N`")
     p.add_argument("--out", default=None, help="JSON file of per-fold results (default: runs/cv/<config>.json)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run: keep the runs already in "
                    "--out (run with the same settings) and run only the rest")
@@ -943,7 +946,8 @@ def cv_main(argv: Sequence[str]) -> int:
     report = {"command": "textcnn cv " + shlex.join(argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "versions": package_versions(), "machine": describe_machine(args.accelerator), "config": str(args.config),
               "train_path": config["data"].get("train_path"),
-              "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds), "epochs": epochs,
+              "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds, config["data"].get("split_seed", 0)),
+              "epochs": epochs,
               "patience": patience, "jobs": args.jobs,
               "settings": {"variants": variants, "baselines": args.baselines, "rand_dim": args.rand_dim,
                            "accelerator": args.accelerator, "precision": args.precision, "threads": args.threads},
@@ -1289,7 +1293,9 @@ def bench_main(argv: Sequence[str]) -> int:
         patience = args.patience if args.patience is not None else config["patience"]
         ds_seeds = [config["seed"]] if ds.protocol == "cv" else seeds
         report["datasets"][name] = {
-            "title": ds.title, "protocol": _describe_protocol(ds.protocol, args.folds, fold_ids, ds_seeds),
+            "title": ds.title,
+            "protocol": _describe_protocol(ds.protocol, args.folds, fold_ids, ds_seeds,
+                                           config["data"].get("split_seed", 0)),
             "epochs": epochs, "patience": patience, "vectors": Path(str(config["data"].get("vectors"))).name,
             "data": _recorded_data(config["data"], ds.protocol), "sha256": data_digests(config["data"]),
             "model": config["model"], "runs": [], "summary": {},
