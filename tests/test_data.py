@@ -289,6 +289,44 @@ def test_stratified_split_keeps_a_single_example_class_on_the_training_side():
     assert Counter(labels[i] for i in held) == {"a": 3, "b": 2}  # the others still stratified
 
 
+def test_a_split_too_small_to_stratify_keeps_every_class_on_the_training_side():
+    # 22 classes of 3: 20% held out is 14 examples, fewer than the classes; a plain random split
+    # held out all 3 examples of some class, which training then never saw
+    labels = [f"c{k}" for k in range(22) for _ in range(3)]
+    for seed in range(20):
+        with pytest.warns(UserWarning, match=r"held-out split is not stratified \(each class keeps at least one"):
+            kept, held = stratified_split(labels, 0.2, seed=seed)
+        assert sorted(kept + held) == list(range(66)) and len(held) == 14
+        assert {labels[i] for i in kept} == set(labels)
+    assert stratified_split(labels, 0.2, seed=3) == stratified_split(labels, 0.2, seed=3)
+    with pytest.warns(UserWarning, match="not stratified"):  # too few kept for one of each: as many as can be
+        kept, held = stratified_split(["a", "b", "c"] * 2, 0.9, seed=0)
+    assert sorted(["a", "b", "c"][i % 3] for i in kept) == ["a", "b", "c"] and len(held) == 3
+
+
+def test_the_dev_split_after_a_test_split_says_its_counts_are_of_what_is_left(tmp_path):
+    import warnings
+
+    from textcnn.data import TextDataModule
+
+    # 3 examples of "rare": the test part takes one or more, so the dev split may see a single one
+    rows = [f"good film {i},pos" for i in range(30)] + [f"bad film {i},neg" for i in range(30)]
+    rows += ["odd film 1,rare", "odd film 2,rare", "odd film 3,rare"]
+    path = write(tmp_path, "t.csv", "text,label\n" + "\n".join(rows) + "\n")
+    for seed in range(10):
+        dm = TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.5, split_seed=seed, min_len=1)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            dm.prepare()
+        single = [str(w.message) for w in caught if "single example" in str(w.message)]
+        if single:
+            assert single[0].startswith(f"{path}: of what the test part leaves, 1 class(es) have a single example "
+                                        "['rare']"), single
+            break
+    else:
+        raise AssertionError("no seed left a single 'rare' example after the test split")
+
+
 def test_kfold_partitions_every_index_once():
     labels = ["a"] * 12 + ["b"] * 8
     tests = []
@@ -315,6 +353,12 @@ def test_kfold_with_a_class_smaller_than_the_folds_warns_once_in_its_own_words(m
     assert messages == ["2 class(es) have fewer examples than the 5 folds ('odd' 2, 'neg' 3): some held-out folds "
                         "hold none of them; at most 2 folds put every class in every fold"]  # not sklearn's, not per fold
     assert sorted(i for t in tests for i in t) == list(range(17))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kfold_split(labels + ["one"], 5, 0, seed=0)
+    assert [str(w.message) for w in caught] == [
+        "3 class(es) have fewer examples than the 5 folds ('one' 1, 'odd' 2, 'neg' 3): some held-out folds hold none "
+        "of them; the fold that tests the only example of 'one' trains without it"]
 
 
 def test_kfold_validates_fold():

@@ -684,9 +684,27 @@ def stratified_split(labels: Sequence[str], fraction: float, seed: int) -> tuple
         kept, held = train_test_split(indices, test_size=fraction, random_state=seed,
                                       stratify=[labels[i] for i in indices])
     except ValueError as e:  # e.g. fewer held-out examples than classes
-        warnings.warn(f"stratified split impossible ({e}); held-out split is not stratified", stacklevel=2)
-        kept, held = train_test_split(indices, test_size=fraction, random_state=seed)
+        kept, held = _split_keeping_each_class(labels, indices, fraction, seed)
+        warnings.warn(f"stratified split impossible ({e}); held-out split is not stratified (each class keeps at "
+                      "least one training example)", stacklevel=2)
     return sorted(kept + alone), sorted(held)
+
+
+def _split_keeping_each_class(labels: Sequence[str], indices: list[int], fraction: float,
+                              seed: int) -> tuple[list[int], list[int]]:
+    """An unstratified split of ``indices`` (as ``train_test_split`` sizes it) that keeps one
+    example of each class, drawn at random, on the kept side: a random split of many small
+    classes would otherwise hold out every example of some, which training then never sees."""
+    import random
+
+    rng = random.Random(seed)
+    first: dict[str, int] = {}
+    for i in rng.sample(indices, len(indices)):
+        first.setdefault(labels[i], i)
+    anchors = set(first.values())
+    rest = [i for i in indices if i not in anchors]
+    held = set(rng.sample(rest, min(len(rest), math.ceil(fraction * len(indices)))))  # rest: 1+ of each class
+    return [i for i in indices if i not in held], sorted(held)
 
 
 def kfold_split(labels: Sequence[str], num_folds: int, fold: int, seed: int) -> tuple[list[int], list[int]]:
@@ -703,9 +721,13 @@ def kfold_split(labels: Sequence[str], num_folds: int, fold: int, seed: int) -> 
     if small and (key := (tuple(small.items()), num_folds)) not in _WARNED_SMALL_CLASSES:
         _WARNED_SMALL_CLASSES.add(key)  # once per process, not once per fold
         counts = _shown([f"{label!r} {n}" for label, n in small.items()])
+        singles = [label for label, n in small.items() if n == 1]
+        untrained = (f"; the fold that tests the only example of {_shown([repr(x) for x in singles])} trains "
+                     f"without {'it' if len(singles) == 1 else 'them'}" if singles else "")
         warnings.warn(f"{len(small)} class(es) have fewer examples than the {num_folds} folds ({counts}): some "
-                      f"held-out folds hold none of them; at most {min(small.values())} folds put every class "
-                      f"in every fold", UserWarning, stacklevel=2)
+                      f"held-out folds hold none of them{untrained}"
+                      + (f"; at most {min(small.values())} folds put every class in every fold"
+                         if min(small.values()) > 1 else ""), UserWarning, stacklevel=2)
     folds = StratifiedKFold(n_splits=num_folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # sklearn's own warning of the same thing, said above
         warnings.filterwarnings("ignore", message="The least populated class in y has only", category=UserWarning)
@@ -1140,7 +1162,11 @@ class TextDataModule(L.LightningDataModule):
     def _hold_out(self, labels: Sequence[str], fraction: float, seed: int, option: str) -> tuple[list[int], list[int]]:
         """``stratified_split``, its warnings and refusal naming the file (each warning once, though
         the test and the dev part are both held out), the refusal also what to do."""
-        path, error = self.hparams.train_path, None
+        h = self.hparams
+        path, error = h.train_path, None
+        # the dev part is drawn from what the test part left: its counts are not the file's
+        rest = "of what the test part leaves, " if option == "val_fraction" and (
+            h.num_folds or (not h.test_path and h.test_fraction > 0)) else ""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -1150,7 +1176,7 @@ class TextDataModule(L.LightningDataModule):
         for w in caught:  # outside the recording block, so that they reach the user
             if str(w.message) not in self._split_warnings:
                 self._split_warnings.add(str(w.message))
-                warnings.warn(f"{path}: {w.message}", w.category, stacklevel=3)
+                warnings.warn(f"{path}: {rest}{w.message}", w.category, stacklevel=3)
         if error is not None:
             other = "--data.val_path" if option == "val_fraction" else "--data.test_path"
             raise DataError(f"{error} (--data.{option} {fraction}): add examples, or give the part as a file of "
