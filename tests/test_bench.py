@@ -352,7 +352,18 @@ def test_an_interrupted_cv_resumes_with_the_folds_left(tmp_path, monkeypatch, ca
     assert done["data"]["val_fraction"] == 0.1 and done["data"]["test_fraction"] == 0.0
     assert {r["num_val"] for r in done["runs"]} == {10}  # 10% of the 100 training texts of each fold
     assert main([*common, "--epochs", "3", "--out", "part.json", "--resume"]) == 2
-    assert "(epochs 2 then, 3 now)" in capsys.readouterr().err
+    assert "(epochs 2 then, 3 now); otherwise --replace starts again (its runs are lost)" in capsys.readouterr().err
+    # a report of an earlier textcnn: no split_seed in its protocol, a version it did not record, no length
+    # cap: resumed when given the cap it ran with (the error says how), the rest read as it was meant
+    old = {**done, "complete": False, "runs": done["runs"][:4], "protocol": "3-fold CV (all folds), seed 0",
+           "versions": {k: v for k, v in done["versions"].items() if k != "numpy"},
+           "data": {**done["data"], "max_len": None}}
+    Path("old.json").write_text(json.dumps(old))
+    assert main([*common, "--out", "old.json", "--resume"]) == 2
+    assert ("(data.max_len null then, 1000 now); to resume it, give its settings: --set data.max_len=null; "
+            in capsys.readouterr().err)
+    assert main([*common, "--out", "old.json", "--resume", "--set", "data.max_len=null"]) == 0
+    assert _results(json.loads(Path("old.json").read_text())["runs"]) == _results(whole["runs"])
     # a config's dev file is not the protocol's dev set: each fold holds out 10% of its training part
     dev = write_csv(tmp_path / "dev.csv", _noisy(30, 6))
     assert main([*common, "--max-folds", "1", "--baselines", "--set", f"data.val_path={dev}", "--out", "v.json"]) == 0

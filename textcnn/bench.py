@@ -1111,11 +1111,26 @@ def _check_same(path: Path, old: dict, new: dict, keys: Sequence[str], what: str
     # reports from before the data files' checksums and the data set list were kept have neither:
     # those are not compared (runs are matched by data set, fold, seed and method all the same)
     later = tuple(f"{what}{key} null then" for key in _ADDED_LATER)
+    old = {**old, "protocol": _with_split_seed(old)}
     diffs = [d for k in keys for d in _differences(old.get(k), new.get(k), what + k)
-             if not d.startswith(f"{what}settings.jobs ") and not d.startswith(later)]
+             if not d.startswith(f"{what}settings.jobs ") and not d.startswith(later)
+             and not re.match(rf"{re.escape(what)}versions\.[^ ]+ null then", d)]  # a version not recorded then
     if diffs:
-        raise DataError(f"--resume: the earlier run was not this one ({'; '.join(diffs[:3])}); run without "
-                        "--resume to start again, or give another --out", path)
+        sets = [f"data.{m[1]}={m[2]}" for d in diffs
+                if (m := re.match(rf"{re.escape(what)}data\.(\w+) (\S+) then", d)) and m[1] != "train_path"]
+        hint = f"; to resume it, give its settings: --set {' '.join(sets)}" if sets and len(sets) == len(diffs) else ""
+        raise DataError(f"--resume: the earlier run was not this one ({'; '.join(diffs[:3])}){hint}; otherwise "
+                        "--replace starts again (its runs are lost), or another --out writes elsewhere", path)
+
+
+def _with_split_seed(report: dict) -> Optional[str]:
+    """The CV protocol of a report from before they named the folds' split_seed (``10-fold CV
+    (all folds), seed 42``) as it is written now, with the split_seed its data section ran with."""
+    then = report.get("protocol")
+    if not isinstance(then, str) or "split_seed" in then:
+        return then
+    seed = (report.get("data") or {}).get("split_seed", 0)
+    return re.sub(r"^(\d+-fold CV \([^)]*)\)", rf"\1, split_seed {seed})", then)
 
 
 def _continue_report(report: dict, old: dict, kept: int) -> float:
