@@ -6,6 +6,7 @@ ends as the uninterrupted run does."""
 import csv
 import json
 import os
+import warnings
 import signal
 import subprocess
 import sys
@@ -375,3 +376,27 @@ def test_a_fit_resumed_after_early_stopping_trains_nothing_more(tmp_path, capsys
     with pytest.warns(UserWarning, match="the resumed run keeps its EarlyStopping patience of 1 .*not the 4 given"):
         _fit_run(tmp_path / "b", data, 30, "--config", str(stopper), "--ckpt_path",
                  str(moved / "checkpoints" / "last.ckpt"))
+
+
+def test_a_resumed_fit_cuts_texts_as_the_run_it_continues(tmp_path, capsys, caplog):
+    # a run started with no length cap (or by a textcnn from before the cap) is resumed without
+    # --data.max_len: it goes on uncapped, as its checkpoints, test and bundle say it was trained
+    rows = make_sentences(200) + [("a superb film " + "and more " * 700, "positive")]
+    data = write_csv(tmp_path / "d.csv", rows)
+    run = _fit_run(tmp_path / "a", data, 1, "--data.max_len", "null")
+    last = run / "checkpoints" / "last.ckpt"
+    with caplog.at_level("INFO", logger="textcnn"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit_run(tmp_path / "a", data, 2, "--ckpt_path", str(last))
+    assert "data: texts cut as the resumed run cut them: no limit" in caplog.text
+    assert not [w for w in caught if "are cut to their first" in str(w.message)]
+    assert _ckpt(last)["textcnn"]["data"]["max_len"] is None and _ckpt(last)["epoch"] == 1
+    capsys.readouterr()
+    os.chdir(tmp_path / "a")
+    try:
+        assert main(["fit", "--config", DEBUG, "--data.train_path", str(data), "--trainer.max_epochs", "3",
+                     "--data.max_len", "50", "--ckpt_path", str(last)]) == 2
+    finally:
+        os.chdir(tmp_path)
+    assert ("textcnn: error: --data.max_len 50: the run resumed from --ckpt_path did not cut texts; resume with its "
+            "limit (leave --data.max_len out), or fit anew without --ckpt_path for another") in capsys.readouterr().err

@@ -40,7 +40,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from .checkpoint_io import AtomicCheckpointIO, checkpoint_header
 from .fileio import atomic_write, checkpoint_not_there, mode_for, naming, remove_stale_temps
 from .hints import HintingArgumentParser, close_names, did_you_mean
-from .data import DataError, TextDataModule, _shown
+from .data import DEFAULT_MAX_LEN, DataError, TextDataModule, _shown
 from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
 from .module import LOGGED_METRICS, TextCNNModule
@@ -625,6 +625,22 @@ class TextCNNCLI(LightningCLI):
                           f"command: {', '.join(replaced)}; to train with other options, fit anew without "
                           "--ckpt_path", UserWarning, stacklevel=2)
 
+    def _resumed_cap(self, cfg, ckpt) -> None:
+        """A resumed fit cuts texts as the run it continues did (its checkpoints, test and bundle
+        keep that run's cap): the default gives way to it; another limit is refused."""
+        data = (self._checkpoint_header(ckpt).get("textcnn") or {}).get("data")
+        if not data or "vocab" not in data:
+            return
+        trained, given = data.get("max_len"), cfg["data"].get("max_len")  # none recorded: before the cap
+        if given == trained:
+            return
+        if given != DEFAULT_MAX_LEN:
+            raise ValueError(f"--data.max_len {given}: the run resumed from --ckpt_path "
+                             f"{f'cut texts to {trained} tokens' if trained else 'did not cut texts'}; resume with "
+                             "its limit (leave --data.max_len out), or fit anew without --ckpt_path for another")
+        cfg["data"]["max_len"] = trained
+        log.info("data: texts cut as the resumed run cut them: %s", f"max_len {trained}" if trained else "no limit")
+
     def _data(self, dm):
         """The data module, told the vocabulary, labels and tokenizer of ``--ckpt_path`` first
         when validate / test / predict need no split of the training file."""
@@ -645,6 +661,8 @@ class TextCNNCLI(LightningCLI):
                              "processes; use --trainer.strategy ddp (Lightning starts the processes itself, "
                              "the same training)")
         ckpt = cfg.get("ckpt_path")
+        if self.subcommand == "fit" and ckpt and Path(ckpt).is_file():
+            self._resumed_cap(cfg, ckpt)
         if self.subcommand in ("validate", "test", "predict") and ckpt and Path(ckpt).is_file():
             state = self._checkpoint_header(ckpt)
             data = (state.get("textcnn") or {}).get("data")
