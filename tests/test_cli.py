@@ -164,7 +164,11 @@ def test_a_mistake_in_a_config_file_names_the_file(tmp_path, monkeypatch, capsys
                         "mine.yaml: model.varient is not an option of textcnn fit (did you mean model.variant?)"),
                        ("trainer:\n  max_epoch: 3\n",
                         "mine.yaml: trainer.max_epoch is not an option of textcnn fit (did you mean trainer.max_epochs?)"),
-                       ("model:\n  variant: [static\n", "mine.yaml: not valid YAML at line 3, column 1: ")):
+                       ("model:\n  variant: [static\n", "mine.yaml: not valid YAML at line 3, column 1: "),
+                       ("optimizer: null\nlr_scheduler: null\nmodel:\n  optimizer: adam\n",
+                        "mine.yaml: optimizer and lr_scheduler at the top level are not options of textcnn fit: the "
+                        "optimizer is model.optimizer (with model.lr); a config printed by an earlier textcnn has "
+                        "`optimizer: null` and `lr_scheduler: null` there: delete both lines")):
         (tmp_path / "mine.yaml").write_text(text, encoding="utf-8")
         for config in (["--config", "mine.yaml"], ["--config=mine.yaml"]):
             assert main(["fit", "--config", DEBUG, *config]) == 2

@@ -1149,6 +1149,12 @@ def _config_file_error(message: str, parser, args) -> Optional[str]:
             node = node.get(part, KeyError) if isinstance(node, dict) else KeyError
         if node is not KeyError:
             sub, known = _subcommand_options(parser, args)
+            if key[1] in ("optimizer", "lr_scheduler"):  # LightningCLI's, printed by textcnn before they were off
+                stale = [k for k in ("optimizer", "lr_scheduler") if k in data]
+                return (f"{file}: {' and '.join(stale)} at the top level are not options of textcnn "
+                        f"{sub or ''}".rstrip() + ": the optimizer is model.optimizer (with model.lr); a config "
+                        f"printed by an earlier textcnn has {' and '.join(f'`{k}: null`' for k in stale)} there: "
+                        f"delete {'both lines' if len(stale) > 1 else 'that line'}")
             close = [c[2:] for c in close_names(f"--{key[1]}", known)]
             return (f"{file}: {key[1]} is not an option of textcnn {sub or ''}".rstrip()
                     + (f" (did you mean {' or '.join(close)}?)" if close else ""))
