@@ -29,6 +29,8 @@ def test_cv_folds_partition_the_data_and_baselines_use_the_same_folds(tiny_csv, 
         assert train + val + test == 200 and val == 10  # 10% of the training part is dev
     assert sum(r["num_test"] for r in runs if r["method"] == "rand") == 200  # the folds cover the file once
     assert set(report["summary"]) == {"rand", "nb-lr"} and report["summary"]["rand"]["n"] == 2
+    assert all(0 < r["test_macro_f1"] <= 1 for r in runs)  # the baselines' too
+    assert {"macro_f1_mean", "macro_f1_std"} <= set(report["summary"]["nb-lr"])
     assert report["protocol"] == "2-fold CV (all folds, split_seed 0), seed 0"  # the folds' seed is not the training's
     assert "±" in capsys.readouterr().out
     from textcnn.bench import _printed
@@ -544,6 +546,17 @@ def test_summarize_is_mean_and_sample_std_in_percent():
     s = summarize(runs)
     assert s["rand"] == {"mean": 75.0, "std": pytest.approx(7.07, abs=0.01), "n": 2}
     assert s["nb-lr"] == {"mean": 90.0, "std": 0.0, "n": 1}
+    # macro-F1 beside accuracy where every run has it: 95% accuracy can be one class always predicted
+    runs = [{"method": "rand", "test_acc": 0.95, "test_macro_f1": f} for f in (0.24, 0.26)]
+    runs += [{"method": "nb-lr", "test_acc": 0.9}]  # a report from before baselines recorded it
+    s = summarize(runs)
+    assert s["rand"]["macro_f1_mean"] == pytest.approx(25.0) and s["rand"]["macro_f1_std"] == pytest.approx(1.414, abs=1e-3)
+    assert "macro_f1_mean" not in s["nb-lr"]
+    from textcnn.bench import _summary_lines
+
+    head, rand, nb = _summary_lines(s, "  ")
+    assert head.split() == ["accuracy", "macro-F1"]
+    assert rand.split()[-3:] == ["25.00", "±", "1.41"] and "95.00 ± 0.00  (n=2)" in rand and nb.endswith(" –")
 
 
 def test_speed_script_times_lightning_and_the_bare_loop_epoch_by_epoch(tiny_csv, tmp_path):

@@ -8,6 +8,8 @@ from typing import Callable
 
 import numpy as np
 
+from .metrics import macro_f1
+
 __all__ = ["BASELINES", "C_GRID", "baseline_scores"]
 
 BASELINES = ("tfidf-lr", "nb-lr")
@@ -81,8 +83,10 @@ def baseline_scores(name: str, tokenizer: Callable[[str], list[str]], train: tup
         if best is None or val_acc > best[0]:
             best = (val_acc, c, clf)
     val_acc, c, clf = best
+    predicted = clf.predict(x_test)
     return {
-        "test_acc": float((clf.predict(x_test) == y_test).mean()),
+        "test_acc": float((predicted == y_test).mean()),
+        "test_macro_f1": macro_f1(y_test, predicted),
         "val_acc": val_acc,
         "C": c,
         "num_features": int(x_train.shape[1]),

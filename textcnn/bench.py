@@ -555,13 +555,21 @@ def _record(method: str, unit: Unit, dm, result: dict) -> dict:
 
 
 def summarize(runs: Sequence[dict]) -> dict:
-    """Per method: test accuracy in per cent, ``mean``, ``std`` (n - 1; 0 for one run), ``n``.
-    Not rounded: the table rounds once (rounding here first put 84.147 in it as 84.2)."""
+    """Per method: test accuracy in per cent, ``mean``, ``std`` (n - 1; 0 for one run), ``n``, and
+    the same of macro-F1 (``macro_f1_mean``, ``macro_f1_std``) where every run recorded it (the
+    baselines of reports from before they did had none). Not rounded: the table rounds once
+    (rounding here first put 84.147 in it as 84.2)."""
+    def spread(values: list) -> tuple[float, float]:
+        a = np.array(values)
+        return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
+
     out: dict[str, dict] = {}
     for method in dict.fromkeys(r["method"] for r in runs):
-        acc = np.array([100 * r["test_acc"] for r in runs if r["method"] == method])
-        out[method] = {"mean": float(acc.mean()), "std": float(acc.std(ddof=1)) if len(acc) > 1 else 0.0,
-                       "n": int(len(acc))}
+        mine = [r for r in runs if r["method"] == method]
+        mean, std = spread([100 * r["test_acc"] for r in mine])
+        out[method] = {"mean": mean, "std": std, "n": len(mine)}
+        if all(r.get("test_macro_f1") is not None for r in mine):
+            out[method]["macro_f1_mean"], out[method]["macro_f1_std"] = spread([100 * r["test_macro_f1"] for r in mine])
     return out
 
 
@@ -573,6 +581,17 @@ def _printed(stats: dict) -> str:
     if stats["n"] == 1:  # one run has no spread: not "± 0.00"
         return f"{stats['mean']:.2f}  (n=1, one run: no spread)"
     return f"{stats['mean']:.2f} ± {stats['std']:.2f}  (n={stats['n']})"
+
+
+def _summary_lines(summary: dict, indent: str) -> list[str]:
+    """Each method's test accuracy and macro-F1 (mean ± std), as the console shows them: accuracy
+    alone can hide a class never predicted (95% on a set where one class is 95% of the texts)."""
+    lines = [f"{indent}{'':<42} {'accuracy':<34} macro-F1"]
+    for method, st in summary.items():
+        f1 = (f"{st['macro_f1_mean']:.2f}" + (f" ± {st['macro_f1_std']:.2f}" if st["n"] > 1 else "")
+              if "macro_f1_mean" in st else "–")
+        lines.append(f"{indent}{LABELS[method]:<42} {_printed(st):<34} {f1}")
+    return lines
 
 
 def _cell(stats: Optional[dict]) -> str:
@@ -994,8 +1013,7 @@ def cv_main(argv: Sequence[str]) -> int:
     report["complete"] = True
     write()  # in plan order
     print(f"\n{report['protocol']}, up to {_epochs(epochs)}{_stopping(patience, epochs)}:")
-    for method, s in report["summary"].items():
-        print(f"  {LABELS[method]:<42} {_printed(s)}")
+    print("\n".join(_summary_lines(report["summary"], "  ")))
     print(f"per-fold results written to {out}")
     return 0
 
@@ -1351,8 +1369,7 @@ def bench_main(argv: Sequence[str]) -> int:
             entry["runs"].sort(key=lambda r: r["unit"])
             entry["summary"] = summarize(entry["runs"])
             print(f"== {entry['title']} done:", flush=True)
-            for method, st in entry["summary"].items():
-                print(f"   {LABELS[method]:<42} {_printed(st)}", flush=True)
+            print("\n".join(_summary_lines(entry["summary"], "   ")), flush=True)
 
     try:
         with _sigterm_raises_terminated():

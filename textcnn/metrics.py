@@ -13,7 +13,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 
 from .fileio import atomic_write
 
-__all__ = ["classification_report", "accuracy_and_macro_f1", "format_report", "save_report", "plot_confusion_matrix"]
+__all__ = ["classification_report", "macro_f1", "accuracy_and_macro_f1", "format_report", "save_report", "plot_confusion_matrix"]
 
 
 def _not_an_index(ys: Iterable, n: int) -> Optional[tuple]:
@@ -26,6 +26,19 @@ def _not_an_index(ys: Iterable, n: int) -> Optional[tuple]:
             pass
         return (y,)
     return None
+
+
+def _present(y_true, y_pred) -> list:
+    """The classes that occur in the truth or the predictions, sorted."""
+    return sorted({y.item() if hasattr(y, "item") else y for y in [*y_true, *y_pred]})
+
+
+def macro_f1(y_true: Union[Sequence, np.ndarray], y_pred: Union[Sequence, np.ndarray]) -> float:
+    """The mean F1 of the classes that occur in the truth or the predictions: a class with no test
+    example that is never predicted has no F1 (sklearn's own default), not an F1 of 0. The
+    labels may be ids or names."""
+    present = _present(y_true, y_pred)
+    return float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)) if present else 0.0
 
 
 def classification_report(y_true: Union[Sequence[int], np.ndarray], y_pred: Union[Sequence[int], np.ndarray],
@@ -44,13 +57,11 @@ def classification_report(y_true: Union[Sequence[int], np.ndarray], y_pred: Unio
             raise ValueError(f"{name} holds {bad[0]!r}, not a class index in 0..{len(label_names) - 1} "
                              f"(label_names has {len(label_names)}): pass the ids of the labels, not the labels")
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    # Macro-F1 averages the classes that occur in the truth or the predictions: a class with no
-    # test example that is never predicted has no F1 (sklearn's own default), not an F1 of 0.
-    present = sorted({int(y) for y in y_true} | {int(y) for y in y_pred})
+    present = _present(y_true, y_pred)
     return {
         "num_examples": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)) if present else 0.0,
+        "macro_f1": macro_f1(y_true, y_pred),
         "macro_f1_classes": len(present),
         "per_class": {
             name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
