@@ -474,6 +474,13 @@ def test_a_rare_label_spelled_like_a_frequent_one_is_pointed_out_as_a_typo(tmp_p
     assert any("label 'biling' (1 example(s), line(s) 42) looks like a typo of 'billing' (20 examples)" in m
                for m in said), said
     assert any("label 'shiping' (1 example(s), line(s) 43) looks like a typo of 'shipping'" in m for m in said)
+    # labels that are codes: 12 rare ones like frequent ones, said in one warning, not one each
+    codes = "".join(f"case {i},c{i % 4}\n" for i in range(60)) + "".join(f"rare {k},c{k}1\n" for k in range(12))
+    path = write(tmp_path, "codes.csv", "text,label\n" + codes)
+    with pytest.warns(UserWarning) as caught:
+        TextDataModule(train_path=str(path), val_fraction=0.0).prepare()
+    typos = [str(w.message) for w in caught if "spelled almost like" in str(w.message) or "typo of" in str(w.message)]
+    assert len(typos) == 1 and "10 rare labels are spelled almost like frequent ones: 'c01' (1) like 'c1' (15), 'c11' (1)" in typos[0]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TextDataModule(train_path=str(write(tmp_path, "ok.csv", "text,label\n" + rows)), val_fraction=0.0).prepare()

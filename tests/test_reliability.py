@@ -61,6 +61,9 @@ BAD_TRAIN_FILES = {
     "utf32": (codecs.BOM_UTF32_LE + "text,label\ngood,1\n".encode("utf-32-le"),
               ["utf32.csv, line 1", "the file is UTF-32", "iconv -f utf-32"]),
     "gzip": (gzip.compress(b"text,label\ngood,1\nbad,0\n"), ["gzip.csv", "gzip-compressed", "gunzip"]),
+    "label_with_line_break": (b'text,label\ngood,pos\nbad,"neg\nmore"\n',
+                              ["label_with_line_break.csv, line 3", "label 'neg\\nmore' holds a line break, tab",
+                               "is a quote left open"]),
 }
 
 

@@ -595,6 +595,11 @@ def read_examples(
                     path,
                     line,
                 )
+            if any(unicodedata.category(c) == "Cc" for c in label):
+                # a line break or tab in a label breaks every line-a-row output (reports, classify,
+                # the predictions' header): most likely a quote or column gone wrong in the file
+                raise DataError(f"label {label!r} holds a line break, tab or other control character; a label is a "
+                                "name on one line (is a quote left open, or a column shifted?)", path, line)
             labels.append(label)
         texts.append(text)
         lines.append(line)
@@ -762,13 +767,19 @@ def _warn_about_label_typos(labels: Sequence[str], lines: Sequence[int], path) -
 
     counts = Counter(labels)
     frequent = [name for name, n in counts.most_common() if n >= 10]
-    for name, n in counts.items():
-        close = difflib.get_close_matches(name, frequent, n=1, cutoff=0.8) if n <= 2 else []
-        if close:
-            where = ", ".join(str(line) for line, label in zip(lines, labels) if label == name)
-            warnings.warn(f"{path}: label {name!r} ({n} example(s), line(s) {where}) looks like a typo of "
-                          f"{close[0]!r} ({counts[close[0]]} examples); as it is, it is a class of its own",
-                          UserWarning, stacklevel=3)
+    found = [(name, close[0]) for name, n in counts.items()
+             if n <= 2 and (close := difflib.get_close_matches(name, frequent, n=1, cutoff=0.8))]
+    if len(found) > 3:  # labels that are codes (c92 beside c192) are alike by design: one warning, not one each
+        pairs = _shown([f"{name!r} ({counts[name]}) like {like!r} ({counts[like]})" for name, like in found], 5)
+        warnings.warn(f"{path}: {len(found)} rare labels are spelled almost like frequent ones: {pairs}; if these "
+                      "are typos, each is a class of its own as it is (if the labels are codes, all is well)",
+                      UserWarning, stacklevel=3)
+        return
+    for name, like in found:
+        where = ", ".join(str(line) for line, label in zip(lines, labels) if label == name)
+        warnings.warn(f"{path}: label {name!r} ({counts[name]} example(s), line(s) {where}) looks like a typo of "
+                      f"{like!r} ({counts[like]} examples); as it is, it is a class of its own",
+                      UserWarning, stacklevel=3)
 
 
 def _warn_about_tokens(tokens: Sequence[Sequence[str]], path, max_len: Optional[int], word_tokens: bool) -> None:
