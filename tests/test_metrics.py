@@ -73,6 +73,17 @@ def test_chinese_labels_without_a_font_for_them_are_numbered_not_boxes(tmp_path)
     assert (tmp_path / "zh.png").stat().st_size > 0
 
 
+def test_a_label_no_font_draws_goes_by_its_number_and_the_others_keep_their_names(tmp_path):
+    from textcnn.metrics import _tick_names
+
+    names = ["2", "10", "hot \u0378", "1"]  # U+0378: unassigned, no font has it
+    shown, font = _tick_names(names)
+    assert font is False and shown == ["2", "10", "#2", "1"]  # not 0, 1, 2, 3: the row "1" would be label 10
+    report = classification_report([0, 1, 2, 3], [0, 1, 2, 2], names)
+    assert plot_confusion_matrix(report, tmp_path / "mixed.png") and (tmp_path / "mixed.png").stat().st_size > 0
+    assert _tick_names(["pos", "neg"]) == (["pos", "neg"], None)
+
+
 def test_printed_table_lines_up_in_a_terminal_for_chinese_labels():
     import unicodedata
 

@@ -147,23 +147,40 @@ MAX_PLOTTED_CLASSES = 200  # above this, no plot (its size and time grow with th
 def _font_for(names: Sequence[str]):
     """``None`` when matplotlib's default font draws every character of ``names``; else the
     ``FontProperties`` of an installed font that does, or ``False`` when none does."""
-    from matplotlib import font_manager, ft2font
+    from matplotlib import font_manager
 
-    chars = {ord(c) for name in names for c in name if not c.isspace()}
-
-    def draws(path: str) -> bool:
-        try:
-            face = ft2font.FT2Font(path)
-        except (OSError, RuntimeError):
-            return False
-        return all(face.get_char_index(c) for c in chars)
-
-    if draws(font_manager.findfont(font_manager.FontProperties())):
+    text = "".join(names)
+    if _draws(font_manager.findfont(font_manager.FontProperties()), text):
         return None
     for entry in font_manager.fontManager.ttflist:
-        if "last resort" not in entry.name.lower() and draws(entry.fname):  # its "glyphs" are the boxes
+        if "last resort" not in entry.name.lower() and _draws(entry.fname, text):  # its "glyphs" are the boxes
             return font_manager.FontProperties(fname=entry.fname)
     return False
+
+
+def _draws(path: str, text: str) -> bool:
+    """Whether the font file ``path`` has a glyph for every character of ``text`` but spaces."""
+    from matplotlib import ft2font
+
+    try:
+        face = ft2font.FT2Font(path)
+    except (OSError, RuntimeError):
+        return False
+    return all(face.get_char_index(ord(c)) for c in set(text) if not c.isspace())
+
+
+def _tick_names(names: Sequence[str]) -> tuple[list[str], object]:
+    """The names to draw and the font to draw them in (``None``: matplotlib's default; ``False``:
+    the default, and no installed font draws every name: e.g. Chinese without a CJK font, or an
+    emoji). Then a name the default font cannot draw is ``#N``, its place in the labels; the
+    others keep their names (numbering them all made a row marked 1 read as the label "1")."""
+    font = _font_for(names)
+    if font is not False:
+        return list(names), font
+    from matplotlib import font_manager
+
+    default = font_manager.findfont(font_manager.FontProperties())
+    return [name if _draws(default, name) else f"#{i}" for i, name in enumerate(names)], False
 
 
 def plot_confusion_matrix(report: dict, path: str | os.PathLike, title: str = "Confusion matrix") -> bool:
@@ -179,9 +196,7 @@ def plot_confusion_matrix(report: dict, path: str | os.PathLike, title: str = "C
     cm = np.asarray(report["confusion_matrix"])
     names = report["labels"]
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
-    font = _font_for(names)
-    if font is False:  # no installed font draws these names (e.g. Chinese without a CJK font)
-        names = [str(i) for i in range(len(names))]
+    names, font = _tick_names(names)
     annotate = len(names) <= MAX_ANNOTATED_CLASSES
     size = max(4.0, 0.6 * len(names) + 2) if annotate else 20.0
     fig, ax = plt.subplots(figsize=(size, size))
@@ -193,8 +208,8 @@ def plot_confusion_matrix(report: dict, path: str | os.PathLike, title: str = "C
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     if font is False:
-        fig.text(0.5, 0.005, "classes by number, in the order of the JSON report's labels\n(no installed font "
-                 "draws the label names)", ha="center", va="bottom", fontsize=8)
+        fig.text(0.5, 0.005, "#N: the label at place N (from 0) of the JSON report's labels\n(no installed font "
+                 "draws its name)", ha="center", va="bottom", fontsize=8)
     ax.set_title(f"{title} (accuracy {report['accuracy']:.4f})")
     if annotate:
         for i in range(cm.shape[0]):
