@@ -525,7 +525,21 @@ def test_classify_reads_texts_from_arguments_or_standard_input(monkeypatch, caps
     assert "text 2 is empty" in capsys.readouterr().err
     monkeypatch.setattr("sys.stdin", io.StringIO("上海房价上涨\n"))
     assert main(["classify", "--bundle", str(thucnews), "-"]) == 0
-    assert capsys.readouterr().out.splitlines()[0].endswith("上海房价上涨")
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.endswith("上海房价上涨")
+    # 10 labels: the 5 most probable, best first, and how many more
+    shown = [float(p) for p in re.findall(r" (\d\.\d{3})", line.split("[", 1)[1].split("]")[0])]
+    assert len(shown) == 5 and shown == sorted(shown, reverse=True) and "  +5 more]" in line
+    assert line.split()[0] == line.split("[", 1)[1].split()[0]  # the label is the first shown
+    assert main(["classify", "--bundle", str(thucnews), "--top-k", "10", "国足主帅公布世界杯预选赛大名单"]) == 0
+    assert "more]" not in capsys.readouterr().out
+    assert main(["classify", "--bundle", str(thucnews), "--json", "国足主帅公布世界杯预选赛大名单", "股市大跌"]) == 0
+    rows = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    assert [r["text"] for r in rows] == ["国足主帅公布世界杯预选赛大名单", "股市大跌"] and rows[0]["label"] == "sports"
+    assert len(rows[0]["probabilities"]) == 10 and abs(sum(rows[0]["probabilities"].values()) - 1) < 1e-5
+    with pytest.raises(SystemExit, match="2"):
+        main(["classify", "--bundle", str(mr), "--top-k", "0", "a fine film"])
+    assert "--top-k must be a positive integer, got 0" in capsys.readouterr().err
     # at a terminal with no text: the English example sentences only go to the English model
     monkeypatch.setattr("sys.stdin", Terminal())
     with pytest.raises(SystemExit, match="2"):

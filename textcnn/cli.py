@@ -889,7 +889,13 @@ def _classify_main(argv: Sequence[str]) -> int:
                    "does no text when the input is piped (default with the bundled MR model: a few example sentences)")
     p.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="bundle folder (default: the bundled MR model)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--top-k", type=int, default=5, metavar="K",
+                   help="show the K most probable labels, most probable first (default 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object a line: text, label and every label's "
+                   "probability (for programs; labels may hold spaces)")
     args = p.parse_args(argv)
+    if args.top_k < 1:
+        p.error(f"--top-k must be a positive integer, got {args.top_k}")
     texts = list(args.texts)
     stream = texts == ["-"] or (not texts and _piped(sys.stdin))
     if stream and sys.stdin is None:
@@ -913,7 +919,13 @@ def _classify_main(argv: Sequence[str]) -> int:
     shown, skipped = 0, []
     for batch in (_lines_as_they_come(sys.stdin, skipped=skipped) if stream else [texts]):
         for text, pred in zip(batch, clf.predict(batch)):
-            probs = "  ".join(f"{name} {p:.3f}" for name, p in pred.probabilities.items())
+            if args.json:
+                print(json.dumps({"text": text, "label": pred.label, "probabilities": pred.probabilities},
+                                 ensure_ascii=False))
+                continue
+            ranked = sorted(pred.probabilities.items(), key=lambda kv: -kv[1])
+            more = len(ranked) - args.top_k
+            probs = "  ".join(f"{name} {p:.3f}" for name, p in ranked[:args.top_k]) + (f"  +{more} more" if more > 0 else "")
             print(f"{pred.label:<12} [{probs}]  {text}")
         sys.stdout.flush()
         shown += len(batch)
