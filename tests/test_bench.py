@@ -86,6 +86,34 @@ def _config_with_early_stopping(tmp_path, **init_args):
     return str(path)
 
 
+def test_cv_can_choose_epochs_and_c_on_dev_macro_f1_for_imbalanced_classes(tmp_path, monkeypatch, capsys):
+    import torch
+
+    monkeypatch.chdir(tmp_path)
+    rows = [(text, "rare" if i % 10 == 0 else "common") for i, (text, _) in enumerate(make_sentences(200))]
+    data = write_csv(tmp_path / "imbalanced.csv", rows)
+    args = ["cv", "--config", DEBUG, "--train-path", str(data), "--folds", "2", "--epochs", "2", "--variants", "rand",
+            "--baselines", "nb-lr", "--threads", "1"]
+    threads = torch.get_num_threads()
+    try:
+        assert main([*args, "--monitor", "val/macro_f1", "--out", "f1.json"]) == 0
+        out = capsys.readouterr().out
+        assert main([*args, "--out", "acc.json"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    f1, acc = (json.loads(Path(f).read_text()) for f in ("f1.json", "acc.json"))
+    assert f1["protocol"].endswith("seed 0; epochs and C chosen on dev macro-F1") and "macro-F1" not in acc["protocol"]
+    assert f1["settings"]["monitor"] == "val/macro_f1" and "monitor" not in acc["settings"]  # the default: as before
+    for run in f1["runs"]:  # the dev figure that chose, and the chosen epoch's (or C's) dev accuracy
+        assert 0 <= run["val_macro_f1"] <= 1 and 0 <= run["val_acc"] <= 1 and "test_macro_f1" in run
+    assert all("val_macro_f1" not in run for run in acc["runs"])
+    assert "epochs and C chosen on dev macro-F1, up to 2 epochs:" in out
+    # a config whose EarlyStopping watches dev macro-F1 is followed by cv without --monitor
+    config = _config_with_early_stopping(tmp_path, monitor="val/macro_f1", mode="max", patience=1)
+    assert main([*args, "--config", config, "--max-folds", "1", "--out", "es.json"]) == 0
+    assert json.loads(Path("es.json").read_text())["settings"]["monitor"] == "val/macro_f1"
+
+
 def test_cv_stops_with_the_configs_early_stopping_patience_unless_given_one(tiny_csv, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     config = _config_with_early_stopping(tmp_path, monitor="val/acc", mode="max", patience=1)
@@ -101,7 +129,7 @@ def test_cv_stops_with_the_configs_early_stopping_patience_unless_given_one(tiny
 
 
 @pytest.mark.parametrize("init_args, expected", [
-    ({"monitor": "val/loss", "mode": "min", "patience": 3}, "monitor: val/acc and mode: max"),
+    ({"monitor": "val/loss", "mode": "min", "patience": 3}, r"monitor: val/acc \(or val/macro_f1\) and mode: max"),
     ({"monitor": "val/acc", "mode": "max", "patience": 0}, "patience must be a whole number of epochs"),
 ])
 def test_a_config_whose_early_stopping_the_bench_cannot_follow_is_a_clear_error(tmp_path, init_args, expected):

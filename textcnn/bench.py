@@ -114,10 +114,11 @@ DATASETS = {
 
 
 def load_config(path: str | Path) -> dict:
-    """``{"model", "data", "max_epochs", "patience", "seed"}`` from a ``textcnn fit`` YAML config.
+    """``{"model", "data", "max_epochs", "patience", "monitor", "seed"}`` from a ``textcnn fit`` YAML config.
 
-    ``patience`` is that of an ``EarlyStopping`` among the config's ``trainer.callbacks`` (the
-    bench stops on dev accuracy after that many epochs without a better one), else ``None``.
+    ``patience`` and ``monitor`` are those of an ``EarlyStopping`` among the config's
+    ``trainer.callbacks`` (the bench stops after that many epochs without a better dev accuracy,
+    or macro-F1), else ``None``.
     """
     import yaml
 
@@ -135,7 +136,7 @@ def load_config(path: str | Path) -> dict:
         "model": dict(cfg.get("model") or {}),
         "data": dict(cfg.get("data") or {}),
         "max_epochs": int(trainer.get("max_epochs") or 25),
-        "patience": _early_stopping_patience(trainer.get("callbacks"), path),
+        **dict(zip(("patience", "monitor"), _early_stopping(trainer.get("callbacks"), path))),
         "seed": int(cfg.get("seed_everything") or 0),
     }
 
@@ -201,9 +202,12 @@ def data_digests(data: dict) -> dict[str, str]:
     return out
 
 
-def _early_stopping_patience(callbacks, path: Path) -> Optional[int]:
-    """The patience of the ``EarlyStopping`` in a config's ``trainer.callbacks`` (one mapping or a
-    list of ``class_path`` / ``init_args`` mappings), or ``None`` when there is none."""
+MONITORS = ("val/acc", "val/macro_f1")  # what a run's epoch (and a baseline's C) is chosen by, on dev
+
+
+def _early_stopping(callbacks, path: Path) -> tuple[Optional[int], Optional[str]]:
+    """The patience and monitor of the ``EarlyStopping`` in a config's ``trainer.callbacks`` (one
+    mapping or a list of ``class_path`` / ``init_args`` mappings), or ``None`` for both when there is none."""
     from lightning.pytorch.callbacks import EarlyStopping
 
     entries = callbacks if isinstance(callbacks, list) else [] if callbacks is None else [callbacks]
@@ -211,16 +215,16 @@ def _early_stopping_patience(callbacks, path: Path) -> Optional[int]:
         if not isinstance(entry, dict) or str(entry.get("class_path", "")).rpartition(".")[2] != "EarlyStopping":
             continue
         args = entry.get("init_args") or {}
-        if args.get("monitor") != "val/acc" or args.get("mode") != "max":
-            raise DataError("trainer.callbacks: the bench stops on dev accuracy; give EarlyStopping "
-                            f"monitor: val/acc and mode: max, got {args.get('monitor')!r} and {args.get('mode')!r}",
-                            path)
+        if args.get("monitor") not in MONITORS or args.get("mode") != "max":
+            raise DataError("trainer.callbacks: the bench stops on dev accuracy or macro-F1; give EarlyStopping "
+                            f"monitor: val/acc (or val/macro_f1) and mode: max, got {args.get('monitor')!r} and "
+                            f"{args.get('mode')!r}", path)
         patience = args.get("patience", inspect.signature(EarlyStopping).parameters["patience"].default)
         if not isinstance(patience, int) or patience < 1:
             raise DataError(f"trainer.callbacks: EarlyStopping patience must be a whole number of epochs >= 1, "
                             f"got {patience!r}", path)
-        return patience
-    return None
+        return patience, args["monitor"]
+    return None, None
 
 
 # -- one CNN run ---------------------------------------------------------------------------------
@@ -244,10 +248,11 @@ def make_datamodule(data: dict, model: dict, rand_dim: Optional[int] = None, **s
 
 def train_and_test(dm, model: dict, variant: str, epochs: int, seed: int, work_dir: Path,
                    accelerator: str = "auto", precision: str = "32-true", verbose: bool = False,
-                   patience: Optional[int] = None) -> dict:
-    """Train ``variant`` on ``dm``'s train split, keep the best epoch by dev accuracy, test it.
+                   patience: Optional[int] = None, monitor: str = "val/acc") -> dict:
+    """Train ``variant`` on ``dm``'s train split, keep the best epoch by dev accuracy (or the
+    ``monitor`` given: ``val/macro_f1``), test it.
 
-    With ``patience``, training stops early once dev accuracy has not improved for that many
+    With ``patience``, training stops early once the dev figure has not improved for that many
     epochs (Kim: "early stopping on dev sets"). Returns test / dev accuracy, the best epoch
     (1-based), the epochs run and timings; the checkpoint is deleted afterwards, the test
     report stays in ``work_dir``.
@@ -261,28 +266,32 @@ def train_and_test(dm, model: dict, variant: str, epochs: int, seed: int, work_d
     L.seed_everything(seed, verbose=False)
     module = TextCNNModule(vocab_size=dm.vocab_size, num_classes=dm.num_classes, embed_dim=dm.embed_dim,
                            **{**model, "variant": variant, "report_dir": str(work_dir)})
-    ckpt = ModelCheckpoint(dirpath=work_dir / "checkpoints", monitor="val/acc", mode="max", save_top_k=1,
+    ckpt = ModelCheckpoint(dirpath=work_dir / "checkpoints", monitor=monitor, mode="max", save_top_k=1,
                            filename="best-epoch{epoch:03d}", auto_insert_metric_name=False)
     from .cli import EpochSummary  # here: cli imports this module
 
     timer = EpochSummary(enabled=verbose)
     callbacks = [ckpt, timer]
     if patience:
-        callbacks.append(EarlyStopping(monitor="val/acc", mode="max", patience=patience))
+        callbacks.append(EarlyStopping(monitor=monitor, mode="max", patience=patience))
     trainer = L.Trainer(max_epochs=epochs, logger=False, callbacks=callbacks, accelerator=accelerator,
                         devices=1, precision=precision, default_root_dir=work_dir, enable_progress_bar=False,
                         enable_model_summary=False, num_sanity_val_steps=0)
     start = time.perf_counter()
     trainer.fit(module, datamodule=dm)
     fit_seconds = time.perf_counter() - start
+    dev = {"val_acc": float(ckpt.best_model_score)}
     with contextlib.redirect_stdout(io.StringIO()) if not verbose else contextlib.nullcontext():
+        if monitor != "val/acc":  # the chosen epoch's dev accuracy too, as the reports show it
+            (scores,) = trainer.validate(module, datamodule=dm, ckpt_path="best", verbose=False)
+            dev = {"val_acc": float(scores["val/acc"]), "val_macro_f1": float(ckpt.best_model_score)}
         trainer.test(module, datamodule=dm, ckpt_path="best", verbose=False)
     best_epoch = int(re.search(r"best-epoch(\d+)", ckpt.best_model_path).group(1)) + 1
     shutil.rmtree(work_dir / "checkpoints", ignore_errors=True)
     return {
         "test_acc": module.test_report["accuracy"],
         "test_macro_f1": module.test_report["macro_f1"],
-        "val_acc": float(ckpt.best_model_score),
+        **dev,
         "best_epoch": best_epoch,
         "epochs": epochs,
         "epochs_run": len(timer.seconds),
@@ -318,6 +327,7 @@ class Unit:
     precision: str = "32-true"
     verbose: bool = False
     patience: Optional[int] = None
+    monitor: str = "val/acc"
 
     @property
     def is_cnn(self) -> bool:
@@ -344,6 +354,7 @@ def plan(config: dict, protocol: str, variants: Sequence[str], baselines: Sequen
             raise ValueError(f"unknown variant {v!r}; choose from {', '.join(VARIANTS)}")
     data, model = dict(config["data"]), dict(config["model"])
     model.pop("variant", None)
+    monitor = config.get("monitor") or "val/acc"  # the config's EarlyStopping's, or cv --monitor
     splits = []
     if protocol == "cv":
         data.pop("test_path", None)
@@ -361,7 +372,7 @@ def plan(config: dict, protocol: str, variants: Sequence[str], baselines: Sequen
     units: list[Unit] = []
     seen = set()
     common = dict(key=key, data=data, model=model, epochs=epochs, rand_dim=rand_dim, accelerator=accelerator,
-                  precision=precision, verbose=verbose, patience=patience)
+                  precision=precision, verbose=verbose, patience=patience, monitor=monitor)
     for split, fold, seed in splits:
         where = f"fold {fold + 1}/{folds}" if fold is not None else "test"
         run_dir = work_dir / (f"fold{fold}" if fold is not None else "test") / f"seed{seed}"
@@ -394,13 +405,14 @@ def run_unit(unit: Unit) -> list[dict]:
     if unit.is_cnn:
         (variant,) = unit.methods
         result = train_and_test(dm, unit.model, variant, unit.epochs, unit.seed, Path(unit.work_dir),
-                                unit.accelerator, unit.precision, unit.verbose, unit.patience)
+                                unit.accelerator, unit.precision, unit.verbose, unit.patience, unit.monitor)
         runs.append(_record(variant, unit, dm, result))
     else:
         dm.prepare()
         parts = {name: (dm.texts[name], dm.splits[name].labels) for name in ("train", "val", "test")}
         for name in unit.methods:
-            result = baseline_scores(name, dm.tokenizer, parts["train"], parts["val"], parts["test"])
+            result = baseline_scores(name, dm.tokenizer, parts["train"], parts["val"], parts["test"],
+                                     select=unit.monitor.partition("/")[2])
             runs.append(_record(name, unit, dm, result))
     return runs
 
@@ -670,13 +682,13 @@ def _schedules(sets: dict, group: Sequence[str], settings: dict) -> str:
     return "; ".join(phrases)
 
 
-def _stopping(patience: Optional[int], epochs: int) -> str:
-    """``, stopped after N epochs without a better dev accuracy``, or nothing without early
-    stopping or when ``epochs`` end a run before it could stop (the first epoch is always a better
-    one, so the earliest stop comes after ``patience + 1`` epochs)."""
+def _stopping(patience: Optional[int], epochs: int, monitor: Optional[str] = None) -> str:
+    """``, stopped after N epochs without a better dev accuracy`` (or ``macro-F1``), or nothing
+    without early stopping or when ``epochs`` end a run before it could stop (the first epoch is
+    always a better one, so the earliest stop comes after ``patience + 1`` epochs)."""
     if not patience or patience >= epochs:
         return ""
-    return f", stopped after {_epochs(patience)} without a better dev accuracy"
+    return f", stopped after {_epochs(patience)} without a better dev {'macro-F1' if monitor == 'val/macro_f1' else 'accuracy'}"
 
 
 _SOURCE_KEYS = ("command", "date", "elapsed_minutes", "machine", "versions", "settings", "resumed")
@@ -729,12 +741,13 @@ def describe_machine(accelerator: str = "auto") -> str:
 
 
 def _describe_protocol(protocol: str, folds: int, fold_ids: Sequence[int], seeds: Sequence[int],
-                       split_seed: int = 0) -> str:
+                       split_seed: int = 0, monitor: Optional[str] = None) -> str:
+    chosen = "; epochs and C chosen on dev macro-F1" if monitor == "val/macro_f1" else ""  # else accuracy, Kim's
     if protocol == "cv":  # the folds and dev sets are drawn with data.split_seed, whatever the training seeds
         which = "all folds" if len(fold_ids) == folds else f"fold{'s' if len(fold_ids) > 1 else ''} {', '.join(str(i + 1) for i in fold_ids)} only"
         return (f"{folds}-fold CV ({which}, split_seed {split_seed}), "
-                f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}")
-    return f"dev-selected test, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))})"
+                f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}{chosen}")
+    return f"dev-selected test, {len(seeds)} seed{'s' if len(seeds) > 1 else ''} ({', '.join(map(str, seeds))}){chosen}"
 
 
 # -- commands ------------------------------------------------------------------------------------
@@ -932,12 +945,16 @@ def cv_main(argv: Sequence[str]) -> int:
                    "--out (run with the same settings) and run only the rest")
     p.add_argument("--replace", action="store_true", help="write over an --out that holds an earlier run's results "
                    "(refused otherwise)")
+    p.add_argument("--monitor", choices=MONITORS, default=None, help="the dev figure that picks each run's epoch "
+                   "(and stops it early) and each baseline's C: val/macro_f1 for imbalanced classes (default: the "
+                   "config's EarlyStopping monitor, else val/acc, Kim's)")
     _common_options(p)
     args = p.parse_args(argv)
     _setup(args)
     config = load_config(args.config)
     if args.train_path:
         config["data"]["train_path"] = args.train_path
+    config["monitor"] = args.monitor or config["monitor"] or "val/acc"
     overrides = _overrides(args.set)
     _refuse_fixed(overrides, "cv")
     for section, key, value in overrides:
@@ -965,11 +982,14 @@ def cv_main(argv: Sequence[str]) -> int:
     report = {"command": "textcnn cv " + shlex.join(argv), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               "versions": package_versions(), "machine": describe_machine(args.accelerator), "config": str(args.config),
               "train_path": config["data"].get("train_path"),
-              "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds, config["data"].get("split_seed", 0)),
+              "protocol": _describe_protocol("cv", args.folds, fold_ids, seeds, config["data"].get("split_seed", 0),
+                                             config["monitor"]),
               "epochs": epochs,
               "patience": patience, "jobs": args.jobs,
               "settings": {"variants": variants, "baselines": args.baselines, "rand_dim": args.rand_dim,
-                           "accelerator": args.accelerator, "precision": args.precision, "threads": args.threads},
+                           "accelerator": args.accelerator, "precision": args.precision, "threads": args.threads,
+                           # recorded where it is not the default, so that earlier reports resume as they were
+                           **({"monitor": config["monitor"]} if config["monitor"] != "val/acc" else {})},
               "data": _recorded_data(config["data"], "cv"), "sha256": data_digests(config["data"]),
               "model": config["model"], "complete": False,
               # the baselines are deterministic: one run per fold, whatever the seeds
@@ -1012,7 +1032,7 @@ def cv_main(argv: Sequence[str]) -> int:
         raise _as_set_hint(e) from None
     report["complete"] = True
     write()  # in plan order
-    print(f"\n{report['protocol']}, up to {_epochs(epochs)}{_stopping(patience, epochs)}:")
+    print(f"\n{report['protocol']}, up to {_epochs(epochs)}{_stopping(patience, epochs, config['monitor'])}:")
     print("\n".join(_summary_lines(report["summary"], "  ")))
     print(f"per-fold results written to {out}")
     return 0
@@ -1328,7 +1348,7 @@ def bench_main(argv: Sequence[str]) -> int:
         report["datasets"][name] = {
             "title": ds.title,
             "protocol": _describe_protocol(ds.protocol, args.folds, fold_ids, ds_seeds,
-                                           config["data"].get("split_seed", 0)),
+                                           config["data"].get("split_seed", 0), config["monitor"]),
             "epochs": epochs, "patience": patience, "vectors": Path(str(config["data"].get("vectors"))).name,
             "data": _recorded_data(config["data"], ds.protocol), "sha256": data_digests(config["data"]),
             "model": config["model"], "runs": [], "summary": {},
