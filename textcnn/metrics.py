@@ -2,6 +2,7 @@
 confusion-matrix plot."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import unicodedata
@@ -160,13 +161,19 @@ def _font_for(names: Sequence[str]):
 
 def _draws(path: str, text: str) -> bool:
     """Whether the font file ``path`` has a glyph for every character of ``text`` but spaces."""
+    face = _face(path)
+    return face is not None and all(face.get_char_index(ord(c)) for c in set(text) if not c.isspace())
+
+
+@functools.lru_cache(maxsize=None)
+def _face(path: str):
+    """The font file ``path`` opened once (a plot asks it of each label), or None if unreadable."""
     from matplotlib import ft2font
 
     try:
-        face = ft2font.FT2Font(path)
+        return ft2font.FT2Font(path)
     except (OSError, RuntimeError):
-        return False
-    return all(face.get_char_index(ord(c)) for c in set(text) if not c.isspace())
+        return None
 
 
 def _tick_names(names: Sequence[str]) -> tuple[list[str], object]:
