@@ -12,7 +12,8 @@ def test_macro_f1_leaves_out_a_class_with_no_example_that_is_never_predicted():
     report = classification_report(y_true, y_pred, names)
     per = [report["per_class"][n]["f1"] for n in ("a", "b", "c")]
     assert report["macro_f1"] == np.mean(per) and report["macro_f1_classes"] == 3
-    assert report["per_class"]["other"]["support"] == 0
+    assert report["per_class"]["other"] == {"precision": None, "recall": None, "f1": None, "support": 0}
+    assert [l for l in format_report(report).splitlines() if l.startswith("other")][0].split() == ["other", "–", "–", "–", "0"]
     assert "(over 3 of 4 classes: the others have no example here and were never predicted)" in format_report(report)
     # predicted but absent from the truth: it counts (an F1 of 0 it earned)
     assert classification_report(y_true, [3, 1, 1, 1, 2, 0], names)["macro_f1_classes"] == 4

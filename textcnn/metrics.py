@@ -64,8 +64,11 @@ def classification_report(y_true: Union[Sequence[int], np.ndarray], y_pred: Unio
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": macro_f1(y_true, y_pred),
         "macro_f1_classes": len(present),
+        # a class with no example here that is never predicted has no precision, recall or F1:
+        # null, not the 0.0 sklearn fills in (which read as a class the model gets wrong)
         "per_class": {
-            name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            name: {**({"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i])} if i in present else
+                      dict.fromkeys(("precision", "recall", "f1"))), "support": int(s[i])}
             for i, name in enumerate(label_names)
         },
         "labels": list(label_names),
@@ -110,9 +113,8 @@ def format_report(report: dict) -> str:
     ]
     for name in names:
         c = report["per_class"][name]
-        lines.append(
-            f"{_left(name, width)} {c['precision']:>9.4f} {c['recall']:>9.4f} {c['f1']:>9.4f} {c['support']:>9d}"
-        )
+        figures = " ".join(f"{c[k]:>9.4f}" if c[k] is not None else f"{'–':>9}" for k in ("precision", "recall", "f1"))
+        lines.append(f"{_left(name, width)} {figures} {c['support']:>9d}")
     lines.append("-" * (width + 40))
     skipped = report.get("empty_texts_skipped")
     skipped = (f"; {skipped} row{'' if skipped == 1 else 's'} with an empty text skipped"
