@@ -1024,8 +1024,6 @@ def _predict_main(argv: Sequence[str]) -> int:
     from .api import TextClassifier
 
     if args.threads:
-        import torch
-
         torch.set_num_threads(args.threads)
 
     clf = TextClassifier.load(args.bundle, device=args.device)

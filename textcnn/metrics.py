@@ -58,7 +58,7 @@ def classification_report(y_true: Union[Sequence[int], np.ndarray], y_pred: Unio
             raise ValueError(f"{name} holds {bad[0]!r}, not a class index in 0..{len(label_names) - 1} "
                              f"(label_names has {len(label_names)}): pass the ids of the labels, not the labels")
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
-    present = _present(y_true, y_pred)
+    present = set(_present(y_true, y_pred))
     return {
         "num_examples": int(len(y_true)),
         "accuracy": float(accuracy_score(y_true, y_pred)),
