@@ -1,5 +1,6 @@
 """File readers, label sets, splits and folds: textcnn/data.py."""
 
+import json
 import unicodedata
 import warnings
 from collections import Counter
@@ -9,6 +10,7 @@ import pytest
 from textcnn.data import (
     FORMATS,
     DataError,
+    TextDataModule,
     check_labels,
     kfold_split,
     label_names,
@@ -261,6 +263,22 @@ def test_check_labels_names_unseen_label_file_and_line(tmp_path):
         check_labels(labels, ["neg", "pos"], path)
 
 
+def test_label_written_another_way_names_the_training_label(tmp_path):
+    """A JSONL number 1.0 is read as '1'; a dev CSV writing 1.0 is refused, naming the training label."""
+    rows = "".join(json.dumps({"text": f"text number {i}", "label": float(i % 2)}) + "\n" for i in range(20))
+    train = write(tmp_path, "train.jsonl", rows)
+    dev = write(tmp_path, "dev.csv", "text,label\na text,1.0\nanother,0.0\n")
+    with pytest.raises(DataError) as info:
+        TextDataModule(train_path=str(train), val_path=str(dev), test_fraction=0).prepare()
+    message = str(info.value)
+    assert "dev.csv, line 2" in message and "label '1.0' does not occur in the training labels ['0', '1']" in message
+    assert "write '1.0' as '1', '0.0' as '0' in" in message
+    with pytest.raises(DataError, match="'Pos' as 'pos' in .*val.csv"):
+        check_labels(["Pos"], ["neg", "pos"], "val.csv")
+    with pytest.raises(DataError, match="'meh' does not occur .*; fix the label or add training examples of it"):
+        check_labels(["meh"], ["neg", "pos"], "val.csv")
+
+
 def test_label_names_order():
     assert label_names(["10", "2", "1", "2", "-1"]) == ["-1", "1", "2", "10"]
     assert label_names(["pos", "neg", "pos", "1"]) == ["pos", "neg", "1"]
@@ -391,12 +409,12 @@ def test_a_label_column_of_ids_or_labels_differing_in_case_are_pointed_out(tmp_p
         TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
     rows = "".join(f"text number {i},{['billing', 'Billing', 'account'][i % 3]}\n" for i in range(30))
     path = write(tmp_path, "case.csv", "text,label\n" + rows)
-    with pytest.warns(UserWarning, match=r"labels that differ only in case, width or leading zeros are separate "
-                                         r"classes: \['billing', 'Billing'\]"):
+    with pytest.warns(UserWarning, match=r"labels that differ only in case, width or how a number is "
+                                         r"written \(01, 1.0\) are separate classes: \['billing', 'Billing'\]"):
         TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
     rows = "".join(f"text number {i},{['1', '01', '2'][i % 3]}\n" for i in range(30))
     path = write(tmp_path, "zeros.csv", "text,label\n" + rows)
-    with pytest.warns(UserWarning, match=r"leading zeros are separate classes: \['1', '01'\]"):
+    with pytest.warns(UserWarning, match=r"\(01, 1.0\) are separate classes: \['1', '01'\]"):
         TextDataModule(train_path=str(path), val_fraction=0.2, test_fraction=0.2).prepare()
 
 

@@ -45,6 +45,7 @@ __all__ = [
 FORMATS = ("auto", "csv", "tsv", "jsonl", "label_text", "text_label", "text")
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".txt": "text"}
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+_WHOLE_DECIMAL = re.compile(r"[+-]?[0-9]+\.0*")  # 1.0, 1.00: a whole number as a float writes it
 
 # (line, text, label) with label None when labels are not read.
 _Record = tuple[int, str, str | None]
@@ -641,10 +642,15 @@ def check_labels(
     (first, i), *others = unseen.items()
     known_text = _shown([repr(name) for name in known], 20)
     also = f" (also unseen: {', '.join(f'{l!r} at {where(j)}' for l, j in others)})" if others else ""
-    message = (
-        f"label {first!r} does not occur in the training labels [{known_text}]{also}; fix the "
-        "label or add training examples of it"
-    )
+    keys = {_label_key(name): name for name in known}
+    alike = {label: keys[_label_key(label)] for label in unseen if _label_key(label) in keys}
+    if alike:  # the same class written another way: 1.0 in a CSV where the training JSONL had the number 1
+        pairs = ", ".join(f"{label!r} as {name!r}" for label, name in alike.items())
+        fix = (f"labels are compared as written (a JSON number 1.0 is read as '1'), so write {pairs} in {path}, "
+               "or the training labels as this file writes them")
+    else:
+        fix = "fix the label or add training examples of it"
+    message = f"label {first!r} does not occur in the training labels [{known_text}]{also}; {fix}"
     if lines is None:
         raise DataError(f"{where(i)}: {message}", path)
     raise DataError(message, path, lines[i])
@@ -754,9 +760,11 @@ STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)
 
 
 def _label_key(name: str) -> str:
-    """What is left of a label when case, full-width forms and an integer's leading zeros are not
-    counted: ``Pos`` and ``pos``, ``01`` and ``1``, ``１`` and ``1`` are alike."""
+    """What is left of a label when case, full-width forms and how a whole number is written are
+    not counted: ``Pos`` and ``pos``, ``01``, ``1.0`` and ``1``, ``１`` and ``1`` are alike."""
     key = unicodedata.normalize("NFKC", name).casefold()
+    if _WHOLE_DECIMAL.fullmatch(key):
+        key = key.split(".")[0]
     return str(int(key)) if _INTEGER.fullmatch(key) else key
 
 
@@ -1096,8 +1104,8 @@ class TextDataModule(L.LightningDataModule):
         folded = Counter(_label_key(name) for name in self.labels)
         if any(n > 1 for n in folded.values()):
             same = [name for name in self.labels if folded[_label_key(name)] > 1][:6]
-            warnings.warn(f"{h.train_path}: labels that differ only in case, width or leading zeros are separate "
-                          f"classes: {same}", UserWarning, stacklevel=2)
+            warnings.warn(f"{h.train_path}: labels that differ only in case, width or how a number is written "
+                          f"(01, 1.0) are separate classes: {same}", UserWarning, stacklevel=2)
         label_id = {name: i for i, name in enumerate(self.labels)}
         y = [label_id[l] for l in labels]
         idx = list(range(len(texts)))
