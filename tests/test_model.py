@@ -40,6 +40,18 @@ def test_every_trainable_parameter_gets_a_gradient_and_frozen_tables_none(varian
     assert frozen == expected
 
 
+def test_activation_and_norm_may_be_given_as_classes():
+    """As the layer factories take them: ``nn.GELU`` and ``nn.BatchNorm1d`` are built into every
+    conv block (and the highway layer), and every parameter learns."""
+    model = make("non-static", act_layer=torch.nn.GELU, norm_layer=torch.nn.BatchNorm1d, init="kaiming", highway=1)
+    assert sum(isinstance(m, torch.nn.GELU) for m in model.modules()) == 3 + 1
+    assert sum(type(m) is torch.nn.BatchNorm1d for m in model.modules()) == 3
+    model(batch()).logsumexp(dim=1).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    plain = make("non-static", act_layer=None)
+    assert not any(isinstance(m, torch.nn.ReLU) for m in plain.modules())
+
+
 def test_multichannel_shares_its_filters():
     count = lambda m: sum(p.numel() for p in m.parameters())
     trainable = lambda m: sum(p.numel() for p in m.parameters() if p.requires_grad)

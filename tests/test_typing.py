@@ -46,6 +46,10 @@ flag: bool = bool(len(texts))
 texts, maybe = read_examples("train.csv", with_labels=flag)
 texts, maybe = read_examples("new.txt", "text", "text", "label", False)
 reveal_type(maybe)
+from textcnn.model import TextCNN  # noqa: E402
+TextCNN(100, 2, act_layer=nn.GELU, norm_layer=nn.BatchNorm1d)  # a class, as at run time
+TextCNN(100, 2, act_layer=None, norm_layer="batchnorm")
+TextCNN(100, 2, act_layer=nn.GELU())
 '''
 
 EXPECTED = [
@@ -63,6 +67,8 @@ EXPECTED = [
     'user.py:32: error: Unexpected keyword argument "provider" for "load" of "OnnxClassifier"; did you mean '
     '"providers"?  [call-arg]',
     'user.py:36: note: Revealed type is "list[str] | None"',
+    'user.py:40: error: Argument "act_layer" to "TextCNN" has incompatible type "GELU"; expected "str | type | None"  '
+    '[arg-type]',
 ]
 
 

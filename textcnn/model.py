@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .layers import ConvNormAct, GlobalPool1d, Highway, MaskedBatchNorm1d, init_weights
+from .layers import ConvNormAct, GlobalPool1d, Highway, LayerSpec, MaskedBatchNorm1d, init_weights
 from .text import min_padded_len
 
 __all__ = ["CONV_PADDINGS", "VARIANTS", "TextCNN", "pad_batch"]
@@ -49,8 +49,10 @@ class TextCNN(nn.Module):
         variant: one of ``VARIANTS``.
         kernel_sizes: window widths of the conv bank.
         num_filters: feature maps per window width.
-        act_layer: activation after each convolution (see ``layers.ACTIVATIONS``).
-        norm_layer: ``none`` or ``batchnorm`` (per feature map over batch x length).
+        act_layer: activation after each convolution: a name (see ``layers.ACTIVATIONS``), an
+            ``nn.Module`` class such as ``nn.GELU``, or ``None`` for none.
+        norm_layer: ``none``/``None`` or ``batchnorm`` (per feature map over batch x length,
+            padding left out), or an ``nn.Module`` class taking the number of feature maps.
         pooling: ``max`` (Kim's 1-max), ``kmax`` or ``avg`` over time.
         pool_k: k for ``kmax`` pooling.
         drop_rate: dropout before the head.
@@ -72,8 +74,8 @@ class TextCNN(nn.Module):
         variant: str = "multichannel",
         kernel_sizes: Sequence[int] = (3, 4, 5),
         num_filters: int = 100,
-        act_layer: str = "relu",
-        norm_layer: Optional[str] = None,
+        act_layer: LayerSpec = "relu",
+        norm_layer: LayerSpec = None,
         pooling: str = "max",
         pool_k: int = 1,
         drop_rate: float = 0.5,
