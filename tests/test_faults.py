@@ -378,6 +378,30 @@ def test_a_fit_resumed_after_early_stopping_trains_nothing_more(tmp_path, capsys
                  str(moved / "checkpoints" / "last.ckpt"))
 
 
+def test_a_checkpoint_of_the_first_textcnn_resumes_with_its_best_score(tmp_path, capsys):
+    # the first textcnn kept the best checkpoint with a plain ModelCheckpoint, whose state key
+    # names that class; resumed now, the run must keep its best score, not call the next epoch the best
+    data = write_csv(tmp_path / "d.csv", make_sentences(200))
+    run = _fit_run(tmp_path / "a", data, 1)
+    last = run / "checkpoints" / "last.ckpt"
+    ckpt = _ckpt(last)
+    (key,) = [k for k in ckpt["callbacks"] if k.startswith("Checkpoint{")]
+    state = ckpt["callbacks"].pop(key)
+    best = torch.tensor(2.0)  # a score no epoch can beat: kept if the state is read
+    state.update(best_model_score=best, kth_value=best, best_k_models={state["best_model_path"]: best})
+    ckpt["callbacks"]["Model" + key] = state
+    torch.save(ckpt, last)
+    capsys.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit_run(tmp_path / "a", data, 2, "--ckpt_path", str(last))
+    assert not [w for w in caught if "callbacks used to create the checkpoint" in str(w.message)]
+    resumed = _ckpt(last)
+    assert resumed["epoch"] == 1
+    assert float(resumed["callbacks"][key]["best_model_score"]) == 2.0
+    assert resumed["callbacks"][key]["best_model_path"] == state["best_model_path"]
+
+
 def test_a_resumed_fit_cuts_texts_as_the_run_it_continues(tmp_path, capsys, caplog):
     # a run started with no length cap (or by a textcnn from before the cap) is resumed without
     # --data.max_len: it goes on uncapped, as its checkpoints, test and bundle say it was trained

@@ -32,7 +32,16 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     Remote paths (``s3://`` ...) keep Lightning's behaviour.
 
     Loading defaults to ``weights_only=True`` (tensors and plain data only, no pickled code).
+
+    Args:
+        callback_aliases: a callback's state key in older checkpoints -> its key now (the
+            first textcnn kept the best checkpoint with a plain ``ModelCheckpoint``); a loaded
+            checkpoint's state under an old key moves to the new one unless that is present.
     """
+
+    def __init__(self, callback_aliases: Optional[dict[str, str]] = None):
+        super().__init__()
+        self.callback_aliases = dict(callback_aliases or {})
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path, storage_options: Optional[Any] = None) -> None:
         if not isinstance(get_filesystem(path), LocalFileSystem):
@@ -63,7 +72,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             raise
         except Exception as e:  # torch raises several types for a truncated, corrupt or foreign file
             raise unreadable_checkpoint(path, e) from None
-        return _training_checkpoint(path, checkpoint)
+        checkpoint = _training_checkpoint(path, checkpoint)
+        states = checkpoint.get("callbacks")
+        if isinstance(states, dict):
+            for old, new in self.callback_aliases.items():
+                if old in states and new not in states:
+                    states[new] = states.pop(old)
+        return checkpoint
 
 
 def _training_checkpoint(path, checkpoint) -> dict[str, Any]:

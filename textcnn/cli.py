@@ -489,7 +489,15 @@ class TextCNNCLI(LightningCLI):
                 else [callbacks]
             if not any(isinstance(c, ProgressBar) for c in callbacks):
                 kwargs["callbacks"] = [*callbacks, epoch_progress_bar()]
-        return super().instantiate_trainer(**kwargs)
+        trainer = super().instantiate_trainer(**kwargs)
+        io = trainer.strategy.checkpoint_io
+        if isinstance(io, AtomicCheckpointIO):
+            # checkpoints of the first textcnn keep the best score under ModelCheckpoint's key:
+            # resumed without this, the run would forget it and call its next epoch the best
+            keys = {c.state_key for c in trainer.callbacks}
+            twins = {"Model" + c.state_key: c.state_key for c in trainer.callbacks if type(c) is Checkpoint}
+            io.callback_aliases.update({old: new for old, new in twins.items() if old not in keys})
+        return trainer
 
     def _prepare_subcommand_parser(self, klass, subcommand: str, **kwargs):
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
