@@ -57,6 +57,13 @@ def test_many_classes_print_no_matrix_and_plot_quickly_or_not_at_all(tmp_path):
         # no count per cell above 30 classes (C x C text labels took 31 s and 4 GB at 150), none above 200
         drawn = plot_confusion_matrix(report, tmp_path / f"{classes}.png")
         assert drawn == (classes <= MAX_PLOTTED_CLASSES) == (tmp_path / f"{classes}.png").exists()
+    names = [f"category_{i:03d}" for i in range(MAX_PLOTTED_CLASSES)]
+    y = rng.integers(0, MAX_PLOTTED_CLASSES, 400).tolist()
+    assert plot_confusion_matrix(classification_report(y, y, names), tmp_path / "most.png")
+    from PIL import Image
+
+    with Image.open(tmp_path / "most.png") as image:  # rows of 14 pixels or more for the 7-point names
+        assert min(image.size) >= 14 * MAX_PLOTTED_CLASSES
 
 
 def test_chinese_labels_without_a_font_for_them_are_numbered_not_boxes(tmp_path):

@@ -207,10 +207,11 @@ def plot_confusion_matrix(report: dict, path: str | os.PathLike, title: str = "C
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
     names, font = _tick_names(names)
     annotate = len(names) <= MAX_ANNOTATED_CLASSES
-    size = max(4.0, 0.6 * len(names) + 2) if annotate else 20.0
+    # without counts: 7-point names, in rows of at least 0.14 inch (14 pixels), so that they do not overlap
+    size = max(4.0, 0.6 * len(names) + 2) if annotate else max(20.0, 0.14 * len(names) + 4)
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
-    fontsize = None if annotate else max(3.0, 10.0 * MAX_ANNOTATED_CLASSES / len(names))
+    fontsize = None if annotate else 7.0
     ax.set_xticks(range(len(names)), names, rotation=45 if annotate else 90, ha="right" if annotate else "center",
                   fontsize=fontsize, fontproperties=font or None)
     ax.set_yticks(range(len(names)), names, fontsize=fontsize, fontproperties=font or None)
