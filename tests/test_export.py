@@ -109,6 +109,60 @@ def test_a_broken_bundle_says_what_is_wrong(edit, expected, tmp_path):
         TextClassifier.load(path)
 
 
+@pytest.mark.parametrize("setting, value, expected", [
+    ("num_filters", "100", r"'num_filters' is '100'; expected an integer >= 1, as textcnn writes"),
+    ("num_filters", 4.0, r"'num_filters' is 4.0; expected an integer >= 1"),
+    ("num_classes", True, r"'num_classes' is True; expected an integer >= 2"),
+    ("embed_dim", None, r"'embed_dim' is None; expected an integer >= 1"),
+    ("kernel_sizes", "23", r"'kernel_sizes' is '23'; expected a list of window widths \(integers >= 1\)"),
+    ("kernel_sizes", [], r"'kernel_sizes' is \[\]; expected a list of window widths"),
+    ("drop_rate", "x", r"'drop_rate' is 'x'; expected a number from 0 to below 1"),
+    ("act_layer", 3, r"'act_layer' is 3; expected a name \(a string\)"),
+    ("padding_idx", 99999, r"'padding_idx' is 99999; expected an id of the vocabulary \(below its 6 entries\)"),
+])
+def test_a_model_setting_of_the_wrong_type_is_named(setting, value, expected, tmp_path):
+    path, _ = tiny_bundle(tmp_path / "b")
+    cfg = json.loads((path / "textcnn.json").read_text())
+    cfg["model"][setting] = value
+    (path / "textcnn.json").write_text(json.dumps(cfg))
+    with pytest.raises(BundleError, match=f"textcnn.json: model setting {expected}"):
+        TextClassifier.load(path)
+
+
+def test_weights_of_another_type_or_a_padding_past_the_widest_window_are_refused(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    path, _ = tiny_bundle(tmp_path / "b")
+    cfg = json.loads((path / "textcnn.json").read_text())
+    (path / "textcnn.json").write_text(json.dumps({**cfg, "min_len": 1_000_000}))
+    with pytest.raises(BundleError, match="'min_len' is 1000000, more than the widest window \\(3\\)"):
+        TextClassifier.load(path)
+    (path / "textcnn.json").write_text(json.dumps({**cfg, "weights_sha256": None}))
+    with pytest.raises(BundleError, match="'weights_sha256' is None, not the SHA-256 textcnn writes"):
+        TextClassifier.load(path)
+    weights = load_file(path / "model.safetensors")
+    weights["head.weight"] = weights["head.weight"].to(torch.bfloat16)  # loaded, it failed in the first product
+    save_file(weights, path / "model.safetensors")
+    del cfg["weights_sha256"]
+    (path / "textcnn.json").write_text(json.dumps(cfg))
+    with pytest.raises(BundleError, match=r"model.safetensors: head.weight \(torch.bfloat16\) not of the type "
+                                          r"textcnn writes \(torch.float32\); the weights are damaged"):
+        TextClassifier.load(path)
+
+
+def test_loading_a_bundle_builds_no_table_it_replaces(tmp_path):
+    """Built on the meta device, the model draws no N(0, 1) table: drawn there it imported
+    torch._dynamo, a second and 100 MB on a service's first load."""
+    import subprocess
+    import sys
+
+    path, _ = tiny_bundle(tmp_path / "b")
+    code = ("import sys; from textcnn import TextClassifier; TextClassifier.load(sys.argv[1]).predict('good film'); "
+            "print('torch._dynamo' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "False", run.stderr
+
+
 def test_one_exports_config_with_anothers_weights_is_refused(tmp_path):
     # what a load meeting a bundle half-way through being replaced would see
     a, _ = tiny_bundle(tmp_path / "a")

@@ -172,6 +172,27 @@ def test_an_edited_vocabulary_is_refused_by_the_onnx_classifier_too(onnx_bundle,
         OnnxClassifier.load(bundle)
 
 
+def test_a_damaged_model_onnx_or_a_vocabulary_past_its_table_is_refused_at_load(onnx_bundle, tmp_path):
+    from textcnn.bundle import BundleError
+
+    bundle = tmp_path / "b"
+    shutil.copytree(onnx_bundle, bundle)
+    graph = (bundle / "model.onnx").read_bytes()
+    for damaged in (graph[: len(graph) // 2], b"", b"not an onnx graph"):
+        (bundle / "model.onnx").write_bytes(damaged)
+        with pytest.raises(BundleError, match=r"model.onnx: onnxruntime cannot load it \(\w+: .*\); re-create it with "
+                                              r"`textcnn export --bundle"):
+            OnnxClassifier.load(bundle)
+    (bundle / "model.onnx").write_bytes(graph)
+    config = json.loads((bundle / "textcnn.json").read_text(encoding="utf-8"))
+    config["vocab"] += ["zzz", "yyy"]  # and the model's vocab_size with it: only the graph's table tells
+    config["model"]["vocab_size"] += 2
+    (bundle / "textcnn.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(BundleError, match=rf"model.onnx: fails on the last id of the vocabulary of textcnn.json "
+                                          rf"\({len(config['vocab'])} entries; .*\); re-create it"):
+        OnnxClassifier.load(bundle)
+
+
 def test_onnx_export_without_the_onnx_package_says_what_to_install_and_writes_nothing(tiny_bundle_dir, tmp_path,
                                                                                       monkeypatch, capsys):
     import importlib.util

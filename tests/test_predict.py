@@ -353,6 +353,16 @@ def test_api_refuses_what_is_not_text(tiny_bundle_dir, texts, message):
         assert message in str(e.value)
 
 
+def test_a_dataframe_is_refused_not_read_as_its_column_names(tiny_bundle_dir):
+    pd = pytest.importorskip("pandas")
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    frame = pd.DataFrame({"text": ["a superb film", "dull and boring"]})
+    with pytest.raises(TypeError, match=r"got DataFrame \(iterating it gives its column names; pass the column of "
+                                        r"texts, e.g. df\['text'\]\)"):
+        clf.predict(frame)
+    assert clf.predict(frame["text"]) == clf.predict(["a superb film", "dull and boring"])
+
+
 def test_api_accepts_any_iterable_of_texts_and_explain_wants_a_str(tiny_bundle_dir):
     clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
     texts = ["a superb film", "dull and boring"]

@@ -75,7 +75,49 @@ def read_bundle_config(path: str | os.PathLike) -> dict:
     labels = config["labels"]
     if not all(isinstance(label, str) for label in labels) or len(set(labels)) != len(labels):
         raise BundleError(f"{cfg_path}: 'labels' must be distinct strings, one per class; found {labels[:20]!r}")
+    _check_model_config(config["model"], cfg_path)
+    widest = max(config["model"].get("kernel_sizes") or (float("inf"),))
+    if (config.get("min_len") or 0) > widest:  # the most any textcnn pads to is its widest window
+        raise BundleError(f"{cfg_path}: 'min_len' is {config['min_len']}, more than the widest window ({widest}) "
+                          "textcnn pads to; the file was edited or damaged: re-export the bundle")
+    if "weights_sha256" in config and not (isinstance(config["weights_sha256"], str)
+                                           and len(config["weights_sha256"]) == 64):
+        raise BundleError(f"{cfg_path}: 'weights_sha256' is {config['weights_sha256']!r}, not the SHA-256 textcnn "
+                          "writes (64 hex digits); the file was edited or damaged: re-export the bundle")
     return config
+
+
+# The types textcnn writes for the model's settings (their values are TextCNN's to check).
+_INT_SETTINGS = {"vocab_size": 2, "num_classes": 2, "embed_dim": 1, "num_filters": 1, "pool_k": 1, "padding_idx": 0,
+                 "highway": 0}
+_NAME_SETTINGS = ("variant", "act_layer", "norm_layer", "pooling", "init", "conv_padding")
+
+
+def _check_model_config(model: dict, cfg_path: Path) -> None:
+    """A BundleError naming the setting of ``model`` (the bundle's ``"model"``) that has a type
+    textcnn never writes, before it reaches the model as a riddle ('<' not supported between
+    'str' and 'int')."""
+    def bad(key: str, expected: str) -> BundleError:
+        return BundleError(f"{cfg_path}: model setting {key!r} is {model[key]!r}; expected {expected}, as textcnn "
+                           "writes; re-export the bundle")
+
+    for key, least in _INT_SETTINGS.items():
+        value = model.get(key)
+        if key in model and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise bad(key, f"an integer >= {least}")
+    for key in _NAME_SETTINGS:
+        if model.get(key) is not None and not isinstance(model[key], str):
+            raise bad(key, "a name (a string)")
+    sizes = model.get("kernel_sizes")
+    if "kernel_sizes" in model and not (isinstance(sizes, list) and sizes and all(
+            isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in sizes)):
+        raise bad("kernel_sizes", "a list of window widths (integers >= 1)")
+    rate = model.get("drop_rate")
+    if "drop_rate" in model and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1):
+        raise bad("drop_rate", "a number from 0 to below 1")
+    if isinstance(model.get("padding_idx"), int) and isinstance(model.get("vocab_size"), int) \
+            and model["padding_idx"] >= model["vocab_size"]:
+        raise bad("padding_idx", f"an id of the vocabulary (below its {model['vocab_size']} entries)")
 
 
 def positive_int(name: str, value) -> int:
@@ -90,9 +132,12 @@ def as_texts(texts) -> list[str]:
     where it is not."""
     if isinstance(texts, str):
         return [texts]
-    if isinstance(texts, (bytes, bytearray, Mapping, Set)) or not isinstance(texts, Iterable):
+    table = hasattr(texts, "columns") and hasattr(texts, "iloc")  # a pandas DataFrame iterates its column names
+    if isinstance(texts, (bytes, bytearray, Mapping, Set)) or table or not isinstance(texts, Iterable):
         hint = (" (decode it first, e.g. texts.decode('utf-8'))" if isinstance(texts, (bytes, bytearray))
-                else " (unordered; pass a list so the results follow its order)" if isinstance(texts, Set) else "")
+                else " (unordered; pass a list so the results follow its order)" if isinstance(texts, Set)
+                else " (iterating it gives its column names; pass the column of texts, e.g. df['text'])" if table
+                else "")
         raise TypeError(f"texts must be a str or a list of str; got {type(texts).__name__}{hint}")
     texts = texts if isinstance(texts, list) else list(texts)
     for i, text in enumerate(texts):
@@ -175,8 +220,10 @@ class BundleText:
     def predict_proba(self, texts: Union[str, Iterable[str]], batch_size: int = 256) -> np.ndarray:
         """``(N, C)`` probabilities, rows in the order of ``texts``, columns in ``self.labels``.
 
-        ``texts`` is a str or an iterable of str (anything else: TypeError); an empty text gets
-        the model's answer for no tokens. ``batch_size`` must be a positive integer."""
+        ``texts`` is a str or an iterable of str (anything else, a pandas DataFrame too: TypeError;
+        pass its column of texts); an empty text gets the model's answer for no tokens. A text is
+        cut to the bundle's ``max_len`` tokens; with none (``null``), memory grows with the longest
+        text. ``batch_size`` must be a positive integer."""
         return self.proba_of_ids(self.encode(as_texts(texts)), batch_size)
 
     def predict(self, texts: Union[str, Iterable[str]], batch_size: int = 256) -> list[Prediction]:

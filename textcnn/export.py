@@ -140,6 +140,11 @@ def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     except (SafetensorError, OSError) as e:
         raise BundleError(f"{weights}: unreadable weights ({e}); re-export the bundle") from None
     del data
+    expected = {name: t.dtype for name, t in model.state_dict().items()}
+    other = [f"{name} ({t.dtype})" for name, t in state.items() if expected.get(name, t.dtype) != t.dtype]
+    if other:  # it would load, then fail in the first matrix product, or compute in another precision
+        raise BundleError(f"{weights}: {', '.join(other[:5])} not of the type textcnn writes "
+                          f"({expected[other[0].split(' ')[0]]}); the weights are damaged, re-export the bundle")
     bad = [name for name, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
     if bad:
         raise BundleError(f"{weights}: NaN or infinite values in {', '.join(bad[:5])}; the weights are damaged, "

@@ -30,6 +30,16 @@ def pad_batch(ids: Sequence[Sequence[int]], min_len: int = 1, pad_id: int = 0) -
     return out
 
 
+def _embedding(vocab_size: int, embed_dim: int, padding_idx: int, **kwargs) -> nn.Embedding:
+    """``nn.Embedding``, without its N(0, 1) initialisation when built on the meta device (a
+    bundle being loaded, whose weights replace the table): drawn there, ``normal_`` imports
+    ``torch._dynamo``, a second and 100 MB on a service's first load. Elsewhere it is drawn,
+    so that seeded runs go on drawing the random numbers they always did."""
+    if torch.empty(0).device.type == "meta":
+        kwargs["_weight"] = torch.empty(vocab_size, embed_dim)
+    return nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx, **kwargs)
+
+
 class TextCNN(nn.Module):
     """Kim's convolutional sentence classifier: ``(B, L)`` token ids -> ``(B, num_classes)`` logits.
 
@@ -103,7 +113,7 @@ class TextCNN(nn.Module):
         self.padding_idx = padding_idx
         self.num_classes = num_classes
 
-        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
+        self.embedding = _embedding(vocab_size, embed_dim, padding_idx)
         # Kim's random table, U[-0.25, 0.25] (std 0.14): PyTorch's N(0, 1) is seven times wider
         # and Adadelta's small early steps barely move it (MR CNN-rand dev 60% after 7 epochs).
         with torch.no_grad():
@@ -114,9 +124,7 @@ class TextCNN(nn.Module):
         # The frozen copy of multichannel; a frozen Parameter (not a buffer) so that it is
         # counted and saved like any weight and moves with the module.
         self.embedding_static = (
-            nn.Embedding(vocab_size, embed_dim, padding_idx=padding_idx, _freeze=True)
-            if variant == "multichannel"
-            else None
+            _embedding(vocab_size, embed_dim, padding_idx, _freeze=True) if variant == "multichannel" else None
         )
         if self.embedding_static is not None:  # both channels start from one table, until load_pretrained
             with torch.no_grad():

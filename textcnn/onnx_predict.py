@@ -48,9 +48,21 @@ class OnnxClassifier(BundleText):
             raise BundleError(
                 f"{path}: no {ONNX_FILE}; create it with `textcnn export --bundle {path} --format onnx`"
             )
-        self.session = ort.InferenceSession(str(onnx_path), providers=[providers] if isinstance(providers, str)
-                                            else list(providers))
+        from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
+
+        # onnxruntime's own exceptions (InvalidProtobuf, InvalidArgument, ...), all plain Exceptions
+        ort_errors = tuple(c for c in vars(ort_state).values() if isinstance(c, type) and issubclass(c, Exception))
         remedy = f"re-create it with `textcnn export --bundle {path} --format onnx`"
+
+        def why(error: Exception) -> str:
+            first = (str(error).strip().splitlines() or [""])[0]
+            return f"{type(error).__name__}: {first[:300]}"
+
+        try:
+            self.session = ort.InferenceSession(str(onnx_path), providers=[providers] if isinstance(providers, str)
+                                                else list(providers))
+        except ort_errors as e:  # empty, cut short, or not an ONNX file
+            raise BundleError(f"{onnx_path}: onnxruntime cannot load it ({why(e)}); {remedy}") from None
         made_from = self.session.get_modelmeta().custom_metadata_map.get(ONNX_WEIGHTS_KEY)
         if made_from and self.config.get("weights_sha256") and made_from != self.config["weights_sha256"]:
             raise BundleError(f"{onnx_path}: made from other weights than this bundle's {WEIGHTS_FILE}; {remedy}")
@@ -58,6 +70,15 @@ class OnnxClassifier(BundleText):
         if isinstance(classes, int) and classes != len(self.labels):
             raise BundleError(f"{onnx_path}: gives {classes} classes, but {CONFIG_FILE} has {len(self.labels)} "
                               f"labels; {remedy}")
+        # the graph's table must hold every id of the vocabulary, or the first text with the
+        # last words fails in onnxruntime at request time: one text of the last id now says so
+        quiet = ort.RunOptions()
+        quiet.log_severity_level = 4  # the failure is said below, not logged as well
+        try:
+            self.session.run(["logits"], {"tokens": self.pad([[len(self.vocab) - 1]])}, quiet)
+        except ort_errors as e:
+            raise BundleError(f"{onnx_path}: fails on the last id of the vocabulary of {CONFIG_FILE} "
+                              f"({len(self.vocab)} entries; {why(e)}); {remedy}") from None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str],
