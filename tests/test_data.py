@@ -626,10 +626,12 @@ def test_texts_to_predict_in_a_line_format_keep_their_words_unless_every_line_ha
         caplog.clear()
 
 
-@pytest.mark.parametrize("given, cap", [(1000, 50), (20, 20), (60, 60), (None, 80)])
-def test_a_checkpoint_keeps_its_length_cap_unless_another_is_given(tmp_path, given, cap):
-    # the default (1000) is not a limit given: the checkpoint's own (50) holds, as in its exported
-    # bundle, so that test scores the model a service gets; another value, or None, replaces it
+@pytest.mark.parametrize("given, said, cap", [(1000, None, 50), (1000, False, 50), (1000, True, 80), (20, None, 20),
+                                              (60, None, 60), (None, None, 80)])
+def test_a_checkpoint_keeps_its_length_cap_unless_another_is_given(tmp_path, given, said, cap):
+    # the default (1000) left out is not a limit given: the checkpoint's own (50) holds, as in its
+    # exported bundle, so that test scores the model a service gets; another value, or None, or
+    # the default said on the command (said=True, as the CLI tells), replaces it
     from textcnn.data import TextDataModule
     from textcnn.text import build_tokenizer
 
@@ -638,12 +640,12 @@ def test_a_checkpoint_keeps_its_length_cap_unless_another_is_given(tmp_path, giv
     data = {"vocab": ["<pad>", "<unk>", "w1"], "labels": ["neg", "pos"],
             "tokenizer": build_tokenizer("word").to_config(), "max_len": 50}
     dm = TextDataModule(test_path=str(test), max_len=given)
-    assert dm.use_checkpoint(data, embed_dim=4, stage="test")
+    assert dm.use_checkpoint(data, embed_dim=4, stage="test", max_len_given=said)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         dm.prepare()
     assert [len(ids) for ids in dm.splits["test"].ids] == [cap, 2]
-    source = "the checkpoint's max_len" if given == 1000 else "--data.max_len"
+    source = "the checkpoint's max_len" if given == 1000 and not said else "--data.max_len"
     assert [str(w.message).split(": ", 1)[1] for w in caught if "are cut" in str(w.message)] == (
         [f"1 test text(s) longer than {source} {cap} tokens are cut to their first {cap} (the longest has 80); "
          "--data.max_len N sets another limit, null none"] if cap < 80 else [])

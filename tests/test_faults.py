@@ -424,3 +424,15 @@ def test_a_resumed_fit_cuts_texts_as_the_run_it_continues(tmp_path, capsys, capl
         os.chdir(tmp_path)
     assert ("textcnn: error: --data.max_len 50: the run resumed from --ckpt_path did not cut texts; resume with its "
             "limit (leave --data.max_len out), or fit anew without --ckpt_path for another") in capsys.readouterr().err
+    # the default said on the command, or in a config, is a limit given too, not the option left out
+    capped = tmp_path / "capped.yaml"
+    capped.write_text("data:\n  max_len: 1000\n")
+    for given in (["--data.max_len", "1000"], ["--data.max_len=1000"], ["--config", str(capped)]):
+        os.chdir(tmp_path / "a")
+        try:
+            assert main(["fit", "--config", DEBUG, "--data.train_path", str(data), "--trainer.max_epochs", "3",
+                         *given, "--ckpt_path", str(last)]) == 2
+        finally:
+            os.chdir(tmp_path)
+        assert "textcnn: error: --data.max_len 1000: the run resumed from --ckpt_path did not cut texts" \
+            in capsys.readouterr().err

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
 import torch
+import yaml
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import (
     BasePredictionWriter, Callback, EarlyStopping, ModelCheckpoint, ProgressBar, RichProgressBar, TQDMProgressBar,
@@ -40,7 +41,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 from .checkpoint_io import AtomicCheckpointIO, checkpoint_header
 from .fileio import atomic_write, checkpoint_not_there, mode_for, naming, remove_stale_temps
 from .hints import HintingArgumentParser, close_names, did_you_mean
-from .data import DEFAULT_MAX_LEN, DataError, TextDataModule, _shown
+from .data import DataError, TextDataModule, _shown
 from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
 from .module import LOGGED_METRICS, TextCNNModule
@@ -537,6 +538,7 @@ class TextCNNCLI(LightningCLI):
                                  "when there is test data")
 
     def parse_arguments(self, parser, args) -> None:
+        self._argv = list(args) if isinstance(args, (list, tuple)) else []
         try:
             super().parse_arguments(parser, args)
         except UnicodeDecodeError as e:  # an option that takes a YAML file was given another file
@@ -633,16 +635,31 @@ class TextCNNCLI(LightningCLI):
                           f"command: {', '.join(replaced)}; to train with other options, fit anew without "
                           "--ckpt_path", UserWarning, stacklevel=2)
 
+    def _given(self, cfg, section: str, key: str) -> bool:
+        """Whether the command line or one of its ``--config`` files sets ``section.key``: a value
+        equal to the default, said, is given (``--data.max_len 1000`` is not the option left out)."""
+        flag = f"--{section}.{key}"
+        if any(a == flag or a.startswith(f"{flag}=") for a in getattr(self, "_argv", [])):
+            return True
+        for path in cfg.get("config") or []:
+            try:
+                content = yaml.safe_load(path.get_content() if hasattr(path, "get_content") else Path(path).read_text())
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                continue
+            if isinstance(content, dict) and isinstance(content.get(section), dict) and key in content[section]:
+                return True
+        return False
+
     def _resumed_cap(self, cfg, ckpt) -> None:
         """A resumed fit cuts texts as the run it continues did (its checkpoints, test and bundle
-        keep that run's cap): the default gives way to it; another limit is refused."""
+        keep that run's cap): the limit left out gives way to it; another limit is refused."""
         data = (self._checkpoint_header(ckpt).get("textcnn") or {}).get("data")
         if not data or "vocab" not in data:
             return
         trained, given = data.get("max_len"), cfg["data"].get("max_len")  # none recorded: before the cap
         if given == trained:
             return
-        if given != DEFAULT_MAX_LEN:
+        if self._given(cfg, "data", "max_len"):
             raise ValueError(f"--data.max_len {given}: the run resumed from --ckpt_path "
                              f"{f'cut texts to {trained} tokens' if trained else 'did not cut texts'}; resume with "
                              "its limit (leave --data.max_len out), or fit anew without --ckpt_path for another")
@@ -655,7 +672,8 @@ class TextCNNCLI(LightningCLI):
         saved = getattr(self, "_ckpt_data", None)
         if saved is not None and hasattr(dm, "use_checkpoint"):
             self._ckpt_data = None
-            dm.use_checkpoint(*saved, stage=self.subcommand)
+            data, embed_dim, max_len_given = saved
+            dm.use_checkpoint(data, embed_dim, stage=self.subcommand, max_len_given=max_len_given)
         return dm
 
     def before_instantiate_classes(self) -> None:
@@ -676,7 +694,7 @@ class TextCNNCLI(LightningCLI):
             data = (state.get("textcnn") or {}).get("data")
             embed_dim = (state.get("hyper_parameters") or {}).get("embed_dim")
             if data and embed_dim:
-                self._ckpt_data = (data, embed_dim)
+                self._ckpt_data = (data, embed_dim, self._given(cfg, "data", "max_len"))
         logger = cfg.get("trainer", {}).get("logger")
         logger = logger[0] if isinstance(logger, list) and logger else logger
         args = getattr(logger, "init_args", None)

@@ -1015,7 +1015,7 @@ class TextDataModule(L.LightningDataModule):
                           "limit, null none", UserWarning, stacklevel=3)
         return [t[:max_len] for t in tokens]
 
-    def use_checkpoint(self, data: dict, embed_dim: int, stage: str) -> bool:
+    def use_checkpoint(self, data: dict, embed_dim: int, stage: str, max_len_given: Optional[bool] = None) -> bool:
         """For ``validate``, ``test`` or ``predict`` with a checkpoint: take the vocabulary, labels,
         tokenizer and ``max_len`` the checkpoint was trained with (its ``data`` meta) instead of
         building them from the training file, so that a new test file or texts to predict need
@@ -1024,8 +1024,12 @@ class TextDataModule(L.LightningDataModule):
         Returns False when the split the stage needs is cut out of the training file
         (``val_fraction``, ``test_fraction``, ``num_folds``): that file is then read as in ``fit``
         and the checkpoint checks that the vocabularies agree; the vectors are still not read
-        (but for ``vectors_vocab``, which takes words from them)."""
+        (but for ``vectors_vocab``, which takes words from them).
+
+        Texts are cut to the checkpoint's ``max_len`` unless ``max_len_given`` says ``max_len``
+        was set (by the command or a config); ``None``: set when it is not the default."""
         h = self.hparams
+        self._max_len_given = h.max_len != DEFAULT_MAX_LEN if max_len_given is None else bool(max_len_given)
         from_train = {"val": not h.val_path and h.val_fraction > 0,
                       "test": not h.test_path and (bool(h.num_folds) or h.test_fraction > 0),
                       "predict": False}
@@ -1056,9 +1060,9 @@ class TextDataModule(L.LightningDataModule):
                      tokenizer.to_config(), self.tokenizer.to_config())
         self.tokenizer = tokenizer
         # the texts are cut as in training (what an exported bundle does too), unless --data.max_len
-        # gives another limit than the default (a service's, or null for none)
+        # is given (a service's limit, or null for none)
         trained = data.get("max_len")
-        if h.max_len != DEFAULT_MAX_LEN and h.max_len != trained:
+        if self._max_len_given and h.max_len != trained:
             log.info("data: texts cut to --data.max_len %s (trained with %s)",
                      f"{h.max_len} tokens" if h.max_len else "null: not cut", trained or "no limit")
         else:
