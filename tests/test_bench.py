@@ -193,10 +193,15 @@ def test_bench_writes_table_and_json_for_the_sets_found(tiny_glove, tmp_path, mo
     capsys.readouterr()
     assert main(["bench", "--data-dir", str(data), "--variants", "rand", "--epochs", "1", "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert (f"bench.json: --out: holds the 12 runs of an earlier complete run ({report['date']}); --resume continues "
-            "it, --update reruns only the --datasets named into it, another --out writes elsewhere, --replace "
-            "writes over it") in err and "epoch" not in err
-    assert out.with_suffix(".json").read_bytes() == before
+    assert (f"bench.json: --out: holds the 12 runs of an earlier complete run ({report['date']}); --update reruns "
+            "only the --datasets named into it, another --out writes elsewhere, --replace writes over it") in err
+    assert "epoch" not in err and out.with_suffix(".json").read_bytes() == before
+    # an unfinished one can be resumed; one without the key (textcnn wrote it at the end, before --resume) is complete
+    for complete, state, resume in ((False, "unfinished", "--resume continues it, "), (None, "complete", "")):
+        edited = {k: v for k, v in report.items() if k != "complete"}
+        out.with_suffix(".json").write_text(json.dumps(edited if complete is None else {**edited, "complete": False}))
+        assert main(["bench", "--data-dir", str(data), "--variants", "rand", "--epochs", "1", "--out", str(out)]) == 2
+        assert f"an earlier {state} run ({report['date']}); {resume}--update reruns" in capsys.readouterr().err
 
 
 def test_bench_update_reruns_one_set_and_keeps_the_others_with_their_command(tiny_glove, tmp_path, monkeypatch,

@@ -1059,10 +1059,13 @@ def _refuse_to_overwrite(path: Path, replace: bool, bench: bool) -> None:
     except (OSError, ValueError, AttributeError, TypeError):
         return  # not a report: no results to lose
     if runs:
-        state = "complete" if old.get("complete") else "unfinished"
-        update = ", --update reruns only the --datasets named into it" if bench else ""
-        raise DataError(f"--out: holds the {_runs(runs)} of an earlier {state} run ({old.get('date', 'no date')}); "
-                        f"--resume continues it{update}, another --out writes elsewhere, --replace writes over it", path)
+        # a report without the key is complete: textcnn wrote it only at the end before it had --resume
+        finished = old.get("complete") is not False
+        options = ([] if finished else ["--resume continues it"]) + (
+            ["--update reruns only the --datasets named into it"] if bench else [])
+        raise DataError(f"--out: holds the {_runs(runs)} of an earlier {'complete' if finished else 'unfinished'} run "
+                        f"({old.get('date', 'no date')}); {', '.join([*options, 'another --out writes elsewhere'])}, "
+                        "--replace writes over it", path)
 
 
 def _read_report(path: Path, flag: str) -> dict:
