@@ -73,6 +73,9 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
             in capsys.readouterr().err)
     assert main(["fit", *args[:-2], "--trainer.max_epochs", "0"]) == 2
     assert "--trainer.max_epochs 0: fit needs at least one epoch" in capsys.readouterr().err
+    assert main(["fit", *args[:-2], "--model.pool_k", "3"]) == 2
+    assert ("--model.pool_k 3 is the k of kmax pooling; with --model.pooling max it would be ignored: add "
+            "--model.pooling kmax, or leave --model.pool_k out") in capsys.readouterr().err
     # ddp_spawn would fail to pickle the command's objects, with a traceback: ddp is named instead
     assert main(["fit", *args[:-2], "--trainer.strategy", "ddp_spawn", "--trainer.devices", "2"]) == 2
     assert ("--trainer.strategy ddp_spawn: the textcnn command cannot hand its objects to spawned processes; use "

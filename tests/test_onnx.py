@@ -119,6 +119,12 @@ def test_cli_writes_onnx_into_a_copy_at_out_and_leaves_the_bundle_as_it_was(tiny
     texts = ["a superb film", "dull"]
     np.testing.assert_allclose(OnnxClassifier.load(out).predict_proba(texts),
                                TextClassifier.load(tiny_bundle_dir, device="cpu").predict_proba(texts), atol=1e-5)
+    # metrics are recorded from a checkpoint's run: given with --bundle they would be ignored
+    (tmp_path / "m.json").write_text('{"accuracy": 0.123}')
+    with pytest.raises(SystemExit) as stop:
+        main(["export", "--bundle", str(tiny_bundle_dir), "--out", str(tmp_path / "again"), "--format", "onnx",
+              "--metrics", str(tmp_path / "m.json")])
+    assert stop.value.code == 2 and not (tmp_path / "again").exists()
 
 
 def test_missing_onnx_file_says_how_to_make_it(tiny_bundle_dir):

@@ -152,6 +152,9 @@ def test_bad_vectors(kind, tiny_csv, tiny_glove, tmp_path, monkeypatch, capsys):
     ("--data.vectors_vocab", "-5", ["--data.vectors_vocab must be at least 0, got -5"]),
     ("--data.vectors_scale", "0", ["--data.vectors_scale must be a positive number", "got 0"]),
     ("--data.vectors_scale", "-0.1", ["--data.vectors_scale must be a positive number", "got -0.1"]),
+    # refused with no --data.vectors too (they were accepted, and ignored, then)
+    ("--data.unk_init", "normal", ["--data.unk_init 'normal': expected one of matched, uniform:<a>"]),
+    ("--data.vectors_format", "bogus", ["--data.vectors_format 'bogus': expected one of auto, word2vec"]),
     ("--data.min_freq", "1000", ["tiny.csv", "--data.min_freq 1000", "vocabulary would be empty"]),
     ("--data.val_fraction", "0", ["no val data for fit", "--data.val_fraction"]),
 ])

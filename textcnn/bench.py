@@ -755,7 +755,7 @@ def _describe_protocol(protocol: str, folds: int, fold_ids: Sequence[int], seeds
 
 def _common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variants", nargs="+", default=None, choices=VARIANTS, metavar="VARIANT",
-                   help=f"CNN variants ({', '.join(VARIANTS)})")
+                   help=f"CNN variants ({', '.join(VARIANTS)}; default: the config's variant in cv, all four in bench)")
     p.add_argument("--folds", type=int, default=10, help="k of k-fold cross-validation (default 10, Kim's)")
     p.add_argument("--max-folds", type=int, default=None, help="run only the first N of the k folds (a quick run)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs (default: the config's max_epochs)")
@@ -769,9 +769,10 @@ def _common_options(p: argparse.ArgumentParser) -> None:
                    "for this many epochs (Kim's early stopping on dev); default: the patience of the config's "
                    "EarlyStopping callback, or train every epoch when it has none")
     p.add_argument("--accelerator", default="auto", choices=("auto", "cpu", "gpu", "cuda", "mps"),
-                   help="cpu, gpu or auto")
-    p.add_argument("--precision", default="32-true", help="Lightning precision, e.g. bf16-mixed on a GPU")
-    p.add_argument("--work-dir", default=None, help="per-run test reports go here")
+                   help="auto (the default: a GPU when there is one), cpu, gpu (or cuda) or mps")
+    p.add_argument("--precision", default="32-true", help="Lightning precision (default 32-true), e.g. bf16-mixed on a GPU")
+    p.add_argument("--work-dir", default=None, help="per-run test reports go here (default: runs/cv/<config> for cv, "
+                   "runs/bench for bench)")
     p.add_argument("--verbose", action="store_true", help="print a line per epoch and the test reports")
     p.add_argument("--set", nargs="+", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config value (for every data set), e.g. data.vectors_scale=0.14 or "
@@ -1247,8 +1248,8 @@ def bench_main(argv: Sequence[str]) -> int:
     p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS), metavar="NAME",
                    help=f"data sets to run, of those found ({', '.join(DATASETS)})")
     p.add_argument("--baselines", nargs="*", default=list(BASELINES), choices=BASELINES, metavar="BASELINE",
-                   help=f"linear baselines ({', '.join(BASELINES)}); none with an empty list")
-    p.add_argument("--seeds", type=int, default=3, help="seeds (0..N-1) for the sets with a test split")
+                   help=f"linear baselines ({', '.join(BASELINES)}; default: both); none with an empty list")
+    p.add_argument("--seeds", type=int, default=3, help="seeds (0..N-1) for the sets with a test split (default 3)")
     p.add_argument("--vectors-en", default=None,
                    help="vectors for the English sets (default: the configs', GloVe 6B 50d), e.g. GoogleNews-vectors-negative300.bin")
     p.add_argument("--vectors-zh", default=None,
@@ -1256,7 +1257,8 @@ def bench_main(argv: Sequence[str]) -> int:
     p.add_argument("--configs", default=None, metavar="FOLDER",
                    help="folder of the sets' `textcnn fit` configs (" + ", ".join(d.config for d in DATASETS.values())
                    + "; default: the repository's configs/)")
-    p.add_argument("--out", default="results/benchmark", help="writes OUT.md and OUT.json")
+    p.add_argument("--out", default="results/benchmark", help="writes OUT.md and OUT.json (default: "
+                   "results/benchmark, the committed results: a rerun needs --replace or another --out)")
     p.add_argument("--readme", default=None, help="also put the table between the bench markers of this README")
     p.add_argument("--update", action="store_true", help="keep the other data sets of an existing OUT.json (each "
                    "with the command that produced it) and replace only those run now")

@@ -681,6 +681,11 @@ class TextCNNCLI(LightningCLI):
         if self.subcommand == "fit" and cfg.get("trainer", {}).get("max_epochs") == 0:
             raise ValueError("--trainer.max_epochs 0: fit needs at least one epoch (with none it would test "
                              "the untrained model)")
+        model = cfg.get("model") or {}
+        pooling, pool_k = model.get("pooling", "max"), model.get("pool_k", 1)
+        if self.subcommand == "fit" and pool_k != 1 and str(pooling).lower() != "kmax":
+            raise ValueError(f"--model.pool_k {pool_k} is the k of kmax pooling; with --model.pooling {pooling} it "
+                             "would be ignored: add --model.pooling kmax, or leave --model.pool_k out")
         strategy = cfg.get("trainer", {}).get("strategy")
         if isinstance(strategy, str) and "spawn" in strategy:
             raise ValueError(f"--trainer.strategy {strategy}: the textcnn command cannot hand its objects to spawned "
@@ -858,6 +863,10 @@ def _export_main(argv: Sequence[str]) -> int:
     if args.bundle and args.format == "onnx" and not args.ckpt:
         from .export import export_onnx, load_bundle, save_bundle
 
+        if args.metrics:
+            p.error("--metrics goes with --ckpt: a bundle keeps the metrics it was exported with, and --bundle "
+                    "only adds model.onnx to it")
+
         target = args.bundle
         if args.out and Path(args.out).resolve() != Path(args.bundle).resolve():
             target = save_bundle(args.out, *load_bundle(args.bundle))
@@ -916,7 +925,8 @@ def _classify_main(argv: Sequence[str]) -> int:
     p.add_argument("--bundle", default=str(DEFAULT_BUNDLE), help="bundle folder (default: the bundled MR model)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     p.add_argument("--top-k", type=int, default=5, metavar="K",
-                   help="show the K most probable labels, most probable first (default 5)")
+                   help="show the K most probable labels, most probable first (default 5; --json gives every "
+                   "label)")
     p.add_argument("--json", action="store_true", help="one JSON object a line: text, label and every label's "
                    "probability (for programs; labels may hold spaces)")
     args = p.parse_args(argv)

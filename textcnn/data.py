@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from .embeddings import build_embedding_matrix, frequent_words
+from .embeddings import VECTOR_FORMATS, _parse_unk_init, build_embedding_matrix, frequent_words
 from .model import pad_batch
 from .text import Vocab, WordTokenizer, build_tokenizer, saved_tokenizer
 
@@ -973,6 +973,13 @@ class TextDataModule(L.LightningDataModule):
         if vectors_scale is not None and not (vectors_scale > 0 and math.isfinite(vectors_scale)):
             raise DataError(f"--data.vectors_scale must be a positive number (a standard deviation, e.g. 0.14), "
                             f"or null to keep the vectors as they are; got {vectors_scale}")
+        # checked now, whether vectors are given or not: a bad value is a mistake either way
+        if vectors_format not in VECTOR_FORMATS:
+            raise DataError(f"--data.vectors_format {vectors_format!r}: expected one of {', '.join(VECTOR_FORMATS)}")
+        try:
+            _parse_unk_init(unk_init)
+        except ValueError as e:
+            raise DataError(f"--data.unk_init {unk_init!r}: {str(e).split(': ', 1)[-1]}") from None
         self.tokenizer = build_tokenizer(tokenizer, lowercase=lowercase)
         self._prepared = False
         self._max_len = max_len

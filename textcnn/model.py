@@ -204,7 +204,8 @@ class TextCNN(nn.Module):
         return x.transpose(1, 2)
 
     def forward_conv(self, tokens: torch.Tensor, masks: Optional[Sequence[torch.Tensor]] = None) -> list[torch.Tensor]:
-        """Per window size, the conv feature maps ``(B, F, L - k + 1)``. ``masks``: the
+        """Per window size ``k``, the conv feature maps ``(B, F, L')``: ``L' = L - k + 1``, or
+        ``L + k - 1`` with wide padding (as ``window_mask``). ``masks``: the
         ``window_mask`` of each window size, from a caller that has them (and checked ``tokens``)."""
         if masks is None:
             self.check_input(tokens)
