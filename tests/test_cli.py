@@ -160,6 +160,27 @@ def test_a_mistyped_option_gets_a_suggestion(given, meant, tmp_path, monkeypatch
     assert capsys.readouterr().err.strip() == "textcnn: error: unrecognized arguments: --zzz 3"
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["clasify", "good"], "textcnn: error: unknown command 'clasify': did you mean classify? textcnn's commands are "
+                          "fit, validate, test, predict, export, classify, demo, cv, bench (each takes --help)"),
+    (["-c", DEBUG, "fit"], "textcnn: error: -c: give the config after the command, e.g. `textcnn fit --config "
+                           "configs/mr.yaml`"),
+    (["predict", "--config", DEBUG, "--input", "x.csv"],
+     "--input and --output are `textcnn predict --bundle DIR`'s; with --ckpt_path: --data.predict_path FILE "
+     "--prediction_writer.output_path FILE"),
+    (["export", "--ck", "x.ckpt", "--out", "b"], "unrecognized arguments: --ck x.ckpt; --ck: did you mean --ckpt?"),
+    (["predict", "--bundle", "b", "--inp", "x.csv", "--output", "-"],
+     "the following arguments are required: --input; --inp: did you mean --input?"),
+])
+def test_a_mistyped_command_or_an_option_of_another_command_is_named(argv, said, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # the argparse of textcnn's own commands exits
+        code = stop.code
+    assert code == 2 and said in capsys.readouterr().err
+
+
 def test_a_mistake_in_a_config_file_names_the_file(tmp_path, monkeypatch, capsys):
     # jsonargparse names neither the file nor, for YAML, more than "<unicode string>"
     monkeypatch.chdir(tmp_path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import heapq
 import importlib.util
 import io
@@ -1220,7 +1221,14 @@ def _subcommand_options(parser, args) -> tuple[Optional[str], list[str]]:
 def _did_you_mean(message: str, parser, args) -> str:
     """``did you mean --model.variant?`` for the options of an unrecognized or ambiguous option error."""
     known = _subcommand_options(parser, args)[1]
-    return did_you_mean(message, known) if known else ""
+    hint = did_you_mean(message, known) if known else ""
+    given = list(args) if isinstance(args, (list, tuple)) else []
+    if given[:1] == ["predict"] and re.search(r"unrecognized arguments: .*--(input|output)\b", message):
+        # the options of the bundle-based predictor, given to the checkpoint-based one
+        hint = "; ".join(filter(None, [hint, "--input and --output are `textcnn predict --bundle DIR`'s; with "
+                                             "--ckpt_path: --data.predict_path FILE --prediction_writer.output_path "
+                                             "FILE"]))
+    return hint
 
 
 class _DropAdvert(logging.Filter):
@@ -1243,7 +1251,31 @@ def _quiet_lightning_noise() -> None:
                             "interval")
 
 
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
+
+
+def _check_command(argv: list[str]) -> None:
+    """A one-line error for a mistyped command, naming the one meant among all of textcnn's
+    (LightningCLI's own error lists only its four), and for a --config before the command,
+    where LightningCLI reads it as settings of every command at once."""
+    if not argv:
+        return
+    first = argv[0]
+    if first in ("-c", "--config") or first.startswith("--config="):
+        raise argparse.ArgumentError(None, f"{first}: give the config after the command, e.g. `textcnn fit --config "
+                                           "configs/mr.yaml` (before it, LightningCLI reads it as the settings of "
+                                           "every command at once)")
+    commands = [*LIGHTNING_COMMANDS, *EXTRA_COMMANDS]
+    if first.startswith("-") or first in commands:
+        return
+    close = difflib.get_close_matches(first, commands, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise argparse.ArgumentError(None, f"unknown command {first!r}: {hint}textcnn's commands are "
+                                       f"{', '.join(commands)} (each takes --help)")
+
+
 def _run(argv: list[str]) -> int:
+    _check_command(argv)
     if argv and argv[0] in EXTRA_COMMANDS:
         return EXTRA_COMMANDS[argv[0]](argv[1:])
     if argv and argv[0] == "predict" and any(a == "--bundle" or a.startswith("--bundle=") for a in argv[1:]):

@@ -57,7 +57,8 @@ def close_names(given: str, known: Iterable[str], n: int = 2) -> list[str]:
         [k for k in (key, fixed) if k in keys and (k != key or not group)],
         [k for k in keys if len(k) >= 2 and any(k == "_".join(words[:i]) and set(words[i:]) <= FILLER
                                                 for i in range(1, len(words)))],
-        [k for k in keys if len(key) >= 3 and k.startswith(key) and k != key],
+        [k for k in keys if k.startswith(key) and k != key
+         and (len(key) >= 3 or len(key) == 2 and sum(x.startswith(key) for x in keys) == 1)],
         [k for k in keys if k.endswith("_" + fixed)],
         difflib.get_close_matches(fixed, list(keys), n=n, cutoff=0.8),
     ]
@@ -90,7 +91,16 @@ class HintingArgumentParser(argparse.ArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    def parse_args(self, args=None, namespace=None):
+        self._given = list(args) if args is not None else None
+        return super().parse_args(args, namespace)
+
     def error(self, message: str):
         known = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
         hint = did_you_mean(message, known)
+        given = getattr(self, "_given", None)
+        if not hint and given and "arguments are required" in message:
+            # a mistyped option is not said when a required one is missing (--inp for --input)
+            unknown = [a.split("=")[0] for a in given if a.startswith("--") and a.split("=")[0] not in known]
+            hint = did_you_mean(f"unrecognized arguments: {' '.join(unknown)}", known) if unknown else ""
         super().error(f"{message}; {hint}" if hint else message)
