@@ -96,6 +96,11 @@ def test_fit_test_export_and_load_in_another_process(tiny_csv, tiny_glove, tmp_p
     rows = preds.read_text(encoding="utf-8").splitlines()
     assert rows[0] == "line,text,label,p_positive,p_negative" and len(rows) == 3
     assert [r.split(",")[0] for r in rows[1:]] == ["2", "3"]  # where each text is in the input
+    capsys.readouterr()  # CSV rows under another extension would mislead a reader of the file: refused
+    assert main(["predict", *args, "--data.predict_path", str(texts),
+                 "--prediction_writer.output_path", str(tmp_path / "preds.jsonl")]) == 2
+    assert "preds.jsonl: the predictions are CSV; name the file .csv (JSONL: export a bundle" in capsys.readouterr().err
+    assert not (tmp_path / "preds.jsonl").exists()
 
     bundle = tmp_path / "bundle"
     assert main(["export", "--ckpt", str(best[0]), "--out", str(bundle), "--metrics", "nofile.json"]) == 2

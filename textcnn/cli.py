@@ -61,7 +61,9 @@ USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueEr
 
 
 class Checkpoint(ModelCheckpoint):
-    """``ModelCheckpoint`` that breaks ties on the monitored metric by a second one, and whose
+    """Keeps the best checkpoint by dev accuracy (``--checkpoint.monitor``) and ``last.ckpt``.
+
+    A ``ModelCheckpoint`` that breaks ties on the monitored metric by a second one, and whose
     ``last.ckpt`` follows every save interval (each epoch by default).
 
     Ties: on a small dev set several epochs often share the best accuracy (every epoch at 100%,
@@ -185,11 +187,14 @@ class Checkpoint(ModelCheckpoint):
 
 
 class EpochSummary(Callback):
-    """Prints one line per epoch: train loss, dev loss and accuracy (and the checkpoint's monitored
-    metric when it is another), seconds of training.
+    """Prints one line per epoch: losses, dev accuracy and seconds of training.
 
-    The seconds cover the training batches only (not validation), are logged as
-    ``train/epoch_seconds`` and kept in ``seconds`` (one entry per epoch, for benchmarks).
+    The line has the train loss, dev loss and accuracy (and the checkpoint's monitored metric
+    when it is another). The seconds cover the training batches only (not validation), are
+    logged as ``train/epoch_seconds`` and kept in ``seconds`` (one entry per epoch, for benchmarks).
+
+    Args:
+        enabled: print the line (false: nothing is printed; the seconds are still logged).
     """
 
     def __init__(self, enabled: bool = True):
@@ -279,16 +284,27 @@ def epoch_progress_bar() -> ProgressBar:
 
 
 class PredictionWriter(BasePredictionWriter):
-    """Writes ``line, text, label, p(label_1), ...`` rows to a CSV as prediction batches arrive
-    (``line``: where the text starts in the input file, as ``textcnn predict --bundle`` writes it).
+    """Writes ``line, text, label, p(label_1), ...`` CSV rows; the file appears when complete.
 
+    ``line``: where the text starts in the input file, as ``textcnn predict --bundle`` writes it.
     The rows go to a hidden file beside the output, renamed into place at the end: an
     interrupted run leaves no half-written predictions (``-``, ``/dev/stdout`` and named pipes
     are written as the rows come). Under DDP each process writes its own share and the first
     merges them in input order into the one output; where the processes do not share the folder
-    (machines without a common file system), each keeps its share as ``NAME.rankR.csv``."""
+    (machines without a common file system), each keeps its share as ``NAME.rankR.csv``.
+
+    Args:
+        output_path: the CSV file to write (``.csv``, or no extension); ``-`` for standard
+            output. Default: ``predictions.csv`` in the trainer's ``default_root_dir``. For
+            JSONL, ``textcnn predict --bundle`` with an exported bundle.
+    """
 
     def __init__(self, output_path: Optional[str] = None):
+        suffix = Path(str(output_path)).suffix.lower() if output_path else ""
+        if suffix and suffix != ".csv" and str(output_path) not in (STDIO, *_STDIO_NAMES):
+            raise ValueError(f"--prediction_writer.output_path {output_path}: the predictions are CSV; name the file "
+                             ".csv (JSONL: export a bundle and use `textcnn predict --bundle B --input IN --output "
+                             "OUT.jsonl`)")
         super().__init__(write_interval="batch")
         self.output_path = output_path
         self._file = None
@@ -532,6 +548,15 @@ class TextCNNCLI(LightningCLI):
                 "checkpoint.save_last": True,
             }
         )
+        helps = {  # ModelCheckpoint's own help describes Lightning's defaults, not textcnn's
+            "checkpoint.dirpath": "folder of the checkpoints (default: checkpoints/ in the run's version_N folder)",
+            "checkpoint.filename": "checkpoint name; may use {epoch_number} (from 1) and the logged metrics, e.g. "
+                                   "'m-{epoch_number:02d}-{val/acc:.3f}' (default: best-epochNN-acc0.8120, after "
+                                   "--checkpoint.monitor)",
+        }
+        for action in parser._actions:
+            if action.dest in helps:
+                action.help = helps[action.dest]
         parser.add_lightning_class_args(EpochSummary, "epoch_summary")
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.add_argument("--test_after_fit", type=bool, default=True,
