@@ -35,6 +35,11 @@ class BundleError(ValueError):
     """A bundle that cannot be written or read; the message names the file and what is wrong."""
 
 
+def _int_at_least(value, least: int) -> bool:
+    """Whether ``value`` is an integer (not a bool, which JSON's true would be) of ``least`` or more."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 def read_bundle_config(path: str | os.PathLike) -> dict:
     """Read and check ``textcnn.json`` of the bundle at ``path``."""
     path = Path(path)
@@ -57,7 +62,7 @@ def read_bundle_config(path: str | os.PathLike) -> dict:
         raise BundleError(f"{cfg_path}: format is {config.get('format')!r}, expected {BUNDLE_FORMAT!r}")
     for key, least in (("version", 0), ("min_len", 0), ("max_len", 1)):
         value = config.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+        if value is not None and not _int_at_least(value, least):
             raise BundleError(f"{cfg_path}: {key!r} is {value!r}; expected an integer >= {least} or null, as "
                               "textcnn writes; re-export the bundle")
     if config.get("version", 0) > BUNDLE_VERSION:
@@ -103,14 +108,14 @@ def _check_model_config(model: dict, cfg_path: Path) -> None:
 
     for key, least in _INT_SETTINGS.items():
         value = model.get(key)
-        if key in model and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+        if key in model and not _int_at_least(value, least):
             raise bad(key, f"an integer >= {least}")
     for key in _NAME_SETTINGS:
         if model.get(key) is not None and not isinstance(model[key], str):
             raise bad(key, "a name (a string)")
     sizes = model.get("kernel_sizes")
     if "kernel_sizes" in model and not (isinstance(sizes, list) and sizes and all(
-            isinstance(k, int) and not isinstance(k, bool) and k >= 1 for k in sizes)):
+            _int_at_least(k, 1) for k in sizes)):
         raise bad("kernel_sizes", "a list of window widths (integers >= 1)")
     rate = model.get("drop_rate")
     if "drop_rate" in model and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1):

@@ -60,6 +60,9 @@ USER_ERRORS = (DataError, VectorsError, BundleError, FloatingPointError, ValueEr
                argparse.ArgumentError, MisconfigurationException)  # the last: e.g. a GPU asked for, none there
 
 
+LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")  # LightningCLI's; textcnn's own: EXTRA_COMMANDS
+
+
 class Checkpoint(ModelCheckpoint):
     """Keeps the best checkpoint by dev accuracy (``--checkpoint.monitor``) and ``last.ckpt``.
 
@@ -1235,7 +1238,7 @@ def _config_file_error(message: str, parser, args) -> Optional[str]:
 
 def _subcommand_options(parser, args) -> tuple[Optional[str], list[str]]:
     """The subcommand in ``args`` and its ``--`` options (none when there is no subcommand)."""
-    sub = next((a for a in args if a in ("fit", "validate", "test", "predict")), None) \
+    sub = next((a for a in args if a in LIGHTNING_COMMANDS), None) \
         if isinstance(args, (list, tuple)) else None
     subcommands = getattr(parser, "_subcommands_action", None)
     if sub is None or subcommands is None:
@@ -1274,9 +1277,6 @@ def _quiet_lightning_noise() -> None:
     warnings.filterwarnings("ignore", message=r"torch\.distributed\.nn\.functional\.all_gather is deprecated")
     warnings.filterwarnings("ignore", message=r"The number of training batches \(\d+\) is smaller than the logging "
                             "interval")
-
-
-LIGHTNING_COMMANDS = ("fit", "validate", "test", "predict")
 
 
 def _check_command(argv: list[str]) -> None:
