@@ -387,6 +387,22 @@ def test_coverage_is_measured_on_the_training_words_not_those_taken_from_the_vec
     assert stats["coverage"] < 0.2 and "training words (" in caplog.text
 
 
+def test_words_of_the_vectors_file_join_the_vocabulary_only_if_the_tokenizer_can_produce_them(files, tmp_path, caplog):
+    from textcnn.data import TextDataModule
+
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\n" + "".join(f"zq{i} the,{'a' if i % 2 else 'b'}\n" for i in range(20)), encoding="utf-8")
+    caplog.set_level("INFO", logger="textcnn")
+    for lowercase, never in ((True, {"Great", "x-y"}), (False, {"x-y"})):
+        dm = TextDataModule(train_path=str(data), val_fraction=0.2, vectors=str(files["glove"]), vectors_vocab=10,
+                            lowercase=lowercase)
+        dm.setup("fit")
+        assert set(WORDS) - set(dm.vocab.itos) == never  # "x-y" is two tokens; "Great" is "great" once lowercased
+        assert f"{10 - len(never)} of its 10 most frequent words join the vocabulary" in caplog.text
+        assert f"the other {len(never)} are never a token of this tokenizer" in caplog.text
+        caplog.clear()
+
+
 # ----------------------------------------------------------------------------- damaged or unusual files
 
 

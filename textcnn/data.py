@@ -912,7 +912,8 @@ class TextDataModule(L.LightningDataModule):
             ``glove``, ``fasttext`` or ``kv`` (gensim KeyedVectors).
         vectors_vocab: also put this many most frequent words of the vectors file in the
             vocabulary, so words unseen in training but known to the vectors keep their
-            pretrained vector at test time (no val/test text is looked at).
+            pretrained vector at test time (no val/test text is looked at). Words this
+            tokenizer never produces (GloVe's ``.`` or ``u.s.``) are left out.
         vectors_scale: rescale the pretrained table to this standard deviation first (word2vec
             ~0.14, GloVe ~0.64); ``None`` keeps it.
         unk_init: vectors of words the table lacks: ``matched`` (uniform with the table's
@@ -1155,7 +1156,12 @@ class TextDataModule(L.LightningDataModule):
                               stacklevel=2)
         _warn_about_tokens(tokens["train"], h.train_path, h.max_len, isinstance(self.tokenizer, WordTokenizer))
         _report_repeats(tokens, {name: lab for name, (_, lab) in parts.items()}, self.labels, h.train_path)
-        extra = frequent_words(h.vectors, h.vectors_vocab, h.vectors_format) if h.vectors and h.vectors_vocab else ()
+        extra = frequent_words(h.vectors, h.vectors_vocab, h.vectors_format) if h.vectors and h.vectors_vocab else []
+        if extra:  # only words the tokenizer can produce: GloVe's "." or "u.s." would be rows no text reaches
+            kept = [w for w in extra if self.tokenizer(w) == [w]]
+            log.info("%s: %d of its %d most frequent words join the vocabulary (--data.vectors_vocab); the other "
+                        "%d are never a token of this tokenizer", h.vectors, len(kept), len(extra), len(extra) - len(kept))
+            extra = kept
         self.vocab = Vocab.build(tokens["train"], min_freq=h.min_freq, max_size=h.max_vocab_size, extra_tokens=extra)
         # vector coverage is measured on these: words added from the vectors file always have one
         self._train_words = {t for text in tokens["train"] for t in text} if extra else None
