@@ -498,6 +498,17 @@ def test_python_m_runs_the_command(module):
     assert run.returncode == 0 and run.stdout.startswith("usage: textcnn "), run.stdout[:200] + run.stderr
 
 
+def test_top_level_help_shows_the_commands_and_not_the_options_refused_before_them(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: textcnn {fit,validate,test,predict,export,classify,demo,cv,bench} [--help] ...")
+    assert "--config" not in out and "--print_config" not in out  # given after the command
+    with pytest.raises(SystemExit):
+        main(["fit", "--help"])
+    assert "--config CONFIG" in capsys.readouterr().out  # after the command, where it belongs
+
+
 def test_predict_help_names_both_forms(capsys):
     with pytest.raises(SystemExit):
         main(["predict", "--help"])

@@ -520,6 +520,16 @@ class TextCNNCLI(LightningCLI):
             io.callback_aliases.update({old: new for old, new in twins.items() if old not in keys})
         return trainer
 
+    def setup_parser(self, add_subcommands, main_kwargs, subparser_kwargs) -> None:
+        super().setup_parser(add_subcommands, main_kwargs, subparser_kwargs)
+        if add_subcommands:
+            # --config before the command is refused (`_check_command`), and --print_config there
+            # prints every command's settings at once: `textcnn --help` shows the nine commands
+            self.parser.usage = f"textcnn {{{','.join([*LIGHTNING_COMMANDS, *EXTRA_COMMANDS])}}} [--help] ..."
+            for action in self.parser._actions:
+                if {"--config", "--print_config"} & set(action.option_strings):
+                    action.help = argparse.SUPPRESS
+
     def _prepare_subcommand_parser(self, klass, subcommand: str, **kwargs):
         parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
         # Lightning's help speaks of "best" / "last" and of a fit in the same process: not so here
