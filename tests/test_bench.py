@@ -638,3 +638,72 @@ def test_bench_refuses_a_set_split_seed_where_each_seed_draws_the_split(tiny_glo
     assert ("--set data.split_seed: SST-2: the protocol sets it for each run (each seed of --seeds draws its own "
             "dev split)") in err
     assert not (tmp_path / "b.json").exists()
+
+
+def test_an_out_or_readme_where_no_file_can_be_created_is_refused_before_any_training(tiny_glove, tiny_csv, tmp_path,
+                                                                                     monkeypatch, capsys):
+    # a read-only folder (here: its files refused as a read-only disk refuses them) is said before
+    # the first run, not after the last one, when nothing can be saved
+    import errno
+    import tempfile
+
+    import textcnn.bench
+
+    monkeypatch.chdir(tmp_path)
+    data = tiny_benchmarks(tmp_path)
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    readme = ro / "README.md"
+    readme.write_text(f"{README_START}\nold\n{README_END}\n")
+    mkstemp = tempfile.mkstemp
+
+    def read_only(*args, dir=None, **kwargs):
+        if dir is not None and Path(dir) == ro:
+            raise OSError(errno.EROFS, "Read-only file system", str(ro / "x"))
+        return mkstemp(*args, dir=dir, **kwargs)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a run started")
+    monkeypatch.setattr(textcnn.bench, "run_unit", no_training)
+    refused = f"no file can be created in {ro} (Read-only file system)"
+    assert main(["cv", "--config", DEBUG, "--train-path", str(tiny_csv), "--folds", "2", "--variants", "rand",
+                 "--out", str(ro / "new" / "cv.json")]) == 2
+    assert f"{ro / 'new' / 'cv.json'}: --out: {refused}" in capsys.readouterr().err
+    quick = ["--data-dir", str(data), "--datasets", "sst2", "--variants", "rand", "--baselines", "--epochs", "1",
+             "--seeds", "1", "--vectors-en", str(tiny_glove)]
+    assert f"{ro / 'bench.json'}: --out: {refused}" in _bench_error(capsys, *quick, "--out", str(ro / "bench"))
+    assert f"{readme}: --readme: {refused}" in _bench_error(capsys, *quick, "--out", str(tmp_path / "bench"),
+                                                            "--readme", str(readme))
+    assert sorted(p.name for p in ro.iterdir()) == ["README.md"] and not (tmp_path / "runs").exists()
+
+
+def test_a_run_whose_save_failed_is_not_counted_as_saved(tiny_glove, tiny_csv, tmp_path, monkeypatch, capsys):
+    # a full disk at the second run's save: the message counts the runs the file holds (1), not
+    # the runs finished (2)
+    import errno
+
+    import textcnn.bench
+
+    monkeypatch.chdir(tmp_path)
+    real = textcnn.bench.atomic_write
+    writes = []
+
+    def full_at_the_second_json(path, data, fsync=False):
+        writes.append(Path(path).name)
+        if writes.count(Path(path).name) == 2 and Path(path).suffix == ".json":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, data, fsync)
+    monkeypatch.setattr(textcnn.bench, "atomic_write", full_at_the_second_json)
+    assert main(["cv", "--config", DEBUG, "--train-path", str(tiny_csv), "--folds", "2", "--max-folds", "1",
+                 "--epochs", "1", "--variants", "rand", "--baselines", "nb-lr", "--out", "cv.json"]) == 2
+    err = capsys.readouterr().err
+    assert "textcnn: 1 run finished and saved in cv.json;" in err and "cv.json: No space left on device" in err, err
+    assert len(json.loads(Path("cv.json").read_text())["runs"]) == 1
+    writes.clear()
+    data = tiny_benchmarks(tmp_path)
+    assert main(["bench", "--data-dir", str(data), "--datasets", "sst2", "--variants", "rand", "--baselines", "nb-lr",
+                 "--epochs", "1", "--seeds", "1", "--vectors-en", str(tiny_glove), "--out", "b"]) == 2
+    err = capsys.readouterr().err
+    assert "textcnn: 1 run finished and saved in b.json;" in err and "b.json: No space left on device" in err, err
+    assert len(json.loads(Path("b.json").read_text())["datasets"]["sst2"]["runs"]) == 1

@@ -33,7 +33,7 @@ import numpy as np
 
 from .baselines import BASELINES, C_GRID, baseline_scores
 from .data import DEFAULT_MAX_LEN, DataError
-from .fileio import atomic_write
+from .fileio import atomic_write, not_writable
 from .hints import HintingArgumentParser, close_names
 from .model import VARIANTS
 from .text import min_padded_len
@@ -881,14 +881,13 @@ def _output(out: Path, ext: str) -> Path:
 
 
 def _check_writable(path: Path, option: str) -> None:
-    """Refuse, before any training, an output path that is a folder or lies under a file."""
+    """Refuse, before any training, an output path that is a folder, lies under a file or in a
+    folder where no file can be created (read-only)."""
     if path.is_dir():
         raise DataError(f"{option}: is a folder; give a file name", path)
-    parent = path.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise DataError(f"{option}: {parent} is a file, not a folder", path)
+    why = not_writable(path)
+    if why:
+        raise DataError(f"{option}: {why}", path)
 
 
 def _readme_parts(path: Path) -> tuple[str, str]:
@@ -1006,10 +1005,14 @@ def cv_main(argv: Sequence[str]) -> int:
         earlier_minutes = _continue_report(report, old, len(done))
         print(f"resumed: {_runs(len(done))} kept from {out}", flush=True)
 
+    saved = len(done)  # the runs the file at out holds: what a stop says was kept (not a run whose write failed)
+
     def write() -> None:
+        nonlocal saved
         report["summary"] = summarize(report["runs"])
         report["elapsed_minutes"] = round(earlier_minutes + (time.perf_counter() - start) / 60, 2)
         atomic_write(out, (json.dumps(report, indent=2) + "\n").encode("utf-8"))
+        saved = len(report["runs"])
 
     def save(run: dict) -> None:
         report["runs"].append(run)
@@ -1027,9 +1030,9 @@ def cv_main(argv: Sequence[str]) -> int:
                                       on_run=save, patience=patience, jobs=args.jobs, threads=args.threads,
                                       done=done)
     except (KeyboardInterrupt, SystemExit, Terminated) as stop:
-        _interrupted(out, len(report["runs"]), stop)
+        _interrupted(out, saved, stop)
     except Exception as e:
-        _failed(out, len(report["runs"]))
+        _failed(out, saved)
         raise _as_set_hint(e) from None
     report["complete"] = True
     write()  # in plan order
@@ -1305,6 +1308,7 @@ def bench_main(argv: Sequence[str]) -> int:
         _refuse_to_overwrite(_output(out, ".json"), args.replace, bench=True)
     if args.readme:
         _readme_parts(Path(args.readme))
+        _check_writable(Path(args.readme), "--readme")  # rewritten beside itself, then renamed, at the very end
 
     start = time.perf_counter()
     report = {"command": "textcnn bench " + shlex.join(argv),
@@ -1324,12 +1328,19 @@ def bench_main(argv: Sequence[str]) -> int:
 
     earlier_minutes = 0.0
 
+    def finished() -> int:
+        return sum(len(report["datasets"][n]["runs"]) for n in found)
+
+    saved = 0  # the runs of this command OUT.json holds (those --resume kept, once known): what a stop says was kept
+
     def save() -> None:
+        nonlocal saved
         report["elapsed_minutes"] = round(earlier_minutes + (time.perf_counter() - start) / 60, 2)
         if kept:  # the data sets in the usual order, those kept from the earlier report included
             report["datasets"] = {n: report["datasets"].get(n) or kept[n] for n in DATASETS
                                   if n in report["datasets"] or n in kept}
         atomic_write(_output(out, ".json"), (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
+        saved = finished()
         atomic_write(_output(out, ".md"), format_table(report).encode("utf-8"))
 
     units: list[Unit] = []
@@ -1374,6 +1385,7 @@ def bench_main(argv: Sequence[str]) -> int:
             print(f"{_output(out, '.json')} is complete: nothing to resume (it is left as it is)")
             return 0
         units, earlier_minutes = resumed
+        saved = finished()  # the runs kept, which OUT.json holds
     left = {name: sum(len(u.methods) for u in units if u.key == name) for name in found}
     for name in found:
         entry = report["datasets"][name]
@@ -1400,9 +1412,9 @@ def bench_main(argv: Sequence[str]) -> int:
         with _sigterm_raises_terminated():
             run_units(units, on_run, args.jobs, args.threads)
     except (KeyboardInterrupt, SystemExit, Terminated) as stop:
-        _interrupted(_output(out, ".json"), sum(len(report["datasets"][n]["runs"]) for n in found), stop)
+        _interrupted(_output(out, ".json"), saved, stop)
     except Exception as e:
-        _failed(_output(out, ".json"), sum(len(report["datasets"][n]["runs"]) for n in found))
+        _failed(_output(out, ".json"), saved)
         raise _as_set_hint(e) from None
     report["complete"] = True
     save()

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Optional, Union
 
-__all__ = ["atomic_write", "checkpoint_not_there", "current_umask", "mode_for", "naming", "temp_prefix", "remove_stale_temps"]
+__all__ = ["atomic_write", "checkpoint_not_there", "current_umask", "mode_for", "naming", "not_writable", "temp_prefix",
+           "remove_stale_temps"]
 
 STALE_AFTER_S = 600.0  # a temporary left this long by a process that is gone is removed
 
@@ -131,6 +132,28 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def not_writable(path, probe: bool = True) -> Optional[str]:
+    """Why no file can be written at ``path`` (checked before a long run that writes it at the
+    end): a file where a folder above it should be (``train.csv is a file, not a folder``), or,
+    with ``probe``, the nearest existing folder above it refusing a new file (a read-only disk,
+    no permission: found by creating and removing a hidden file, which says what the write will
+    meet where ``os.access`` may guess wrong, as on network file systems); ``None`` when it can."""
+    path = Path(path).absolute()
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    if probe:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=folder)
+        except OSError as e:
+            return f"no file can be created in {folder} ({e.strerror or e})"
+        os.close(fd)
+        os.unlink(tmp)
+    return None
 
 
 def checkpoint_not_there(path) -> Optional[str]:
