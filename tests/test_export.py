@@ -269,3 +269,109 @@ def test_replacing_a_bundle_keeps_other_files_safe_and_not_the_current_folder(tm
         with pytest.raises(BundleError, match="the current folder or one above it"):
             save_bundle(out, model, config)
     assert sorted(p.name for p in path.iterdir()) == ["model.safetensors", "textcnn.json"]
+
+
+def _checkpoint(path, variant="rand"):
+    """A training checkpoint as `textcnn fit` writes it (its textcnn part and the model's weights)."""
+    model_path, model = tiny_bundle(path.parent / f"src-{path.stem}", variant)
+    config = json.loads((model_path / "textcnn.json").read_text())
+    torch.save({"textcnn": {"model": config["model"], "data": {k: config[k] for k in ("vocab", "labels", "tokenizer")}},
+                "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()}}, path)
+    return path
+
+
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_a_failed_onnx_export_leaves_the_bundle_it_would_replace_whole(tmp_path, monkeypatch, capsys):
+    # model.onnx is made in the new bundle's temporary folder, before the swap: an ONNX export that
+    # fails (here a full disk) leaves the old bundle, its model.onnx included, as it was
+    pytest.importorskip("onnx")
+    import errno
+
+    import textcnn.export
+    from textcnn.cli import main
+
+    ckpt, out = _checkpoint(tmp_path / "a.ckpt"), tmp_path / "b"
+    assert main(["export", "--ckpt", str(ckpt), "--out", str(out), "--format", "onnx"]) == 0
+    before = _files(out)
+    assert "model.onnx" in before
+
+    def full(bundle, opset=17):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(textcnn.export, "export_onnx", full)
+    other = _checkpoint(tmp_path / "c.ckpt", variant="multichannel")
+    for args in (["--ckpt", str(other)], ["--bundle", str(tmp_path / "src-c")]):
+        capsys.readouterr()
+        assert main(["export", *args, "--out", str(out), "--format", "onnx"]) == 2
+        assert capsys.readouterr().err.strip() == f"textcnn: error: {out}: No space left on device"
+        assert _files(out) == before
+        assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_a_bundle_that_cannot_be_written_names_the_folder_given(tmp_path, monkeypatch, capsys):
+    # a read-only folder (the temporary beside the bundle is refused), a full disk (a write that
+    # names no file), a read-only bundle given model.onnx, a file where a folder should be: one line
+    # naming the path given, not a hidden temporary or nothing
+    import errno
+    import pathlib
+
+    import textcnn.export
+    from textcnn.cli import main
+
+    ckpt = _checkpoint(tmp_path / "a.ckpt")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ro").mkdir()
+
+    def read_only(prefix=None, dir=None, **kw):
+        raise OSError(errno.EROFS, "Read-only file system", f"{dir}/{prefix}x1y2")
+    with monkeypatch.context() as m:
+        m.setattr(textcnn.export.tempfile, "mkdtemp", read_only)
+        assert main(["export", "--ckpt", str(ckpt), "--out", "ro/b"]) == 2
+    assert capsys.readouterr().err.strip() == "textcnn: error: ro/b: Read-only file system"
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with monkeypatch.context() as m:
+        m.setattr(pathlib.Path, "write_bytes", full)
+        assert main(["export", "--ckpt", str(ckpt), "--out", "b"]) == 2
+    assert capsys.readouterr().err.strip() == "textcnn: error: b: No space left on device"
+
+    (tmp_path / "train.csv").write_text("text,label\n")
+    assert main(["export", "--ckpt", str(ckpt), "--out", "train.csv/b"]) == 2
+    assert capsys.readouterr().err.strip() == (f"textcnn: error: train.csv/b: {tmp_path / 'train.csv'} is a file, "
+                                              "not a folder; choose another output path")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ckpt", "ro", "src-a", "train.csv"]
+
+    pytest.importorskip("onnx")
+
+    def read_only_file(model, args, f, **kw):
+        raise OSError(errno.EROFS, "Read-only file system", f)
+    monkeypatch.setattr(torch.onnx, "export", read_only_file)
+    assert main(["export", "--bundle", "src-a", "--format", "onnx"]) == 2
+    assert capsys.readouterr().err.strip() == "textcnn: error: src-a/model.onnx: Read-only file system"
+    assert sorted(p.name for p in (tmp_path / "src-a").iterdir()) == ["model.safetensors", "textcnn.json"]
+
+
+def test_an_export_stopped_by_sigterm_leaves_no_temporary_and_the_old_bundle(tmp_path, monkeypatch, capsys):
+    import os
+    import signal
+
+    import textcnn.export
+    from textcnn.cli import main
+
+    ckpt, out = _checkpoint(tmp_path / "a.ckpt"), tmp_path / "b"
+    assert main(["export", "--ckpt", str(ckpt), "--out", str(out)]) == 0
+    before = _files(out)
+    other = _checkpoint(tmp_path / "c.ckpt", "static")
+    real = textcnn.export.save_safetensors
+
+    def terminated(*args, **kwargs):  # SIGTERM while the new bundle is being written
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(textcnn.export, "save_safetensors", terminated)
+    assert main(["export", "--ckpt", str(other), "--out", str(out)]) == 143
+    assert "export stopped by SIGTERM" in capsys.readouterr().err
+    assert _files(out) == before and not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

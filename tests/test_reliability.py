@@ -470,3 +470,18 @@ def test_a_failed_merge_of_the_ddp_predictions_leaves_no_share_and_every_process
     first._part = shares[0]
     first.on_exception(trainer(0), None, KeyboardInterrupt())
     assert not list(tmp_path.iterdir())
+
+
+def test_lightning_predictions_under_a_file_say_it_is_a_file_not_a_folder(tmp_path):
+    # mkdir said "train.csv: File exists"
+    from types import SimpleNamespace
+
+    (tmp_path / "train.csv").write_text("text,label\n", encoding="utf-8")
+    out = tmp_path / "train.csv" / "p.csv"
+    trainer = SimpleNamespace(default_root_dir=str(tmp_path), datamodule=None, world_size=1)
+    module = SimpleNamespace(data_meta={"labels": ["neg", "pos"]})
+    with pytest.raises(ValueError) as e:
+        PredictionWriter(str(out)).on_predict_start(trainer, module)
+    assert str(e.value) == (f"{out}: {tmp_path / 'train.csv'} is a file, not a folder; give "
+                            "--prediction_writer.output_path another file")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.csv"]

@@ -40,7 +40,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .checkpoint_io import AtomicCheckpointIO, checkpoint_header
-from .fileio import atomic_write, checkpoint_not_there, mode_for, naming, remove_stale_temps
+from .fileio import atomic_write, checkpoint_not_there, mode_for, naming, not_writable, remove_stale_temps
 from .hints import HintingArgumentParser, close_names, did_you_mean
 from .data import DataError, TextDataModule, _shown
 from .embeddings import VectorsError
@@ -340,8 +340,11 @@ class PredictionWriter(BasePredictionWriter):
             self._file = self._stdout.__enter__()
         else:
             folder = Path(trainer.default_root_dir) if stream else Path(path).parent
-            folder.mkdir(parents=True, exist_ok=True)
             name = "predictions.csv" if path == STDIO else Path(path).name
+            why = not_writable(folder / name, probe=False)
+            if why:  # mkdir would say "File exists" of it
+                raise ValueError(f"{path}: {why}; give --prediction_writer.output_path another file")
+            folder.mkdir(parents=True, exist_ok=True)
             remove_stale_temps(folder / name)
             pid = trainer.strategy.broadcast(os.getpid())  # the first process's names every share: it finds them
             part = folder / f".{name}.{pid}.rank{trainer.global_rank}-of-{trainer.world_size}.part"
@@ -886,6 +889,19 @@ class TextCNNCLI(LightningCLI):
 
 
 def _export_main(argv: Sequence[str]) -> int:
+    from .bench import Terminated, _sigterm_raises_terminated
+
+    try:
+        # SIGTERM raises, so that the bundle's temporary folder is removed (save_bundle) rather than left
+        # beside it, the size of the bundle, until an export of the same name ten minutes later
+        with _sigterm_raises_terminated():
+            return _export(argv)
+    except Terminated:
+        print("textcnn: export stopped by SIGTERM", file=sys.stderr, flush=True)
+        return 143
+
+
+def _export(argv: Sequence[str]) -> int:
     p = HintingArgumentParser(prog="textcnn export", description="Write a self-contained model bundle from a checkpoint.")
     p.add_argument("--ckpt", help="training checkpoint (.ckpt) written by `textcnn fit`")
     p.add_argument("--out", help="bundle folder to write (replaced atomically if it is a bundle)")
@@ -900,16 +916,19 @@ def _export_main(argv: Sequence[str]) -> int:
 
         require_onnx()
     if args.bundle and args.format == "onnx" and not args.ckpt:
+        from .bundle import ONNX_FILE
         from .export import export_onnx, load_bundle, save_bundle
 
         if args.metrics:
             p.error("--metrics goes with --ckpt: a bundle keeps the metrics it was exported with, and --bundle "
                     "only adds model.onnx to it")
 
-        target = args.bundle
         if args.out and Path(args.out).resolve() != Path(args.bundle).resolve():
-            target = save_bundle(args.out, *load_bundle(args.bundle))
-        print(f"ONNX model written to {export_onnx(target)}")
+            # model.onnx made in the copy before it replaces a bundle at --out: a failure leaves that one whole
+            target = save_bundle(args.out, *load_bundle(args.bundle), onnx=True) / ONNX_FILE
+        else:
+            target = export_onnx(args.bundle)
+        print(f"ONNX model written to {target}")
         return 0
     if not args.ckpt or not args.out:
         p.error("--ckpt and --out are required (or --bundle DIR --format onnx)")
@@ -927,11 +946,7 @@ def _export_main(argv: Sequence[str]) -> int:
             raise BundleError(f"{args.metrics}: not a JSON file of metrics ({e}); give the "
                               "test_metrics.json of the run") from None
         metrics = {k: metrics[k] for k in ("accuracy", "macro_f1", "num_examples") if k in metrics}
-    out = export_checkpoint(args.ckpt, args.out, metrics=metrics)
-    if args.format == "onnx":
-        from .export import export_onnx
-
-        export_onnx(out)
+    out = export_checkpoint(args.ckpt, args.out, metrics=metrics, onnx=args.format == "onnx")
     size = sum(f.stat().st_size for f in out.iterdir())
     print(f"bundle written to {out} ({size / 1e6:.1f} MB)")
     return 0

@@ -3,6 +3,7 @@
 and needs no training data. Writes are atomic."""
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -22,7 +23,7 @@ from .bundle import (
     _REQUIRED, BUNDLE_FILES, BUNDLE_FORMAT, BUNDLE_VERSION, CONFIG_FILE, ONNX_FILE, ONNX_WEIGHTS_KEY, WEIGHTS_FILE, BundleError,
     BundleText, read_bundle_config,
 )
-from .fileio import checkpoint_not_there, current_umask, remove_stale_temps, temp_prefix
+from .fileio import checkpoint_not_there, current_umask, naming, not_writable, remove_stale_temps, temp_prefix
 from .model import TextCNN
 
 __all__ = [
@@ -38,14 +39,16 @@ __all__ = [
     "export_onnx",
 ]
 
-def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict) -> Path:
+def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict, onnx: bool = False) -> Path:
     """Write ``model``'s weights and ``config`` as a bundle folder at ``path``.
 
     ``config`` holds ``model`` (the ``TextCNN`` arguments), ``vocab`` (id -> token list),
     ``labels``, ``tokenizer`` (its ``to_config()``) and optionally ``max_len``, ``min_len``,
     ``metrics``. The bundle is assembled in a temporary folder beside ``path`` and renamed
     into place, so an interrupted export leaves no partial bundle; an existing bundle at
-    ``path`` is replaced only once the new one is complete.
+    ``path`` is replaced only once the new one is complete. With ``onnx``, ``model.onnx``
+    (``export_onnx``) is part of the new bundle, made before it replaces the old one. A failed
+    write (a read-only folder, a full disk) is an OSError naming ``path``, not the temporary.
     """
     path = Path(path)
     if not path.name:  # "." or "/": the folder's own name, for the temporary folder beside it
@@ -74,11 +77,18 @@ def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict) -> Path:
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **config,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
+    why = not_writable(path, probe=False)
+    if why:
+        raise BundleError(f"{path}: {why}; choose another output path")
+    naming(path, lambda: path.parent.mkdir(parents=True, exist_ok=True))
     remove_stale_temps(path)  # what an export killed midway left
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(path), dir=path.parent))
+    tmp = naming(path, lambda: Path(tempfile.mkdtemp(prefix=temp_prefix(path), dir=path.parent)))
     umask = current_umask()
-    try:
+    old = path.with_name(f".{path.name}.old")
+    moved_aside = False
+
+    def write() -> None:
+        nonlocal moved_aside
         tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; a bundle is as readable as any output
         state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         weights = save_safetensors(state, metadata={"format": BUNDLE_FORMAT})
@@ -89,16 +99,24 @@ def save_bundle(path: str | os.PathLike, model: TextCNN, config: dict) -> Path:
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         for f in (WEIGHTS_FILE, CONFIG_FILE):
             (tmp / f).chmod(0o666 & ~umask)
+        if onnx:
+            export_onnx(tmp)
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
             shutil.rmtree(old, ignore_errors=True)
             os.replace(path, old)
+            moved_aside = True
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+
+    try:
+        naming(path, write)  # a full disk names no file, a read-only one the temporary: name the bundle
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if moved_aside and not path.exists():  # stopped between the two renames (SIGTERM): the old bundle back
+            with contextlib.suppress(OSError):
+                os.replace(old, path)
         raise
     return path
 
@@ -161,9 +179,11 @@ def load_bundle(path: str | os.PathLike, device: str | torch.device = "cpu") -> 
     return model.to(device).eval(), config
 
 
-def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, metrics: Optional[dict] = None) -> Path:
-    """Turn a training checkpoint into a bundle at ``out``. The checkpoint is read with
-    ``torch.load(weights_only=True)``: tensors and plain data only, no code."""
+def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, metrics: Optional[dict] = None,
+                      onnx: bool = False) -> Path:
+    """Turn a training checkpoint into a bundle at ``out`` (with ``model.onnx`` if ``onnx``, as
+    in ``save_bundle``). The checkpoint is read with ``torch.load(weights_only=True)``: tensors
+    and plain data only, no code."""
     ckpt_path = Path(ckpt_path)
     why = checkpoint_not_there(ckpt_path)
     if why:
@@ -195,7 +215,7 @@ def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, metr
     }
     if metrics:
         config["metrics"] = metrics
-    return save_bundle(out, model, config)
+    return save_bundle(out, model, config, onnx)
 
 
 def require_onnx() -> None:
@@ -213,14 +233,16 @@ def export_onnx(bundle: str | os.PathLike, opset: int = 17) -> Path:
     The graph maps ``tokens`` ``(B, L)`` int64 ids to ``logits`` ``(B, C)``, with dynamic
     batch and length; inputs must be padded with id 0 to at least ``min_len`` (the largest
     window, 1 with wide padding) tokens, as ``textcnn.onnx_predict`` does. Masked pooling is in the graph, so
-    padding changes no output. Written to a temporary file, then renamed.
+    padding changes no output. Written to a temporary file, then renamed; a failed write is an
+    OSError naming ``model.onnx``.
     """
     require_onnx()
     bundle = Path(bundle)
     model, config = load_bundle(bundle, device="cpu")
     example = torch.ones(2, BundleText(config).min_len + 3, dtype=torch.long)
     tmp = bundle / f".{ONNX_FILE}.tmp"
-    try:
+
+    def write() -> None:
         with warnings.catch_warnings():  # the input checks (check_input) are traced as constants
             warnings.simplefilter("ignore", torch.jit.TracerWarning)
             warnings.simplefilter("ignore", DeprecationWarning)  # the legacy exporter: dynamic axes, no onnxscript
@@ -237,6 +259,11 @@ def export_onnx(bundle: str | os.PathLike, opset: int = 17) -> Path:
         entry.value = config["weights_sha256"]  # load_bundle checked it, or computed it for an older bundle
         onnx.save(graph, str(tmp))
         os.replace(tmp, bundle / ONNX_FILE)
-    finally:
-        tmp.unlink(missing_ok=True)
+
+    try:
+        naming(bundle / ONNX_FILE, write)
+    except BaseException:
+        with contextlib.suppress(OSError):  # on a read-only disk, unlink fails even with nothing to remove
+            tmp.unlink()
+        raise
     return bundle / ONNX_FILE
