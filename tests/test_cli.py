@@ -610,13 +610,13 @@ def test_a_file_that_cannot_be_written_is_one_line_and_a_closed_pipe_ends_quietl
     import textcnn.predict
 
     def refused(*args, **kwargs):
-        raise PermissionError(13, "Permission denied", "ro/out.csv.part")
+        raise PermissionError(13, "Permission denied", "ro/out.csv")
 
     monkeypatch.setattr(textcnn.predict, "predict_file", refused)
     src = tmp_path / "in.txt"
     src.write_text("a good film\n", encoding="utf-8")
     assert main(["predict", "--bundle", str(tiny_bundle_dir), "--input", str(src), "--output", "ro/out.csv"]) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1] == "textcnn: error: ro/out.csv.part: Permission denied"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "textcnn: error: ro/out.csv: Permission denied"
     monkeypatch.undo()
     # `... --output - | head -1`: the reader goes away; no traceback, the exit code of a closed pipe
     src.write_text("a good film\n" * 20_000, encoding="utf-8")

@@ -2,7 +2,8 @@
 finishes with the right number of epochs; the same seed on CPU gives the same metrics twice;
 Ctrl-C or SIGTERM during ``textcnn cv`` keeps the finished runs for ``--resume``; SIGTERM during ``fit``
 exits 143 and Ctrl-C 130, each naming the checkpoint to resume from; a fit stopped and resumed
-ends as the uninterrupted run does."""
+ends as the uninterrupted run does; SIGTERM during ``predict`` --bundle exits
+143 and leaves the earlier output as it was, and no temporary."""
 import csv
 import json
 import os
@@ -436,3 +437,34 @@ def test_a_resumed_fit_cuts_texts_as_the_run_it_continues(tmp_path, capsys, capl
             os.chdir(tmp_path)
         assert "textcnn: error: --data.max_len 1000: the run resumed from --ckpt_path did not cut texts" \
             in capsys.readouterr().err
+
+
+def _term_when_written(cmd, folder: Path, prefix: str, cwd) -> tuple[int, str]:
+    """Run ``cmd``, send SIGTERM once a hidden file ``prefix*`` (a temporary being written) is in
+    ``folder``; (exit status, stderr)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.name.startswith(prefix) for p in folder.iterdir()):
+            assert proc.poll() is None and time.monotonic() < deadline, "the run ended before writing"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        return proc.wait(timeout=60), proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_during_predict_with_a_bundle_leaves_the_earlier_output_and_no_temporary(tiny_bundle_dir, tmp_path):
+    (tmp_path / "in.txt").write_text("a good film and a dull plot\n" * 200_000, encoding="utf-8")
+    (tmp_path / "out.csv").write_text("earlier\n", encoding="utf-8")
+    cmd = [sys.executable, "-m", "textcnn.cli", "predict", "--bundle", str(tiny_bundle_dir), "--input", "in.txt",
+           "--output", "out.csv", "--no-progress", "--threads", "1"]
+    code, err = _term_when_written(cmd, tmp_path, ".out.csv.", tmp_path)
+    assert code == 143, err[-2000:]
+    assert err.strip().splitlines()[-1] == ("textcnn: predict stopped by SIGTERM; out.csv was not written (the earlier "
+                                            "one is left as it was)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.csv"]
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "earlier\n"

@@ -278,13 +278,12 @@ def test_output_that_is_the_input_is_refused_before_any_work(tiny_bundle_dir, tm
     for out in ("in.csv", src, "sub/../in.csv", "link.csv"):
         with pytest.raises(DataError, match="is the input file.*would destroy the texts. Choose another --output"):
             predict_file(clf, "in.csv", out, progress=False)
-    # the predictions go to <output>.part first: that must not be the input either
-    with pytest.raises(DataError, match=r"x.csv.part: is the input file; .*then renaming it to x.csv"):
-        predict_file(clf, "x.csv.part", "x.csv", format="csv", progress=False)
+    # the predictions go to a new hidden file first, never to a file of the user's such as x.csv.part
+    predict_file(clf, "x.csv.part", "x.csv", format="csv", progress=False)
     assert _predict(tiny_bundle_dir, src, src) == 2
     assert f"textcnn: error: {src}: is the input file; writing the predictions there" in capsys.readouterr().err
     assert src.read_text(encoding="utf-8") == (tmp_path / "x.csv.part").read_text(encoding="utf-8") == content
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "link.csv", "sub", "x.csv.part"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "link.csv", "sub", "x.csv", "x.csv.part"]
 
 
 def test_output_folders_are_created_and_a_folder_is_no_output(tiny_bundle_dir, tmp_path, capsys):
@@ -479,3 +478,93 @@ def test_input_columns_can_be_kept_beside_the_predictions(tiny_bundle_dir, tmp_p
     assert main(["predict", "--bundle", str(tiny_bundle_dir), "--input", str(tmp_path / "in.csv"), "--output",
                  str(tmp_path / "cli.csv"), "--keep-columns", "id", "--no-progress"]) == 0
     assert (tmp_path / "cli.csv").read_text(encoding="utf-8").startswith("line,id,text,label,")
+
+
+def test_each_run_writes_through_its_own_temporary_and_a_file_named_like_one_is_left_alone(tiny_bundle_dir, tmp_path):
+    # A second run writing the same output while the first is half-way (started from inside the
+    # first's prediction): each has its own hidden temporary, so both succeed and the output is
+    # one run's whole file, never a splice; the user's own out.csv.part is never touched.
+    src, other = tmp_path / "in.txt", tmp_path / "other.txt"
+    src.write_text("a good film\n" * 30, encoding="utf-8")
+    other.write_text("a dull film\n" * 5, encoding="utf-8")
+    out, mine = tmp_path / "out.csv", tmp_path / "out.csv.part"
+    mine.write_text("the user's own file\n", encoding="utf-8")
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+
+    class Racing:
+        def __init__(self):
+            self.labels, self.vocab, self.encode, self.raced = clf.labels, clf.vocab, clf.encode, False
+
+        def proba_of_ids(self, ids, batch_size):
+            if not self.raced:
+                self.raced = True
+                assert predict_file(clf, other, out, progress=False).predicted == 5
+                assert [r[1] for r in csv.reader(out.open(encoding="utf-8"))][1:] == ["a dull film"] * 5
+            return clf.proba_of_ids(ids, batch_size=batch_size)
+
+    assert predict_file(Racing(), src, out, chunk_size=10, progress=False).predicted == 30
+    assert [r[1] for r in csv.reader(out.open(encoding="utf-8"))] == ["text"] + ["a good film"] * 30
+    assert mine.read_text(encoding="utf-8") == "the user's own file\n"
+    # a failed run removes its own temporary only
+    (tmp_path / "blank.txt").write_text("\n", encoding="utf-8")
+    with pytest.raises(DataError, match="no texts to predict"):
+        predict_file(clf, tmp_path / "blank.txt", out, progress=False)
+    assert mine.read_text(encoding="utf-8") == "the user's own file\n" and out.stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blank.txt", "in.txt", "other.txt", "out.csv", "out.csv.part"]
+
+
+def test_an_output_written_again_keeps_its_permissions(tiny_bundle_dir, tmp_path):
+    from textcnn.fileio import current_umask
+
+    src, out = tmp_path / "in.txt", tmp_path / "out.csv"
+    src.write_text("a good film\n", encoding="utf-8")
+    clf = TextClassifier.load(tiny_bundle_dir, device="cpu")
+    predict_file(clf, src, out, progress=False)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # a new file: as `open` makes one
+    out.chmod(0o600)
+    predict_file(clf, src, out, progress=False)
+    assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_full_disk_or_a_read_only_folder_names_the_output_given(tiny_bundle_dir, tmp_path, monkeypatch, capsys):
+    import errno
+    import tempfile
+
+    import textcnn.predict
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("a good film\n", encoding="utf-8")
+    (tmp_path / "out.csv").write_text("old\n", encoding="utf-8")
+    args = ["predict", "--bundle", str(tiny_bundle_dir), "--input", "in.txt", "--output", "out.csv", "--no-progress"]
+
+    def full(self, rows, probs):  # a full disk: an OSError naming no file
+        raise OSError(errno.ENOSPC, "No space left on device")
+    with monkeypatch.context() as patch:
+        patch.setattr(textcnn.predict._Writer, "write", full)
+        assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == "textcnn: error: out.csv: No space left on device" and "Traceback" not in err
+
+    def read_only(*args, prefix, suffix, dir):  # what mkstemp meets on a read-only file system
+        raise OSError(errno.EROFS, "Read-only file system", os.path.join(dir, f"{prefix}x{suffix}"))
+    with monkeypatch.context() as patch:
+        patch.setattr(tempfile, "mkstemp", read_only)
+        assert main(args) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "textcnn: error: out.csv: Read-only file system"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.csv"]
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "old\n"
+
+
+def test_standard_output_that_is_full_is_one_line_naming_it(tiny_bundle_dir, tmp_path):
+    import subprocess
+    import sys
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full")
+    (tmp_path / "in.txt").write_text("a good film\n" * 3000, encoding="utf-8")  # more than a buffer
+    with open("/dev/full", "w") as full:
+        run = subprocess.run([sys.executable, "-m", "textcnn.cli", "predict", "--bundle", str(tiny_bundle_dir),
+                              "--input", str(tmp_path / "in.txt"), "--output", "-", "--no-progress"],
+                             stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert run.stderr.strip().splitlines() == ["textcnn: error: standard output: No space left on device"]

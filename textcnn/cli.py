@@ -40,13 +40,13 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .checkpoint_io import AtomicCheckpointIO, checkpoint_header
-from .fileio import atomic_write, checkpoint_not_there, mode_for, naming, not_writable, remove_stale_temps
+from .fileio import checkpoint_not_there, mode_for, naming, not_writable, remove_stale_temps
 from .hints import HintingArgumentParser, close_names, did_you_mean
 from .data import DataError, TextDataModule, _shown
 from .embeddings import VectorsError
 from .export import BundleError, export_checkpoint
 from .module import LOGGED_METRICS, TextCNNModule
-from .predict import _STDIO_NAMES, STDIO, _output, is_stream
+from .predict import _STDIO_NAMES, STDIO, _output, _write_output, is_stream
 from .text import min_padded_len
 
 __all__ = ["TextCNNCLI", "Checkpoint", "EpochSummary", "PredictionWriter", "main"]
@@ -336,7 +336,7 @@ class PredictionWriter(BasePredictionWriter):
                              "--prediction_writer.output_path")
         header = ["line", "text", "label", *(f"p_{name}" for name in pl_module.data_meta["labels"])]
         if stream and trainer.world_size == 1:
-            self._stdout = _output(path, "", True)
+            self._stdout = _output(path)
             self._file = self._stdout.__enter__()
         else:
             folder = Path(trainer.default_root_dir) if stream else Path(path).parent
@@ -453,17 +453,7 @@ def _merge_prediction_parts(parts: Sequence[Path], path: str) -> int:
             writer.writerow(row)
             count += 1
 
-    def write_binary(out) -> None:
-        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
-        write(text)
-        text.flush()
-        text.detach()
-
-    if is_stream(path):
-        with _output(path, "", True) as out:
-            write(out)
-    else:
-        atomic_write(path, write_binary)
+    _write_output(path, write)
     return count
 
 
@@ -1116,13 +1106,23 @@ def _predict_main(argv: Sequence[str]) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    clf = TextClassifier.load(args.bundle, device=args.device)
-    start = time.perf_counter()
-    summary = predict_file(clf, args.input, args.output, format=args.format, output_format=args.output_format,
-                           text_column=args.text_column, batch_size=args.batch_size, progress=not args.no_progress,
-                           keep_columns=args.keep_columns)
-    seconds = time.perf_counter() - start
+    from .bench import Terminated, _sigterm_raises_terminated
+
     where = "standard output" if args.output == "-" else args.output
+    try:
+        with _sigterm_raises_terminated():  # the output's temporary is removed, as at Ctrl-C
+            clf = TextClassifier.load(args.bundle, device=args.device)
+            start = time.perf_counter()
+            summary = predict_file(clf, args.input, args.output, format=args.format,
+                                   output_format=args.output_format, text_column=args.text_column,
+                                   batch_size=args.batch_size, progress=not args.no_progress,
+                                   keep_columns=args.keep_columns)
+    except Terminated:
+        left = ("" if is_stream(args.output) else f"; {where} was not written" +
+                (" (the earlier one is left as it was)" if os.path.exists(args.output) else ""))
+        print(f"textcnn: predict stopped by SIGTERM{left}", file=sys.stderr, flush=True)
+        return 143
+    seconds = time.perf_counter() - start
     print(f"{summary.predicted} texts predicted in {seconds:.1f} s ({summary.predicted / max(seconds, 1e-9):.0f}/s), "
           f"written to {where}", file=sys.stderr if is_stream(args.output) else sys.stdout)
     def some(lines: list[int]) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO, Optional, Union
 
 from .bundle import positive_int
+from .fileio import _naming_error, atomic_write
 from .data import (_EXTENSIONS, DataError, _header_hint, _invalid_json, _json_lines_hint, _resolve_format,
                    not_a_text_file)
 
@@ -311,18 +312,16 @@ def is_stream(path: str) -> bool:
 
 def _check_output(input_path: str, output_path: str) -> None:
     """DataError, before any work, for an output that is a folder or would overwrite the input
-    (the same file under another name, a link, or ``<output>.part`` being the input)."""
+    (the same file under another name, or a link)."""
     if os.path.isdir(output_path) or output_path.endswith((os.sep, os.altsep or os.sep)):
         raise DataError("is a folder; expected the path of the predictions file, e.g. "
                         f"{os.path.join(output_path, 'predictions.csv')}", output_path)
     if is_stream(output_path) or input_path == STDIO:
         return
-    for path in (output_path, f"{output_path}.part"):
-        if os.path.exists(path) and os.path.samefile(path, input_path):
-            what = "the input file" if path == input_path else f"the input file {input_path}"
-            how = ("writing the predictions there" if path == output_path else
-                   f"writing the predictions there first (then renaming it to {output_path})")
-            raise DataError(f"is {what}; {how} would destroy the texts. Choose another --output", path)
+    if os.path.exists(output_path) and os.path.samefile(output_path, input_path):
+        what = "the input file" if output_path == input_path else f"the input file {input_path}"
+        raise DataError(f"is {what}; writing the predictions there would destroy the texts. Choose another --output",
+                        output_path)
 
 
 def _make_parents(output_path: str) -> list[str]:
@@ -365,8 +364,10 @@ def predict_file(
     At most ``chunk_size`` texts are held at once. With ``max_chars``, a longer text is not
     predicted but reported, as an unreadable line is (for a service that caps its input). Each line that is not predicted is passed to
     ``report`` (default: printed on stderr) as ``FILE, line N: message``. The output is written
-    to ``<output>.part`` and renamed when complete (over a link's target, so the link stays);
-    missing folders above it are created. ``-`` reads standard input or writes standard output;
+    to a hidden temporary file beside it, of this call alone, and renamed when complete, keeping
+    the permissions of the file it replaces (over a link's target, so the link stays); missing
+    folders above it are created. An error of the writing names the output (``standard output``
+    for ``-``), not the temporary. ``-`` reads standard input or writes standard output;
     a stream (``-``, a named pipe, ``/dev/stdout``) is read or written as it comes, and one
     without an extension is read as ``text`` and written as ``csv`` under ``"auto"``.
     Raises ``DataError`` before any work for an output that is a folder or the input itself,
@@ -393,7 +394,6 @@ def predict_file(
     summary = PredictSummary()
     if not out_stream:  # a link's target is replaced, not the link
         output_path = os.path.realpath(output_path) if os.path.islink(output_path) else output_path
-    tmp = f"{output_path}.part"
     created = [] if out_stream else _make_parents(output_path)
     source = sys.stdin.buffer if input_path == STDIO else open(input_path, "rb")
     try:
@@ -410,42 +410,40 @@ def predict_file(
 
         bar = tqdm(total=None if in_stream else os.path.getsize(input_path), unit="B", unit_scale=True,
                    desc="predict", file=sys.stderr)
-    try:
-        # standard input stays open; a file the with closes
-        with (contextlib.nullcontext(source) if source is sys.stdin.buffer else source) as f, \
-                _output(output_path, tmp, out_stream) as out:
-            writer = _Writer(out, out_fmt, list(classifier.labels), keep_columns)
-            chunk: list[tuple[int, str, tuple]] = []  # line, text, kept values
 
-            def flush_chunk() -> None:
-                if chunk:
-                    ids = classifier.encode([t for _, t, _ in chunk])
-                    writer.write(chunk, classifier.proba_of_ids(ids, batch_size=batch_size))
-                    summary.unknown_lines += [line for (line, _, _), x in zip(chunk, ids)
-                                              if all(i == classifier.vocab.unk_id for i in x)]
-                    if fmt in ("csv", "tsv"):  # (a JSON text's "\n" is an escape on its one line)
-                        summary.multiline_lines += [line for line, text, _ in chunk if "\n" in text or "\r" in text]
-                    summary.predicted += len(chunk)
-                    chunk.clear()
+    def predict_into(out: IO[str]) -> None:
+        writer = _Writer(out, out_fmt, list(classifier.labels), keep_columns)
+        chunk: list[tuple[int, str, tuple]] = []  # line, text, kept values
 
-            for item in iter_texts(f, name, fmt, text_column, on_bytes=bar.update if bar is not None else None,
-                                   keep=keep_columns):
-                if max_chars is not None and not isinstance(item, RowError) and len(item[1]) > max_chars:
-                    item = RowError(item[0], f"a text of {len(item[1]):,} characters; the limit is {max_chars:,}")
-                if isinstance(item, RowError):
-                    summary.errors.append(item)
-                    report(str(DataError(item.message, name, item.line)))
-                    if not summary.predicted and not chunk and len(summary.errors) >= NOT_UTF8_STOP and all(
-                            "UTF-8" in e.message for e in summary.errors):  # a whole file in another encoding
-                        raise DataError(f"its first {len(summary.errors)} data lines are not UTF-8, so the file is "
-                                        f"most likely in another encoding: {_encoding_hint(input_path, in_stream)}",
-                                        name)
-                    continue
-                chunk.append(item if keep_columns else (*item, ()))
-                if len(chunk) >= chunk_size:
-                    flush_chunk()
-            flush_chunk()
-        if not summary.predicted:
+        def flush_chunk() -> None:
+            if chunk:
+                ids = classifier.encode([t for _, t, _ in chunk])
+                writer.write(chunk, classifier.proba_of_ids(ids, batch_size=batch_size))
+                summary.unknown_lines += [line for (line, _, _), x in zip(chunk, ids)
+                                          if all(i == classifier.vocab.unk_id for i in x)]
+                if fmt in ("csv", "tsv"):  # (a JSON text's "\n" is an escape on its one line)
+                    summary.multiline_lines += [line for line, text, _ in chunk if "\n" in text or "\r" in text]
+                summary.predicted += len(chunk)
+                chunk.clear()
+
+        for item in iter_texts(_blocks(source, name), name, fmt, text_column,
+                               on_bytes=bar.update if bar is not None else None, keep=keep_columns):
+            if max_chars is not None and not isinstance(item, RowError) and len(item[1]) > max_chars:
+                item = RowError(item[0], f"a text of {len(item[1]):,} characters; the limit is {max_chars:,}")
+            if isinstance(item, RowError):
+                summary.errors.append(item)
+                report(str(DataError(item.message, name, item.line)))
+                if not summary.predicted and not chunk and len(summary.errors) >= NOT_UTF8_STOP and all(
+                        "UTF-8" in e.message for e in summary.errors):  # a whole file in another encoding
+                    raise DataError(f"its first {len(summary.errors)} data lines are not UTF-8, so the file is "
+                                    f"most likely in another encoding: {_encoding_hint(input_path, in_stream)}",
+                                    name)
+                continue
+            chunk.append(item if keep_columns else (*item, ()))
+            if len(chunk) >= chunk_size:
+                flush_chunk()
+        flush_chunk()
+        if not summary.predicted:  # raised here, so that no output is left
             n = len(summary.errors)
             if n > 1:
                 why = f"all {n} data lines are blank or unreadable"
@@ -457,14 +455,15 @@ def predict_file(
             if summary.errors and sum("UTF-8" in e.message for e in summary.errors) * 2 > len(summary.errors):
                 why += f"; {_encoding_hint(input_path, in_stream)}"
             raise DataError(f"no texts to predict ({why})", name)
-        if not out_stream:
-            os.replace(tmp, output_path)
+
+    try:
+        # standard input stays open; a file the with closes
+        with contextlib.nullcontext(source) if source is sys.stdin.buffer else source:
+            _write_output(output_path, predict_into)
         done = True
     finally:
         if bar is not None:
             bar.close()
-        if not out_stream and os.path.exists(tmp):
-            os.remove(tmp)
         if not done:
             for folder in reversed(created):  # only the folders this call made, and only while empty
                 try:
@@ -474,19 +473,55 @@ def predict_file(
     return summary
 
 
-class _output:
-    """``with``: the text file predictions are written to: ``tmp`` (renamed by the caller when
-    complete), or, for a stream, the stream itself (standard output is flushed, not closed)."""
+def _blocks(f: IO[bytes], name: str) -> Iterator[bytes]:
+    """The blocks of the open binary file ``f``. A read that fails is a ``DataError`` naming the
+    input ``name``: an OSError without a file name would be taken for one of the output."""
+    while True:
+        try:
+            block = f.read(_BLOCK)
+        except OSError as e:
+            raise DataError(f"cannot be read: {e.strerror or e}", name) from None
+        if not block:
+            return
+        yield block
 
-    def __init__(self, path: str, tmp: str, stream: bool):
-        self.path, self.tmp, self.stream = path, tmp, stream
+
+def _write_output(path: str, write: Callable[[IO[str]], None]) -> None:
+    """Call ``write`` with the text file (UTF-8) for ``path``. A file is written through a hidden
+    temporary of this call alone, renamed onto ``path`` (with its permissions) when ``write``
+    returns and removed if it raises (``atomic_write``); a stream (``-``, ``/dev/...``, a named
+    pipe) is written as the rows come. An OSError of the writing names ``path``
+    (``standard output`` for ``-``): a full disk says so without a file name."""
+    if not is_stream(path):
+        def write_binary(f: IO[bytes]) -> None:
+            text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+            write(text)
+            text.flush()
+            text.detach()  # atomic_write closes the file
+
+        atomic_write(path, write_binary)
+        return
+    try:
+        with _output(path) as out:
+            write(out)
+    except OSError as e:
+        if e.filename is not None:  # a file of its own (e.g. the input, read again for a hint)
+            raise
+        raise _naming_error(e, "standard output" if path == STDIO else path) from None
+
+
+class _output:
+    """``with``: the stream ``path`` as a text file (``-``: standard output, flushed, not closed)."""
+
+    def __init__(self, path: str):
+        self.path = path
 
     def __enter__(self) -> IO[str]:
         if self.path == STDIO:
             sys.stdout.flush()
             self.f = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="", write_through=True)
         else:
-            self.f = open(self.path if self.stream else self.tmp, "w", newline="", encoding="utf-8")
+            self.f = open(self.path, "w", newline="", encoding="utf-8")
         return self.f
 
     def __exit__(self, *exc):
