@@ -2,7 +2,7 @@
 finishes with the right number of epochs; the same seed on CPU gives the same metrics twice;
 Ctrl-C or SIGTERM during ``textcnn cv`` keeps the finished runs for ``--resume``; SIGTERM during ``fit``
 exits 143 and Ctrl-C 130, each naming the checkpoint to resume from; a fit stopped and resumed
-ends as the uninterrupted run does; SIGTERM during ``predict`` --bundle exits
+ends as the uninterrupted run does; SIGTERM during ``predict`` (with a bundle or a checkpoint) exits
 143 and leaves the earlier output as it was, and no temporary."""
 import csv
 import json
@@ -468,3 +468,25 @@ def test_sigterm_during_predict_with_a_bundle_leaves_the_earlier_output_and_no_t
                                             "one is left as it was)")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.csv"]
     assert (tmp_path / "out.csv").read_text(encoding="utf-8") == "earlier\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_during_predict_with_a_checkpoint_stops_it_with_143(tmp_path, monkeypatch):
+    # Lightning notes the SIGTERM and predicts on to the end, writing the file, with exit 0
+    data = write_csv(tmp_path / "d.csv", make_sentences(200))
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "--config", DEBUG, "--data.train_path", str(data), "--trainer.max_epochs", "1",
+                 "--trainer.enable_progress_bar", "false", "--test_after_fit", "false"]) == 0
+    ckpt = next((tmp_path / "runs").rglob("last.ckpt"))
+    (tmp_path / "texts.csv").write_text("text\n" + "a good film and a dull plot\n" * 100_000, encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "preds.csv").write_text("earlier\n", encoding="utf-8")
+    cmd = [sys.executable, "-m", "textcnn.cli", "predict", "--config", DEBUG, "--data.train_path", str(data),
+           "--ckpt_path", str(ckpt), "--data.predict_path", "texts.csv", "--prediction_writer.output_path",
+           "out/preds.csv", "--trainer.enable_progress_bar", "false"]
+    code, err = _term_when_written(cmd, out, ".preds.csv.", tmp_path)
+    assert code == 143, err[-2000:]
+    assert "textcnn: predict stopped by SIGTERM" in err and "Traceback" not in err, err[-2000:]
+    assert [p.name for p in out.iterdir()] == ["preds.csv"]
+    assert (out / "preds.csv").read_text(encoding="utf-8") == "earlier\n"

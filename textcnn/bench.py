@@ -420,7 +420,8 @@ def run_unit(unit: Unit) -> list[dict]:
 class Terminated(BaseException):
     """SIGTERM (``kill``, a scheduler's stop) during ``cv`` or ``bench``: raised where the main
     thread is, so the command stops as at Ctrl-C (the finished runs saved, ``--resume`` named)
-    rather than ending at once, during a baseline fit or while waiting for workers, with no word."""
+    rather than ending at once, during a baseline fit or while waiting for workers, with no word.
+    ``predict`` (both forms), ``validate`` and ``test`` stop with it too, their temporaries removed."""
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ configs, plus ``export``, ``classify``, ``demo`` and the streaming ``predict --b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import difflib
 import heapq
@@ -788,14 +789,21 @@ class TextCNNCLI(LightningCLI):
                 writer.metrics[:0] = rows
 
     def _run_subcommand(self, subcommand: str) -> None:
+        from .bench import Terminated, _sigterm_raises_terminated
+
+        # fit stops at the next batch (Lightning's SIGTERMException) with a checkpoint to resume
+        # from. validate, test and predict have nothing to keep, and Lightning would run predict,
+        # and the last batch of the others, to the end, writing the file, and exit 0: stop at once.
+        stopping = contextlib.nullcontext() if subcommand == "fit" else _sigterm_raises_terminated()
         try:
-            super()._run_subcommand(subcommand)
+            with stopping:
+                super()._run_subcommand(subcommand)
             _close_process_group()
         except BaseException as e:
             self._remove_empty_run_dir()
             self._remove_untrained_resume_config(subcommand)
-            if isinstance(e, SIGTERMException):
-                # Lightning stops at the next batch and raises SystemExit with no code: exit 0, as
+            if isinstance(e, (SIGTERMException, Terminated)):
+                # (fit) Lightning stops at the next batch and raises SystemExit with no code: exit 0, as
                 # if the run had finished. Say where it stopped and exit 143, as a killed process does.
                 self._say_stopped(subcommand, "SIGTERM")
                 raise SystemExit(143) from None
