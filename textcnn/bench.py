@@ -33,7 +33,7 @@ import numpy as np
 
 from .baselines import BASELINES, C_GRID, baseline_scores
 from .data import DEFAULT_MAX_LEN, DataError
-from .fileio import atomic_write, not_writable
+from .fileio import Terminated, atomic_write, not_writable, sigterm_raises_terminated
 from .hints import HintingArgumentParser, close_names
 from .model import VARIANTS
 from .text import min_padded_len
@@ -415,34 +415,6 @@ def run_unit(unit: Unit) -> list[dict]:
                                      select=unit.monitor.partition("/")[2])
             runs.append(_record(name, unit, dm, result))
     return runs
-
-
-class Terminated(BaseException):
-    """SIGTERM (``kill``, a scheduler's stop) during ``cv`` or ``bench``: raised where the main
-    thread is, so the command stops as at Ctrl-C (the finished runs saved, ``--resume`` named)
-    rather than ending at once, during a baseline fit or while waiting for workers, with no word.
-    ``predict`` (both forms), ``validate`` and ``test`` stop with it too, their temporaries removed."""
-
-
-@contextlib.contextmanager
-def _sigterm_raises_terminated():
-    """Within it, SIGTERM raises ``Terminated``. Lightning, when a training starts, keeps this
-    handler and calls it after its own, so a run in training stops too."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():  # only the main thread has handlers
-        yield
-        return
-
-    def terminated(signum, frame):
-        raise Terminated()
-
-    previous = signal.signal(signal.SIGTERM, terminated)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _worker_init(threads: int, parent: int) -> None:
@@ -1024,7 +996,7 @@ def cv_main(argv: Sequence[str]) -> int:
 
     report["runs"] = list(done)
     try:
-        with _sigterm_raises_terminated():
+        with sigterm_raises_terminated():
             report["runs"] = evaluate(config, "cv", variants, args.baselines, epochs, work_dir, folds=args.folds,
                                       fold_ids=fold_ids, seeds=seeds, rand_dim=args.rand_dim,
                                       accelerator=args.accelerator, precision=args.precision, verbose=args.verbose,
@@ -1410,7 +1382,7 @@ def bench_main(argv: Sequence[str]) -> int:
             print("\n".join(_summary_lines(entry["summary"], "   ")), flush=True)
 
     try:
-        with _sigterm_raises_terminated():
+        with sigterm_raises_terminated():
             run_units(units, on_run, args.jobs, args.threads)
     except (KeyboardInterrupt, SystemExit, Terminated) as stop:
         _interrupted(_output(out, ".json"), saved, stop)

@@ -41,7 +41,8 @@ from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from .checkpoint_io import AtomicCheckpointIO, checkpoint_header
-from .fileio import checkpoint_not_there, mode_for, naming, not_writable, remove_stale_temps
+from .fileio import (Terminated, checkpoint_not_there, mode_for, naming, not_writable, remove_stale_temps,
+                     sigterm_raises_terminated)
 from .hints import HintingArgumentParser, close_names, did_you_mean
 from .data import DataError, TextDataModule, _shown
 from .embeddings import VectorsError
@@ -789,12 +790,10 @@ class TextCNNCLI(LightningCLI):
                 writer.metrics[:0] = rows
 
     def _run_subcommand(self, subcommand: str) -> None:
-        from .bench import Terminated, _sigterm_raises_terminated
-
         # fit stops at the next batch (Lightning's SIGTERMException) with a checkpoint to resume
         # from. validate, test and predict have nothing to keep, and Lightning would run predict,
         # and the last batch of the others, to the end, writing the file, and exit 0: stop at once.
-        stopping = contextlib.nullcontext() if subcommand == "fit" else _sigterm_raises_terminated()
+        stopping = contextlib.nullcontext() if subcommand == "fit" else sigterm_raises_terminated()
         try:
             with stopping:
                 super()._run_subcommand(subcommand)
@@ -887,12 +886,10 @@ class TextCNNCLI(LightningCLI):
 
 
 def _export_main(argv: Sequence[str]) -> int:
-    from .bench import Terminated, _sigterm_raises_terminated
-
     try:
         # SIGTERM raises, so that the bundle's temporary folder is removed (save_bundle) rather than left
         # beside it, the size of the bundle, until an export of the same name ten minutes later
-        with _sigterm_raises_terminated():
+        with sigterm_raises_terminated():
             return _export(argv)
     except Terminated:
         print("textcnn: export stopped by SIGTERM", file=sys.stderr, flush=True)
@@ -1114,11 +1111,9 @@ def _predict_main(argv: Sequence[str]) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    from .bench import Terminated, _sigterm_raises_terminated
-
     where = "standard output" if args.output == "-" else args.output
     try:
-        with _sigterm_raises_terminated():  # the output's temporary is removed, as at Ctrl-C
+        with sigterm_raises_terminated():  # the output's temporary is removed, as at Ctrl-C
             clf = TextClassifier.load(args.bundle, device=args.device)
             start = time.perf_counter()
             summary = predict_file(clf, args.input, args.output, format=args.format,

@@ -1,8 +1,10 @@
 """Files that are either complete or absent: the one "write beside, then rename" helper
 that reports, vocabularies, benchmark tables and checkpoints all use, and what to say when a
-checkpoint path is not a file. Pure Python."""
+checkpoint path is not a file, and SIGTERM as an exception (``sigterm_raises_terminated``)
+so that a killed write removes its temporary. Pure Python."""
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import shutil
@@ -11,8 +13,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Optional, Union
 
-__all__ = ["atomic_write", "checkpoint_not_there", "current_umask", "mode_for", "naming", "not_writable", "temp_prefix",
-           "remove_stale_temps"]
+__all__ = ["Terminated", "atomic_write", "checkpoint_not_there", "current_umask", "mode_for", "naming", "not_writable",
+           "temp_prefix", "remove_stale_temps", "sigterm_raises_terminated"]
 
 STALE_AFTER_S = 600.0  # a temporary left this long by a process that is gone is removed
 
@@ -177,3 +179,31 @@ def checkpoint_not_there(path) -> Optional[str]:
     if path.name.startswith("best") and best and (not close or "..." in path.name):
         close = [best[-1]]  # e.g. the README's best-....ckpt pasted: a best checkpoint, not last.ckpt
     return f"{path}: checkpoint not found" + (f"; did you mean {path.parent / close[0]}?" if close else "")
+
+
+class Terminated(BaseException):
+    """SIGTERM (``kill``, a scheduler's stop) as an exception, raised where the main thread is,
+    so a command stops as at Ctrl-C: ``cv`` and ``bench`` save the finished runs and name
+    ``--resume``; ``export``, ``predict`` (both forms), ``validate`` and ``test`` remove the
+    temporaries of what they were writing."""
+
+
+@contextlib.contextmanager
+def sigterm_raises_terminated():
+    """Within it, SIGTERM raises ``Terminated``. Lightning, when a training starts, keeps this
+    handler and calls it after its own, so a run in training stops too."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():  # only the main thread has handlers
+        yield
+        return
+
+    def terminated(signum, frame):
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
